@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/** A listener's port: 0..65535 (0 picks a free one) or `off` to not start it. */
+const PORT_ERROR = { error: 'expected a port number 0-65535 or "off"' };
+const port = z.union(
+  [
+    z.literal('off', PORT_ERROR),
+    z.number(PORT_ERROR).int(PORT_ERROR).min(0, PORT_ERROR).max(65535, PORT_ERROR),
+  ],
+  PORT_ERROR,
+);
+
+const listener = (defaultPort: number) =>
+  z
+    .object({
+      port: port.default(defaultPort),
+      /** Overrides the top-level `host` for this listener. */
+      host: z.string().min(1).optional(),
+    })
+    .strict()
+    .prefault({});
+
+const tlsFiles = {
+  /** PEM files; when `cert` and `key` are absent a self-signed development pair is generated. */
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  /** CA bundle that client certificates are verified against (enables client-certificate auth). */
+  ca: z.string().min(1).optional(),
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z
+  .object({
+    /** Directory of the embedded store (SQLite) and generated files. */
+    dataDir: z.string().min(1).default('./data'),
+    /** Address every listener binds unless it names its own. */
+    host: z.string().min(1).default('127.0.0.1'),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    /** Lets devices connect without credentials even when reachable beyond loopback. */
+    allowAnonymous: z.boolean().default(false),
+    /** Longest a graceful stop may take before connections are cut. */
+    shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    listeners: z
+      .object({
+        http: listener(8080),
+        mqtt: listener(1883),
+        mqtts: listener(8883)
+          .unwrap()
+          .extend(tlsFiles)
+          .extend({ requestCert: z.boolean().default(false) })
+          .strict()
+          .prefault({}),
+        ws: listener(8083)
+          .unwrap()
+          .extend({ path: z.string().startsWith('/').default('/mqtt') })
+          .strict()
+          .prefault({}),
+        coap: listener(5683),
+        coaps: listener(5684),
+        bootstrap: listener(5783),
+        bootstrapDtls: listener(5784),
+      })
+      .strict()
+      .prefault({}),
+    lwm2m: z
+      .object({
+        /** Directory of extra DDF XML object definitions, loaded beside the OMA registry. */
+        objectsDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /** Telemetry points are written in batches of at most this many... */
+        batchSize: z.number().int().min(1).max(100_000).default(500),
+        /** ...or after at most this many milliseconds. */
+        flushIntervalMs: z.number().int().min(1).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type TandemConfig = z.output<typeof configSchema>;
+export type TandemConfigInput = z.input<typeof configSchema>;
+export type ListenerName = keyof TandemConfig['listeners'];
+
+export const LISTENER_NAMES = [
+  'http',
+  'mqtt',
+  'mqtts',
+  'ws',
+  'coap',
+  'coaps',
+  'bootstrap',
+  'bootstrapDtls',
+] as const satisfies readonly ListenerName[];
