@@ -1,0 +1,115 @@
+/**
+ * The storage ports. Callers depend on these interfaces only; the embedded default is SQLite
+ * (./sqlite), and other backends (Postgres, Redis) implement the same ports and pass the same
+ * contract tests (test/store/contract.ts).
+ */
+
+export type DeviceProtocol = 'lwm2m' | 'mqtt';
+
+export interface DeviceRecord {
+  readonly id: string;
+  readonly protocol: DeviceProtocol;
+  readonly tags: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** Secrets as stored: MQTT passwords only as a hash, DTLS keys as they must be used. */
+export interface DeviceCredentials {
+  mqtt?: { username: string; passwordHash: string };
+  psk?: { identity: string; key: Buffer };
+  /** Raw public key, SubjectPublicKeyInfo DER. */
+  rpk?: { publicKey: Buffer };
+  /** Client certificate (PEM) whose subject identifies the device. */
+  x509?: { certificate: string; subject: string };
+}
+
+export interface NewDevice {
+  id: string;
+  protocol: DeviceProtocol;
+  tags?: readonly string[];
+  metadata?: Readonly<Record<string, unknown>>;
+  credentials?: DeviceCredentials;
+}
+
+export interface DevicePatch {
+  tags?: readonly string[];
+  metadata?: Readonly<Record<string, unknown>>;
+  /** Replaces the credentials of the kinds given; `null` removes that kind. */
+  credentials?: { [K in keyof DeviceCredentials]?: DeviceCredentials[K] | null };
+}
+
+export interface DeviceQuery {
+  protocol?: DeviceProtocol;
+  tag?: string;
+  /** Devices whose id sorts after this one (keyset pagination). */
+  after?: string;
+  limit?: number;
+}
+
+export class StoreConflictError extends Error {
+  readonly code = 'TANDEM_ERR_STORE_CONFLICT';
+}
+
+export interface DeviceStore {
+  /** Throws StoreConflictError when the id or one of the credential identities is taken. */
+  create(device: NewDevice): Promise<DeviceRecord>;
+  get(id: string): Promise<DeviceRecord | undefined>;
+  list(query?: DeviceQuery): Promise<DeviceRecord[]>;
+  /** Returns undefined when there is no such device. */
+  update(id: string, patch: DevicePatch): Promise<DeviceRecord | undefined>;
+  /** Removes the device and every credential of it; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  credentials(id: string): Promise<DeviceCredentials | undefined>;
+  findByMqttUsername(
+    username: string,
+  ): Promise<{ deviceId: string; passwordHash: string } | undefined>;
+  findByPskIdentity(identity: string): Promise<{ deviceId: string; key: Buffer } | undefined>;
+  count(): Promise<number>;
+}
+
+export type TelemetryValue = number | string | boolean | null;
+
+export interface TelemetryPoint {
+  deviceId: string;
+  /** LwM2M path (`/3303/0/5700`) or, for unmapped MQTT data, `mqtt:<topic>`. */
+  path: string;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  value: TelemetryValue;
+}
+
+export interface TelemetryQuery {
+  deviceId: string;
+  path?: string;
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+export interface TelemetryStore {
+  /** Buffers points; they are durable after the next flush (batch full, interval, or stop). */
+  append(points: readonly TelemetryPoint[]): void;
+  /** Newest first. Includes points not yet flushed. */
+  query(query: TelemetryQuery): Promise<TelemetryPoint[]>;
+  /** Points waiting in the write buffer. */
+  readonly pending: number;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  backend: string;
+  detail?: string;
+}
+
+export interface Store {
+  readonly devices: DeviceStore;
+  readonly telemetry: TelemetryStore;
+  health(): StoreHealth;
+  /** Writes everything buffered. */
+  flush(): Promise<void>;
+  /** Flushes, then releases the backend. */
+  close(): Promise<void>;
+}

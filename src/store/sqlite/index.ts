@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../../util/clock.js';
+import type { Store, StoreHealth } from '../ports.js';
+import { SqliteDeviceStore } from './device-store.js';
+import { migrate } from './migrations.js';
+import { SqliteTelemetryStore } from './telemetry-store.js';
+
+export interface SqliteStoreOptions {
+  /** Directory holding `tandem.db`; created if missing. `:memory:` keeps everything in memory. */
+  dataDir: string;
+  clock?: Clock;
+  batchSize?: number;
+  flushIntervalMs?: number;
+}
+
+/** The embedded default store: one SQLite file in WAL mode, durable across a process crash. */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  readonly devices: SqliteDeviceStore;
+  readonly telemetry: SqliteTelemetryStore;
+  readonly schemaVersion: number;
+  readonly path: string;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.dataDir === ':memory:') this.path = ':memory:';
+    else {
+      mkdirSync(options.dataDir, { recursive: true });
+      this.path = join(options.dataDir, 'tandem.db');
+    }
+    this.db = new Database(this.path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives a process crash (kill -9); only a power loss may lose the
+      // last transactions, which is the trade-off Mosquitto and most brokers make too.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.schemaVersion = migrate(this.db);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    const clock = options.clock ?? systemClock;
+    this.devices = new SqliteDeviceStore(this.db, () => clock.now());
+    this.telemetry = new SqliteTelemetryStore(this.db, {
+      clock,
+      batchSize: options.batchSize ?? 500,
+      flushIntervalMs: options.flushIntervalMs ?? 1000,
+    });
+  }
+
+  health(): StoreHealth {
+    if (!this.db.open) return { ok: false, backend: 'sqlite', detail: 'closed' };
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { ok: true, backend: 'sqlite', detail: this.path };
+    } catch (err) {
+      return { ok: false, backend: 'sqlite', detail: (err as Error).message };
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.telemetry.flush();
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.telemetry.flush();
+    if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}
