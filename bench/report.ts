@@ -1,0 +1,320 @@
+/**
+ * Turns the runs into what is committed under bench/results/: medians per scenario and broker, a
+ * Markdown table with ratios to the peers, a JSON file and one SVG bar chart per scenario.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrokerName } from './brokers.js';
+import type { IdleResult, RunResult, Scenario, ThroughputResult } from './scenarios.js';
+import { barChart } from './svg-chart.js';
+
+export interface Machine {
+  date: string;
+  command: string;
+  cpus: number;
+  cpuModel: string;
+  loadStart: number[];
+  loadEnd: number[];
+  node: string;
+  versions: Record<string, string>;
+  runs: number;
+  durationS: number;
+  payloadSize: number;
+  workers: number;
+  idleConnections: number;
+}
+
+export interface ThroughputSummary {
+  broker: string;
+  runs: number;
+  deliveredPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  brokerCpuPct: number;
+  generatorCpuPct: number;
+  lost: number;
+  expected: number;
+  unacked: number;
+  failures: string[];
+}
+
+export interface IdleSummary {
+  broker: string;
+  runs: number;
+  requested: number;
+  connected: number;
+  bytesPerConnection: number;
+  connectPerSecond: number;
+  brokerFdLimit: number;
+  failures: string[];
+}
+
+export interface Failure {
+  scenario: string;
+  broker: string;
+  run: number;
+  error: string;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const ORDER: BrokerName[] = ['mosquitto', 'aedes', 'tandem'];
+const LABEL: Record<string, string> = { mosquitto: 'Mosquitto', aedes: 'Aedes', tandem: 'Tandem' };
+/** Mosquitto is single-threaded: above this share of one core it is the bottleneck. */
+const SATURATED_PCT = 90;
+
+function summarizeThroughput(
+  results: ThroughputResult[],
+  failures: Failure[],
+  broker: string,
+): ThroughputSummary {
+  return {
+    broker,
+    runs: results.length,
+    deliveredPerSecond: median(results.map((r) => r.deliveredPerSecond)),
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: median(results.map((r) => r.p99Ms)),
+    brokerCpuPct: median(results.map((r) => r.brokerCpuPct)),
+    generatorCpuPct: median(results.map((r) => r.generatorCpuPct)),
+    lost: results.reduce((n, r) => n + r.lost, 0),
+    expected: results.reduce((n, r) => n + r.expected, 0),
+    unacked: results.reduce((n, r) => n + r.unacked, 0),
+    failures: failures.map((f) => `run ${f.run}: ${f.error}`),
+  };
+}
+
+function summarizeIdle(results: IdleResult[], failures: Failure[], broker: string): IdleSummary {
+  return {
+    broker,
+    runs: results.length,
+    requested: median(results.map((r) => r.requested)),
+    connected: median(results.map((r) => r.connected)),
+    bytesPerConnection: median(results.map((r) => r.bytesPerConnection)),
+    connectPerSecond: median(results.map((r) => r.connectPerSecond)),
+    brokerFdLimit: median(results.map((r) => r.brokerFdLimit)),
+    failures: [
+      ...failures.map((f) => `run ${f.run}: ${f.error}`),
+      ...results
+        .filter((r) => r.failed > 0)
+        .map((r) => `run ${r.run}: ${r.failed} failed (${r.errors[0] ?? ''})`),
+    ],
+  };
+}
+
+export interface ScenarioSummary {
+  name: string;
+  title: string;
+  kind: Scenario['kind'];
+  brokers: (ThroughputSummary | IdleSummary)[];
+}
+
+export function summarize(
+  scenarios: Scenario[],
+  brokers: string[],
+  results: RunResult[],
+  failures: Failure[],
+): ScenarioSummary[] {
+  const ordered = ORDER.filter((b) => brokers.includes(b));
+  return scenarios.map((scenario) => ({
+    name: scenario.name,
+    title: scenario.title,
+    kind: scenario.kind,
+    brokers: ordered.map((broker) => {
+      const mine = results.filter((r) => r.scenario === scenario.name && r.broker === broker);
+      const failed = failures.filter((f) => f.scenario === scenario.name && f.broker === broker);
+      return scenario.kind === 'idle'
+        ? summarizeIdle(mine as IdleResult[], failed, broker)
+        : summarizeThroughput(mine as ThroughputResult[], failed, broker);
+    }),
+  }));
+}
+
+function fmt(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return '–';
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '–';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+function lossText(s: ThroughputSummary): string {
+  if (s.runs === 0) return '–';
+  const pct = s.expected > 0 ? (s.lost / s.expected) * 100 : 0;
+  const base = s.lost === 0 ? '0' : `${fmt(s.lost)} (${pct.toFixed(3)} %)`;
+  return s.unacked > 0 ? `${base}, ${fmt(s.unacked)} unacked` : base;
+}
+
+function machineLines(machine: Machine): string[] {
+  const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(' / ');
+  return [
+    `- Date: ${machine.date}; command: \`${machine.command}\``,
+    `- Machine: ${machine.cpus} CPUs (os.availableParallelism()), ${machine.cpuModel}; load average (1/5/15 min) ${load(machine.loadStart)} at start, ${load(machine.loadEnd)} at end`,
+    `- Node ${machine.node}; ${Object.entries(machine.versions)
+      .map(([k, v]) => `${LABEL[k] ?? k} ${v}`)
+      .join(', ')}`,
+    `- Medians of ${machine.runs} runs of ${machine.durationS} s per scenario and broker; payload ${machine.payloadSize} B; generator: ${machine.workers} worker threads; idle scenario: ${fmt(machine.idleConnections)} connections`,
+  ];
+}
+
+export function markdown(
+  summaries: ScenarioSummary[],
+  machine: Machine,
+  failures: Failure[],
+): string {
+  const lines: string[] = ['# Tandem MQTT benchmarks', '', ...machineLines(machine), ''];
+  const throughput = summaries.filter((s) => s.kind === 'throughput');
+  if (throughput.length > 0) {
+    lines.push(
+      '## Throughput and latency',
+      '',
+      'Delivered messages per second count every PUBLISH received by a subscriber (a fan-out of 50 delivers each message 50 times). Latency is from the publisher writing a PUBLISH to a subscriber reading it, at full load. Loss is expected minus received deliveries, summed over the runs; for QoS 1/2 only messages the broker acknowledged are expected.',
+      '',
+      '| scenario | broker | delivered msg/s | p50 ms | p99 ms | lost | broker CPU | generator CPU |',
+      '|---|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const s of throughput) {
+      for (const b of s.brokers as ThroughputSummary[]) {
+        lines.push(
+          `| ${s.name} | ${LABEL[b.broker]} | ${b.runs === 0 ? 'failed' : fmt(b.deliveredPerSecond)} | ${fmt(b.p50Ms, 2)} | ${fmt(b.p99Ms, 2)} | ${lossText(b)} | ${fmt(b.brokerCpuPct)} % | ${fmt(b.generatorCpuPct)} % |`,
+        );
+      }
+    }
+    lines.push(
+      '',
+      '### Ratios',
+      '',
+      'Tandem divided by the peer: above 1× is better for messages per second, below 1× is better for latency.',
+      '',
+      '| scenario | msg/s Tandem/Mosquitto | msg/s Tandem/Aedes | p99 Tandem/Mosquitto | p99 Tandem/Aedes |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const s of throughput) {
+      const by = new Map((s.brokers as ThroughputSummary[]).map((b) => [b.broker, b]));
+      const t = by.get('tandem');
+      const m = by.get('mosquitto');
+      const a = by.get('aedes');
+      lines.push(
+        `| ${s.name} | ${ratio(t?.deliveredPerSecond ?? Number.NaN, m?.deliveredPerSecond ?? Number.NaN)} | ${ratio(t?.deliveredPerSecond ?? Number.NaN, a?.deliveredPerSecond ?? Number.NaN)} | ${ratio(t?.p99Ms ?? Number.NaN, m?.p99Ms ?? Number.NaN)} | ${ratio(t?.p99Ms ?? Number.NaN, a?.p99Ms ?? Number.NaN)} |`,
+      );
+    }
+    lines.push(
+      '',
+      '### Does the generator saturate Mosquitto?',
+      '',
+      `CPU is measured over the publishing window from /proc/<pid>/stat (broker) and process.cpuUsage() (the generator: harness and its worker threads), in % of one core. Mosquitto runs on one thread: at ${SATURATED_PCT} % or more of a core it is the bottleneck, not the generator. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads), on a machine with ${machine.cpus} CPUs shared with the broker.`,
+      '',
+      '| scenario | Mosquitto CPU | generator CPU | Mosquitto saturated |',
+      '|---|---:|---:|---|',
+    );
+    for (const s of throughput) {
+      const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');
+      if (!m) continue;
+      const verdict = !Number.isFinite(m.brokerCpuPct)
+        ? '–'
+        : m.brokerCpuPct >= SATURATED_PCT
+          ? 'yes'
+          : 'no';
+      lines.push(
+        `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${verdict} |`,
+      );
+    }
+    lines.push('');
+  }
+  const idle = summaries.find((s) => s.kind === 'idle');
+  if (idle) {
+    lines.push(
+      '## Idle connections',
+      '',
+      'Resident memory per connection = (broker VmRSS after all CONNACKs and 2 s of quiet − VmRSS before) / connections. Goal for Tandem: at most 4 KB. The broker cannot hold more connections than its open-file limit.',
+      '',
+      '| broker | connected / requested | bytes per connection | connections/s | broker fd limit |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const b of idle.brokers as IdleSummary[]) {
+      lines.push(
+        `| ${LABEL[b.broker]} | ${fmt(b.connected)} / ${fmt(b.requested)} | ${fmt(b.bytesPerConnection)} | ${fmt(b.connectPerSecond)} | ${fmt(b.brokerFdLimit)} |`,
+      );
+    }
+    const m = (idle.brokers as IdleSummary[]).find((b) => b.broker === 'mosquitto');
+    const a = (idle.brokers as IdleSummary[]).find((b) => b.broker === 'aedes');
+    const t = (idle.brokers as IdleSummary[]).find((b) => b.broker === 'tandem');
+    if (t) {
+      lines.push(
+        '',
+        `Bytes per connection, Tandem/Mosquitto ${ratio(t.bytesPerConnection, m?.bytesPerConnection ?? Number.NaN)}, Tandem/Aedes ${ratio(t.bytesPerConnection, a?.bytesPerConnection ?? Number.NaN)} (below 1× is better).`,
+      );
+    }
+    lines.push('');
+  }
+  if (failures.length > 0) {
+    lines.push('## Failed runs', '');
+    for (const f of failures)
+      lines.push(
+        `- ${f.scenario}, ${LABEL[f.broker] ?? f.broker}, run ${f.run}: ${f.error.split('\n')[0]}`,
+      );
+    lines.push('');
+  }
+  lines.push('Charts: one SVG per scenario beside this file.', '');
+  return lines.join('\n');
+}
+
+function chartFor(summary: ScenarioSummary, machine: Machine): string {
+  const note = `${machine.cpus} CPUs · load ${machine.loadStart.map((v) => v.toFixed(2)).join(' / ')} · median of ${machine.runs} runs · ${machine.date}`;
+  if (summary.kind === 'idle') {
+    return barChart({
+      title: summary.title,
+      unit: 'bytes of broker RSS per idle connection (lower is better)',
+      note,
+      bars: (summary.brokers as IdleSummary[]).map((b) => ({
+        label: LABEL[b.broker] ?? b.broker,
+        value: b.bytesPerConnection,
+        detail: `${fmt(b.connected)} connections`,
+      })),
+      goal: { value: 4096, label: 'goal 4 KB' },
+    });
+  }
+  return barChart({
+    title: summary.title,
+    unit: 'delivered messages per second (higher is better)',
+    note,
+    bars: (summary.brokers as ThroughputSummary[]).map((b) => ({
+      label: LABEL[b.broker] ?? b.broker,
+      value: b.deliveredPerSecond,
+      detail: `p50 ${fmt(b.p50Ms, 2)} ms · p99 ${fmt(b.p99Ms, 2)} ms · lost ${fmt(b.lost)}`,
+    })),
+  });
+}
+
+export function writeResults(
+  dir: string,
+  summaries: ScenarioSummary[],
+  machine: Machine,
+  results: RunResult[],
+  failures: Failure[],
+): string[] {
+  mkdirSync(join(dir, 'raw'), { recursive: true });
+  const written: string[] = [];
+  const write = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    written.push(join(dir, name));
+  };
+  write('mqtt.md', markdown(summaries, machine, failures));
+  write('mqtt.json', `${JSON.stringify({ machine, scenarios: summaries, failures }, null, 2)}\n`);
+  for (const summary of summaries) write(`mqtt-${summary.name}.svg`, chartFor(summary, machine));
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  writeFileSync(
+    join(dir, 'raw', `mqtt-${stamp}.json`),
+    `${JSON.stringify({ machine, results, failures }, null, 2)}\n`,
+  );
+  return written;
+}

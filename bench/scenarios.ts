@@ -1,0 +1,335 @@
+/**
+ * The MQTT scenarios and how one run of each is measured against one broker.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BrokerAdapter, RunningBroker } from './brokers.js';
+import { LatencyHistogram } from './histogram.js';
+import { LoadGenerator, sumCounters } from './load-generator.js';
+import type { ClientSpec, Counters } from './load-protocol.js';
+import type { Qos } from './mqtt-wire.js';
+import { openFilesLimit, processCpuSeconds, selfCpuSeconds, statusKb } from './proc-stats.js';
+
+export interface ThroughputScenario {
+  kind: 'throughput';
+  name: string;
+  title: string;
+  qos: Qos;
+  publishers: number;
+  subscribers: number;
+  /** Fan-in publishers each use their own topic under one wildcard subscription. */
+  wildcard: boolean;
+}
+
+export interface IdleScenario {
+  kind: 'idle';
+  name: 'idle';
+  title: string;
+}
+
+export type Scenario = ThroughputScenario | IdleScenario;
+
+function throughput(qos: Qos, shape: '1to1' | 'fanout' | 'fanin'): ThroughputScenario {
+  const sizes = { '1to1': [1, 1], fanout: [1, 50], fanin: [100, 1] } as const;
+  const [publishers, subscribers] = sizes[shape];
+  const name = `qos${qos}-${shape === '1to1' ? '1to1' : shape === 'fanout' ? 'fanout50' : 'fanin100'}`;
+  return {
+    kind: 'throughput',
+    name,
+    title: `QoS ${qos}, ${publishers} → ${subscribers}`,
+    qos,
+    publishers,
+    subscribers,
+    wildcard: shape === 'fanin',
+  };
+}
+
+export const THROUGHPUT_SCENARIOS: ThroughputScenario[] = [
+  throughput(0, '1to1'),
+  throughput(1, '1to1'),
+  throughput(2, '1to1'),
+  throughput(0, 'fanout'),
+  throughput(1, 'fanout'),
+  throughput(2, 'fanout'),
+  throughput(0, 'fanin'),
+  throughput(1, 'fanin'),
+  throughput(2, 'fanin'),
+];
+
+export const IDLE_SCENARIO: IdleScenario = {
+  kind: 'idle',
+  name: 'idle',
+  title: 'Idle connections: resident memory per connection',
+};
+
+export interface Options {
+  durationS: number;
+  workers: number;
+  payloadSize: number;
+  /** Per-publisher QoS 1/2 window; 0 picks 100 (one or few publishers) or 10 (fan-in). */
+  window: number;
+  idleConnections: number;
+}
+
+export interface ThroughputResult {
+  kind: 'throughput';
+  scenario: string;
+  broker: string;
+  run: number;
+  sent: number;
+  acked: number;
+  unacked: number;
+  expected: number;
+  received: number;
+  lost: number;
+  deliveredPerSecond: number;
+  publishedPerSecond: number;
+  windowSeconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** CPU of the broker process during the publishing window, % of one core. */
+  brokerCpuPct: number;
+  /** CPU of the generator (this process, all threads) during the publishing window, % of one core. */
+  generatorCpuPct: number;
+  brokerPeakRssKb: number;
+  dropped: number;
+  errors: string[];
+}
+
+export interface IdleResult {
+  kind: 'idle';
+  scenario: 'idle';
+  broker: string;
+  run: number;
+  requested: number;
+  connected: number;
+  failed: number;
+  rssBeforeKb: number;
+  rssAfterKb: number;
+  bytesPerConnection: number;
+  connectPerSecond: number;
+  brokerFdLimit: number;
+  errors: string[];
+}
+
+export type RunResult = ThroughputResult | IdleResult;
+
+const HOST = '127.0.0.1';
+const POLL_MS = 200;
+const STALL_MS = 3000;
+const DRAIN_LIMIT_MS = 30_000;
+const SETTLE_MS = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Spreads subscribers from the first worker on and publishers from the last one back. */
+function spread(specs: ClientSpec[], workers: number, fromEnd: boolean): ClientSpec[][] {
+  const out: ClientSpec[][] = Array.from({ length: workers }, () => []);
+  specs.forEach((spec, i) => {
+    const slot = fromEnd ? workers - 1 - (i % workers) : i % workers;
+    out[slot]!.push(spec);
+  });
+  return out;
+}
+
+function connectFailures(
+  replies: { ok: number; failed: number; errors: string[] }[],
+): string | null {
+  const failed = replies.reduce((n, r) => n + r.failed, 0);
+  if (failed === 0) return null;
+  return `${failed} connections failed: ${replies
+    .flatMap((r) => r.errors)
+    .slice(0, 3)
+    .join('; ')}`;
+}
+
+export async function runThroughput(
+  scenario: ThroughputScenario,
+  adapter: BrokerAdapter,
+  broker: RunningBroker,
+  options: Options,
+  run: number,
+): Promise<ThroughputResult> {
+  const window = options.window > 0 ? options.window : scenario.publishers > 10 ? 10 : 100;
+  const base = scenario.wildcard ? 'bench/fanin' : `bench/${scenario.name}`;
+  const subscribers: ClientSpec[] = Array.from({ length: scenario.subscribers }, (_, i) => ({
+    role: 'sub',
+    clientId: `s${run}-${i}`,
+    topic: scenario.wildcard ? `${base}/+` : base,
+    qos: scenario.qos,
+    payloadSize: options.payloadSize,
+    window,
+  }));
+  const publishers: ClientSpec[] = Array.from({ length: scenario.publishers }, (_, i) => ({
+    role: 'pub',
+    clientId: `p${run}-${i}`,
+    topic: scenario.wildcard ? `${base}/${i}` : base,
+    qos: scenario.qos,
+    payloadSize: options.payloadSize,
+    window,
+  }));
+  const workers = Math.max(
+    1,
+    Math.min(options.workers, scenario.publishers + scenario.subscribers),
+  );
+  const generator = LoadGenerator.spawn(workers, 'thread');
+  try {
+    const connectOptions = { host: HOST, port: broker.port, concurrency: 50, timeoutMs: 30_000 };
+    const subFailure = connectFailures(
+      await generator.connect(spread(subscribers, workers, false), connectOptions),
+    );
+    if (subFailure) throw new Error(`subscribers: ${subFailure}`);
+    const pubFailure = connectFailures(
+      await generator.connect(spread(publishers, workers, true), connectOptions),
+    );
+    if (pubFailure) throw new Error(`publishers: ${pubFailure}`);
+
+    const durationMs = options.durationS * 1000;
+    const brokerCpu0 = processCpuSeconds(broker.pid);
+    const generatorCpu0 = selfCpuSeconds();
+    const started = performance.now();
+    let brokerCpuPct = Number.NaN;
+    let generatorCpuPct = Number.NaN;
+    const sampler = setTimeout(() => {
+      const seconds = (performance.now() - started) / 1000;
+      brokerCpuPct = ((processCpuSeconds(broker.pid) - brokerCpu0) / seconds) * 100;
+      generatorCpuPct = ((selfCpuSeconds() - generatorCpu0) / seconds) * 100;
+    }, durationMs);
+    let counters = sumCounters(await generator.publish(durationMs, SETTLE_MS));
+    clearTimeout(sampler);
+
+    const expectedOf = (c: Counters): number =>
+      (scenario.qos === 0 ? c.sent : c.acked) * scenario.subscribers;
+    // Wait for the broker to deliver what it accepted: until everything arrived, or nothing
+    // arrived for STALL_MS, bounded by DRAIN_LIMIT_MS.
+    const drainStart = Date.now();
+    let lastProgress = Date.now();
+    let lastReceived = -1;
+    while (Date.now() - drainStart < DRAIN_LIMIT_MS) {
+      counters = sumCounters(await generator.stats());
+      if (counters.received >= expectedOf(counters)) break;
+      if (counters.received !== lastReceived) {
+        lastReceived = counters.received;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > STALL_MS) {
+        break;
+      }
+      await sleep(POLL_MS);
+    }
+    const brokerPeakRssKb = statusKb(broker.pid, 'VmHWM');
+    const finals = await generator.finish();
+    counters = sumCounters(finals);
+    const histogram = new LatencyHistogram();
+    for (const part of finals) {
+      const h = new LatencyHistogram(part.histogram);
+      h.max = part.latencyMax;
+      histogram.merge(h);
+    }
+    const windowSeconds =
+      counters.lastReceiveAt > counters.firstSendAt
+        ? (counters.lastReceiveAt - counters.firstSendAt) / 1e6
+        : Number.NaN;
+    const expected = expectedOf(counters);
+    return {
+      kind: 'throughput',
+      scenario: scenario.name,
+      broker: adapter.name,
+      run,
+      sent: counters.sent,
+      acked: counters.acked,
+      unacked: counters.unacked,
+      expected,
+      received: counters.received,
+      lost: expected - counters.received,
+      deliveredPerSecond: counters.received / windowSeconds,
+      publishedPerSecond: (scenario.qos === 0 ? counters.sent : counters.acked) / options.durationS,
+      windowSeconds,
+      p50Ms: histogram.quantile(0.5) / 1000,
+      p99Ms: histogram.quantile(0.99) / 1000,
+      maxMs: histogram.max / 1000,
+      brokerCpuPct,
+      generatorCpuPct,
+      brokerPeakRssKb,
+      dropped: counters.dropped,
+      errors: finals.flatMap((f) => f.errors),
+    };
+  } finally {
+    await generator.close();
+  }
+}
+
+/** Connections per source address: well under the ~28k ephemeral ports of one address. */
+const PER_ADDRESS = 20_000;
+/** Connections per generator process: under the usual 20k open-file limit of one process. */
+const PER_PROCESS = 15_000;
+/**
+ * Source addresses rotate over 127.0.0.2-254 across runs so that no run waits for the ports an
+ * earlier run left in TIME_WAIT.
+ */
+let nextAddress = 2;
+
+function takeAddresses(count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push(`127.0.0.${nextAddress}`);
+    nextAddress = nextAddress >= 254 ? 2 : nextAddress + 1;
+  }
+  return out;
+}
+
+export async function runIdle(
+  adapter: BrokerAdapter,
+  broker: RunningBroker,
+  options: Options,
+  run: number,
+): Promise<IdleResult> {
+  const requested = options.idleConnections;
+  const addresses = takeAddresses(Math.ceil(requested / PER_ADDRESS));
+  const clients: ClientSpec[] = Array.from({ length: requested }, (_, i) => ({
+    role: 'idle',
+    clientId: `i${run}-${i}`,
+    localAddress: addresses[Math.floor(i / PER_ADDRESS)]!,
+    qos: 0,
+    payloadSize: 0,
+    window: 0,
+  }));
+  const processes = Math.max(2, Math.ceil(requested / PER_PROCESS));
+  const generator = LoadGenerator.spawn(processes, 'process');
+  try {
+    await sleep(1000);
+    const rssBeforeKb = statusKb(broker.pid, 'VmRSS');
+    const started = performance.now();
+    const replies = await generator.connect(spread(clients, processes, false), {
+      host: HOST,
+      port: broker.port,
+      concurrency: 100,
+      timeoutMs: 180_000,
+    });
+    const connectSeconds = (performance.now() - started) / 1000;
+    const connected = replies.reduce((n, r) => n + r.ok, 0);
+    await sleep(2000);
+    const rssAfterKb = statusKb(broker.pid, 'VmRSS');
+    return {
+      kind: 'idle',
+      scenario: 'idle',
+      broker: adapter.name,
+      run,
+      requested,
+      connected,
+      failed: replies.reduce((n, r) => n + r.failed, 0),
+      rssBeforeKb,
+      rssAfterKb,
+      bytesPerConnection:
+        connected > 0 ? ((rssAfterKb - rssBeforeKb) * 1024) / connected : Number.NaN,
+      connectPerSecond: connected / connectSeconds,
+      brokerFdLimit: openFilesLimit(broker.pid),
+      errors: replies.flatMap((r) => r.errors).slice(0, 5),
+    };
+  } finally {
+    // The broker goes first, so its side of each connection takes the TIME_WAIT state rather
+    // than the generator's ephemeral ports.
+    await broker.stop();
+    await generator.finish().catch(() => undefined);
+    await generator.close();
+  }
+}
