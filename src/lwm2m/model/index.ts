@@ -1,0 +1,20 @@
+export { DdfError, parseDdf, parseRangeEnumeration } from './ddf-parser.js';
+export {
+  compareVersions,
+  EMPTY_MODEL,
+  type Lwm2mModel,
+  type ObjectModel,
+  type Operations,
+  type RangeEnumeration,
+  type ResourceModel,
+  type ResourceType,
+  StaticModel,
+} from './object-model.js';
+export {
+  defaultRegistryDir,
+  type LoadFailure,
+  ObjectRegistry,
+  type ObjectRegistryOptions,
+  omaRegistry,
+  packageRoot,
+} from './object-registry.js';

@@ -1,0 +1,151 @@
+import {
+  type Lwm2mNode,
+  type Lwm2mObject,
+  type Lwm2mObjectInstance,
+  type Lwm2mResource,
+  multipleResource,
+  object,
+  objectInstance,
+  resourceInstance,
+  singleResource,
+} from './lwm2m-node.js';
+import type { Lwm2mPath } from './lwm2m-path.js';
+import type { Lwm2mValue } from './lwm2m-value.js';
+
+/**
+ * One leaf of a composite payload (Read-Composite, Write-Composite, Send, Observe-Composite):
+ * a resource or resource-instance path and its value. `value` is absent for a path without
+ * a value (a Read-Composite request; a Write-Composite entry that deletes, LwM2M-TS-Core 1.1
+ * §7.4.4). `time` is seconds since the epoch when the payload carried a timestamp.
+ */
+export interface Lwm2mPathValue {
+  readonly path: Lwm2mPath;
+  readonly value?: Lwm2mValue;
+  readonly time?: number;
+}
+
+/** The leaves under `node` at `path`, depth-first in id order. */
+export function flattenNode(node: Lwm2mNode, path: Lwm2mPath): Lwm2mPathValue[] {
+  const out: Lwm2mPathValue[] = [];
+  const visit = (n: Lwm2mNode, p: Lwm2mPath): void => {
+    switch (n.kind) {
+      case 'object':
+        for (const i of n.instances.values()) visit(i, p.append(i.id));
+        return;
+      case 'object-instance':
+        for (const r of n.resources.values()) visit(r, p.append(r.id));
+        return;
+      case 'multiple-resource':
+        for (const ri of n.instances.values()) visit(ri, p.append(ri.id));
+        return;
+      case 'single-resource':
+      case 'resource-instance':
+        out.push({ path: p, value: n.value });
+        return;
+    }
+  };
+  visit(node, path);
+  return out;
+}
+
+/**
+ * Rebuilds the node at `path` from leaves (all at or below `path`). A resource whose leaves
+ * are resource instances becomes a multiple resource; `multiple(objectId, resourceId)` may say
+ * so for a resource whose instances are all absent. Returns undefined when nothing is below.
+ * Throws RangeError/TypeError when leaves conflict (the codecs turn that into a CodecError).
+ */
+export function buildNode(
+  path: Lwm2mPath,
+  leaves: Iterable<Lwm2mPathValue>,
+  multiple?: (objectId: number, resourceId: number) => boolean,
+): Lwm2mNode | undefined {
+  // object → instance → resource → (undefined: single value) | resource-instance map
+  type Res = { single?: Lwm2mValue; instances?: Map<number, Lwm2mValue> };
+  const tree = new Map<number, Map<number, Map<number, Res>>>();
+  let count = 0;
+  for (const leaf of leaves) {
+    if (!leaf.path.startsWith(path)) {
+      throw new RangeError(`${leaf.path} is not under ${path}`);
+    }
+    if (leaf.value === undefined) continue;
+    const [o, i, r, ri] = leaf.path.segments;
+    if (o === undefined || i === undefined || r === undefined) {
+      throw new RangeError(`${leaf.path} is not a resource path`);
+    }
+    const instances = tree.get(o) ?? new Map<number, Map<number, Res>>();
+    tree.set(o, instances);
+    const resources = instances.get(i) ?? new Map<number, Res>();
+    instances.set(i, resources);
+    const res = resources.get(r) ?? {};
+    resources.set(r, res);
+    if (ri === undefined) {
+      if (res.single !== undefined || res.instances) throw new RangeError(`${leaf.path} twice`);
+      res.single = leaf.value;
+    } else {
+      if (res.single !== undefined) throw new RangeError(`${leaf.path} under a single resource`);
+      res.instances ??= new Map();
+      if (res.instances.has(ri)) throw new RangeError(`${leaf.path} twice`);
+      res.instances.set(ri, leaf.value);
+    }
+    count++;
+  }
+  const mkResource = (o: number, id: number, res: Res): Lwm2mResource => {
+    if (res.single !== undefined && !(multiple?.(o, id) ?? false)) {
+      return singleResource(id, res.single);
+    }
+    if (res.single !== undefined) throw new RangeError(`/${o}/x/${id} is a multiple resource`);
+    const entries = [...(res.instances ?? new Map<number, Lwm2mValue>())];
+    const type = entries[0]?.[1].type ?? 'opaque';
+    return multipleResource(
+      id,
+      type,
+      entries.map(([riId, v]) => resourceInstance(riId, v)),
+    );
+  };
+  const mkInstance = (o: number, id: number, res: Map<number, Res>): Lwm2mObjectInstance =>
+    objectInstance(
+      id,
+      [...res].map(([rid, r]) => mkResource(o, rid, r)),
+    );
+  const mkObject = (o: number, inst: Map<number, Map<number, Res>>): Lwm2mObject =>
+    object(
+      o,
+      [...inst].map(([iid, r]) => mkInstance(o, iid, r)),
+    );
+
+  const [o, i, r, ri] = path.segments;
+  if (o === undefined) throw new RangeError('cannot build the root node');
+  const inst = tree.get(o);
+  if (path.isObject()) return object(o, inst ? mkObject(o, inst).instances.values() : []);
+  if (count === 0 || !inst) return undefined;
+  const resources = inst.get(i!);
+  if (!resources) return undefined;
+  if (path.isObjectInstance()) return mkInstance(o, i!, resources);
+  const res = resources.get(r!);
+  if (!res) return undefined;
+  const node = mkResource(o, r!, res);
+  if (path.isResource()) return node;
+  if (node.kind !== 'multiple-resource') return undefined;
+  const leaf = node.instances.get(ri!);
+  return leaf;
+}
+
+/** Groups leaves by the requested paths (Read-Composite response → one node per path). */
+export function groupByPaths(
+  paths: readonly Lwm2mPath[],
+  leaves: readonly Lwm2mPathValue[],
+  multiple?: (objectId: number, resourceId: number) => boolean,
+): Map<string, Lwm2mNode | undefined> {
+  const out = new Map<string, Lwm2mNode | undefined>();
+  for (const p of paths) {
+    out.set(
+      p.toString(),
+      buildNode(
+        p,
+        leaves.filter((l) => l.path.startsWith(p)),
+        multiple,
+      ),
+    );
+  }
+  return out;
+}
