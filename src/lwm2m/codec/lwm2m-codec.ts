@@ -1,0 +1,150 @@
+/**
+ * Encoders and decoders chosen by content format (the shape of Leshan's LwM2mEncoder and
+ * LwM2mDecoder). Every entry point throws nothing but CodecError.
+ */
+import type { Lwm2mModel } from '../model/object-model.js';
+import type { Lwm2mNode } from '../node/lwm2m-node.js';
+import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { Lwm2mPathValue } from '../node/path-value.js';
+import { CodecError } from './codec-error.js';
+import { ContentFormat, contentFormatName } from './content-format.js';
+import { decodeOpaque, encodeOpaque } from './opaque.js';
+import {
+  decodeSenmlJson,
+  decodeSenmlJsonComposite,
+  encodeSenmlJson,
+  encodeSenmlJsonComposite,
+} from './senml-json.js';
+import { decodeText, encodeText } from './text.js';
+import { decodeTlv, encodeTlv } from './tlv.js';
+
+type NodeDecoder = (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel) => Lwm2mNode;
+type NodeEncoder = (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel) => Buffer;
+type CompositeDecoder = (bytes: Uint8Array, model: Lwm2mModel) => Lwm2mPathValue[];
+type CompositeEncoder = (entries: readonly Lwm2mPathValue[], model: Lwm2mModel) => Buffer;
+
+const nodeDecoders = new Map<number, NodeDecoder>([
+  [ContentFormat.TEXT, decodeText],
+  [ContentFormat.OPAQUE, decodeOpaque],
+  [ContentFormat.TLV, decodeTlv],
+  [ContentFormat.OLD_TLV, decodeTlv],
+  [ContentFormat.SENML_JSON, decodeSenmlJson],
+]);
+
+const nodeEncoders = new Map<number, NodeEncoder>([
+  [ContentFormat.TEXT, encodeText],
+  [ContentFormat.OPAQUE, encodeOpaque],
+  [ContentFormat.TLV, encodeTlv],
+  [ContentFormat.OLD_TLV, encodeTlv],
+  [ContentFormat.SENML_JSON, encodeSenmlJson],
+]);
+
+const compositeDecoders = new Map<number, CompositeDecoder>([
+  [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
+]);
+
+const compositeEncoders = new Map<number, CompositeEncoder>([
+  [ContentFormat.SENML_JSON, encodeSenmlJsonComposite],
+]);
+
+/** Registers a codec for a format (used by the format modules that load after this one). */
+export function registerNodeCodec(
+  format: number,
+  decoder: NodeDecoder,
+  encoder: NodeEncoder,
+): void {
+  nodeDecoders.set(format, decoder);
+  nodeEncoders.set(format, encoder);
+}
+
+export function registerCompositeCodec(
+  format: number,
+  decoder: CompositeDecoder,
+  encoder: CompositeEncoder,
+): void {
+  compositeDecoders.set(format, decoder);
+  compositeEncoders.set(format, encoder);
+}
+
+/**
+ * Decodes `bytes` of content format `format` into the node at `path` (object, object
+ * instance, resource or resource instance by the path's level), typed by `model`.
+ * Throws CodecError: UNSUPPORTED_FORMAT (4.15) for a format it does not decode, a 4.00 code
+ * for a payload that does not decode.
+ */
+export function decode(
+  bytes: Uint8Array,
+  format: number,
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Lwm2mNode {
+  const decoder = nodeDecoders.get(format);
+  if (!decoder) {
+    throw new CodecError('UNSUPPORTED_FORMAT', `cannot decode ${contentFormatName(format)}`);
+  }
+  return decoder(bytes, path, model);
+}
+
+/**
+ * Encodes `node`, found at `path`, in content format `format`, with values converted to the
+ * model's types. Throws CodecError: NOT_ACCEPTABLE (4.06) when the format cannot hold the node
+ * or is not one we encode; TYPE_MISMATCH/VALUE_OUT_OF_RANGE when a value does not fit.
+ */
+export function encode(
+  node: Lwm2mNode,
+  format: number,
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Buffer {
+  const encoder = nodeEncoders.get(format);
+  if (!encoder)
+    throw new CodecError('NOT_ACCEPTABLE', `cannot encode ${contentFormatName(format)}`);
+  return encoder(node, path, model);
+}
+
+/** Decodes a composite payload (Read-Composite, Write-Composite, Send) into path-values. */
+export function decodeComposite(
+  bytes: Uint8Array,
+  format: number,
+  model: Lwm2mModel,
+): Lwm2mPathValue[] {
+  const decoder = compositeDecoders.get(format);
+  if (!decoder) {
+    throw new CodecError(
+      'UNSUPPORTED_FORMAT',
+      `${contentFormatName(format)} is not a composite format`,
+    );
+  }
+  return decoder(bytes, model);
+}
+
+/** Encodes path-values as a composite payload (SenML JSON, SenML CBOR, LwM2M CBOR). */
+export function encodeComposite(
+  entries: readonly Lwm2mPathValue[],
+  format: number,
+  model: Lwm2mModel,
+): Buffer {
+  const encoder = compositeEncoders.get(format);
+  if (!encoder) {
+    throw new CodecError(
+      'NOT_ACCEPTABLE',
+      `${contentFormatName(format)} is not a composite format`,
+    );
+  }
+  return encoder(entries, model);
+}
+
+/** True when `decode` accepts `format`. */
+export function canDecode(format: number): boolean {
+  return nodeDecoders.has(format);
+}
+
+/** True when `encode` accepts `format`. */
+export function canEncode(format: number): boolean {
+  return nodeEncoders.has(format);
+}
+
+/** True when the composite entry points accept `format`. */
+export function isCompositeSupported(format: number): boolean {
+  return compositeDecoders.has(format);
+}

@@ -1,0 +1,260 @@
+/**
+ * The SenML data model shared by SenML JSON (110) and SenML CBOR (112): records, their
+ * resolution (RFC 8428 §4.6) and their mapping to LwM2M paths and values
+ * (LwM2M-TS-Core 1.1 §7.4.4 and §7.4.5, Table 7.4.4-1).
+ */
+import type { Lwm2mModel } from '../model/object-model.js';
+import type { Lwm2mNode } from '../node/lwm2m-node.js';
+import { InvalidPathError, Lwm2mPath } from '../node/lwm2m-path.js';
+import {
+  INT64_MAX,
+  INT64_MIN,
+  type Lwm2mValue,
+  narrowInteger,
+  timeToSeconds,
+  UINT64_MAX,
+} from '../node/lwm2m-value.js';
+import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
+import { CodecError } from './codec-error.js';
+import { convertValue, modelType, resourceModelAt } from './value-converter.js';
+
+/** One SenML record, with the fields LwM2M uses. Numbers may be bigint past 2^53. */
+export interface SenmlRecord {
+  bn?: string;
+  bt?: number;
+  n?: string;
+  t?: number;
+  v?: number | bigint;
+  vs?: string;
+  vb?: boolean;
+  vd?: Buffer;
+  /** LwM2M-TS-Core 1.1 §7.4.4: an Objlnk value as "ObjectID:InstanceID". */
+  vlo?: string;
+}
+
+/** The most records one payload may hold; more is TOO_LARGE (a bad packet costs its sender). */
+export const MAX_RECORDS = 65536;
+
+const OBJLNK = /^(\d{1,5}):(\d{1,5})$/;
+
+function parseObjlnk(s: string, path: Lwm2mPath): Lwm2mValue {
+  const m = OBJLNK.exec(s);
+  const objectId = Number(m?.[1]);
+  const instanceId = Number(m?.[2]);
+  if (!m || objectId > 65535 || instanceId > 65535) {
+    throw new CodecError('TYPE_MISMATCH', `${path}: vlo "${s}" is not ObjectID:InstanceID`);
+  }
+  return { type: 'objlnk', value: { objectId, instanceId } };
+}
+
+function numberValue(v: number | bigint, path: Lwm2mPath): Lwm2mValue {
+  if (typeof v === 'bigint') {
+    if (v < INT64_MIN || v > UINT64_MAX) {
+      throw new CodecError('VALUE_OUT_OF_RANGE', `${path}: ${v} is outside 64 bits`);
+    }
+    return v > INT64_MAX
+      ? { type: 'unsigned', value: narrowInteger(v) }
+      : { type: 'integer', value: narrowInteger(v) };
+  }
+  if (Number.isSafeInteger(v)) return { type: 'integer', value: v };
+  return { type: 'float', value: v };
+}
+
+/** The typed value of one record, by the model's type when it knows the resource. */
+export function recordValue(
+  r: SenmlRecord,
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Lwm2mValue | undefined {
+  const fields = [r.v, r.vs, r.vb, r.vd, r.vlo].filter((x) => x !== undefined).length;
+  if (fields === 0) return undefined;
+  // RFC 8428 §4.2: a record has at most one value field.
+  if (fields > 1) throw new CodecError('MALFORMED', `${path}: a record with ${fields} values`);
+  let raw: Lwm2mValue;
+  if (r.v !== undefined) raw = numberValue(r.v, path);
+  else if (r.vs !== undefined) raw = { type: 'string', value: r.vs };
+  else if (r.vb !== undefined) raw = { type: 'boolean', value: r.vb };
+  else if (r.vd !== undefined) raw = { type: 'opaque', value: r.vd };
+  else raw = parseObjlnk(r.vlo!, path);
+  const type = modelType(model, path);
+  if (type === undefined) return raw;
+  // LwM2M-TS-Core 1.1 Table 7.4.4-1: Integer, Unsigned Integer, Float and Time use "v";
+  // String and Corelnk "vs"; Boolean "vb"; Opaque "vd"; Objlnk "vlo".
+  const field = r.v !== undefined ? 'v' : r.vs !== undefined ? 'vs' : 'other';
+  if (['integer', 'unsigned', 'float', 'time'].includes(type) && field !== 'v') {
+    throw new CodecError('TYPE_MISMATCH', `${path}: a ${type} resource takes "v"`);
+  }
+  if ((type === 'string' || type === 'corelnk') && field !== 'vs') {
+    throw new CodecError('TYPE_MISMATCH', `${path}: a ${type} resource takes "vs"`);
+  }
+  if (type === 'time' && raw.type === 'float') {
+    // Time is whole seconds; a fraction is dropped rather than refused.
+    return { type: 'time', value: new Date(Math.floor(raw.value) * 1000) };
+  }
+  return convertValue(raw, type, path);
+}
+
+/** Sets the value field of a record (Table 7.4.4-1). */
+export function setRecordValue(r: SenmlRecord, value: Lwm2mValue): void {
+  switch (value.type) {
+    case 'string':
+    case 'corelnk':
+      r.vs = value.value;
+      return;
+    case 'integer':
+    case 'unsigned':
+    case 'float':
+      r.v = value.value;
+      return;
+    case 'time':
+      r.v = timeToSeconds(value.value);
+      return;
+    case 'boolean':
+      r.vb = value.value;
+      return;
+    case 'opaque':
+      r.vd = value.value;
+      return;
+    case 'objlnk':
+      r.vlo = `${value.value.objectId}:${value.value.instanceId}`;
+      return;
+  }
+}
+
+function parsePath(name: string): Lwm2mPath {
+  try {
+    return Lwm2mPath.parse(name);
+  } catch (e) {
+    if (e instanceof InvalidPathError) {
+      throw new CodecError('INVALID_PATH', `SenML name "${name}": ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Resolves records (RFC 8428 §4.6: base name and base time carry over to later records) into
+ * path-values. Paths may be of any level when a record has no value (Read-Composite request).
+ */
+export function recordsToPathValues(
+  records: readonly SenmlRecord[],
+  model: Lwm2mModel,
+): Lwm2mPathValue[] {
+  if (records.length > MAX_RECORDS) {
+    throw new CodecError('TOO_LARGE', `${records.length} SenML records exceed ${MAX_RECORDS}`);
+  }
+  let bn = '';
+  let bt: number | undefined;
+  const out: Lwm2mPathValue[] = [];
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (r.bn !== undefined) bn = r.bn;
+    if (r.bt !== undefined) bt = r.bt;
+    // LwM2M-TS-Core 1.1 §7.4.4: the resource path is the base name followed by the name.
+    const path = parsePath(bn + (r.n ?? ''));
+    const key = path.toString();
+    // RFC 8428 §4.6: records with the same name and time are the same measurement; LwM2M
+    // allows a path twice only with different times (Send, §7.4.4).
+    const time = bt !== undefined || r.t !== undefined ? (bt ?? 0) + (r.t ?? 0) : undefined;
+    const dedup = `${key}@${time ?? ''}`;
+    if (seen.has(dedup)) throw new CodecError('DUPLICATE_PATH', `${key} appears twice`);
+    seen.add(dedup);
+    const value = recordValue(r, path, model);
+    if (value !== undefined && !path.isResource() && !path.isResourceInstance()) {
+      throw new CodecError('INVALID_PATH', `${key}: a value needs a resource path`);
+    }
+    out.push({
+      path,
+      ...(value !== undefined ? { value } : {}),
+      ...(time !== undefined ? { time } : {}),
+    });
+  }
+  return out;
+}
+
+/** Records for path-values: a base name per object instance, names relative to it. */
+export function pathValuesToRecords(
+  entries: readonly Lwm2mPathValue[],
+  model: Lwm2mModel,
+): SenmlRecord[] {
+  const records: SenmlRecord[] = [];
+  let bn: string | undefined;
+  let bt: number | undefined;
+  for (const e of entries) {
+    const r: SenmlRecord = {};
+    const segs = e.path.segments;
+    // Leaves share "/o/i/" as base name; other paths (a Read-Composite request) carry it whole.
+    const base = segs.length >= 3 ? `/${segs[0]}/${segs[1]}/` : e.path.toString();
+    if (base !== bn) {
+      r.bn = base;
+      bn = base;
+    }
+    if (e.time !== undefined && e.time !== bt) {
+      r.bt = e.time;
+      bt = e.time;
+    }
+    const rest = segs.length >= 3 ? segs.slice(2).join('/') : '';
+    if (rest !== '') r.n = rest;
+    if (e.value !== undefined) {
+      setRecordValue(r, toType(e, model));
+    }
+    records.push(r);
+  }
+  return records;
+}
+
+function toType(e: Lwm2mPathValue, model: Lwm2mModel): Lwm2mValue {
+  const t = modelType(model, e.path);
+  return t === undefined ? e.value! : convertValue(e.value!, t, e.path);
+}
+
+/**
+ * Records for one node at `path`. LwM2M-TS-Core 1.1 §7.4.4 examples: the first record's base
+ * name is the requested path ("/3/0/" for an instance), names are relative to it.
+ */
+export function nodeToRecords(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): SenmlRecord[] {
+  const leaves = flattenNode(node, path);
+  const leaf = node.kind === 'single-resource' || node.kind === 'resource-instance';
+  const base = leaf ? path.toString() : `${path.toString()}/`;
+  const prefix = path.segments.length;
+  return leaves.map((l, i) => {
+    const r: SenmlRecord = {};
+    if (i === 0) r.bn = base;
+    const rest = l.path.segments.slice(prefix).join('/');
+    if (rest !== '') r.n = rest;
+    setRecordValue(r, toType(l, model));
+    return r;
+  });
+}
+
+/** The node at `path` from records; every record must be under `path`. */
+export function recordsToNode(
+  records: readonly SenmlRecord[],
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Lwm2mNode {
+  if (path.isRoot()) throw new CodecError('INVALID_PATH', 'SenML cannot decode the root as a node');
+  const leaves = recordsToPathValues(records, model);
+  for (const l of leaves) {
+    if (!l.path.startsWith(path))
+      throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
+    if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
+  }
+  const multiple = (o: number, r: number) =>
+    resourceModelAt(model, new Lwm2mPath(o, 0, r))?.multiple ?? false;
+  let node: Lwm2mNode | undefined;
+  try {
+    node = buildNode(path, leaves, multiple);
+  } catch (e) {
+    throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
+  if (
+    path.isResource() &&
+    node.kind === 'single-resource' &&
+    multiple(path.objectId!, path.resourceId!)
+  ) {
+    throw new CodecError('UNEXPECTED_NODE', `${path} is a multiple resource`);
+  }
+  return node;
+}
