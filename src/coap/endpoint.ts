@@ -1,0 +1,737 @@
+/**
+ * The CoAP endpoint (RFC 7252) over one datagram transport: both server (handles requests) and
+ * client (sends requests, observes) on the same socket, so that the LwM2M server reaches a device
+ * through the address it registered from. Layers as in Californium: message codec and
+ * deduplication, reliability (CON retransmission), matching of responses to our requests,
+ * congestion control (NSTART, PROBING_RATE), Observe and block-wise. Nothing a peer sends can
+ * raise an exception past this class; everything is counted in `stats`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
+
+export type { RequestHandler } from './request.js';
+
+import { type Clock, systemClock, type TimerHandle } from '../util/clock.js';
+import { szxOf } from './block-option.js';
+import { type BlockwiseLimits, BlockwiseServer, defaultBlockwiseLimits } from './blockwise.js';
+import {
+  type BlockwiseClientOptions,
+  type ExchangeParts,
+  fetchRemainingBlocks,
+  requestBlockwise,
+} from './blockwise-client.js';
+import { Code, isRequestCode, isResponseCode } from './code.js';
+import { CongestionControl, type Slot } from './congestion.js';
+import { Deduplicator } from './dedup.js';
+import { CoapError, CoapResetError, CoapTimeoutError } from './errors.js';
+import {
+  type CoapMessage,
+  decodeMessage,
+  describeMessage,
+  emptyMessage,
+  encodeMessage,
+  MessageType,
+} from './message.js';
+import {
+  isNewerNotification,
+  type NotificationListener,
+  type Observation,
+  type ObservationState,
+} from './observe-client.js';
+import {
+  type ObserverEntry,
+  type ServerObservation,
+  ServerObserveRegistry,
+} from './observe-server.js';
+import {
+  getOption,
+  getUintOption,
+  OptionNumber,
+  sortOptions,
+  uintOption,
+  withoutOptions,
+} from './option.js';
+import { defaultTransmissionParameters, type TransmissionParameters } from './parameters.js';
+import { ReliabilityLayer } from './reliability.js';
+import {
+  type CoapRequest,
+  type CoapResponse,
+  type RequestHandler,
+  type RequestParams,
+  requestOptions,
+  responseFromMessage,
+  toBuffer,
+} from './request.js';
+import { handleRequest } from './request-handling.js';
+import { type ServerContext, sendNotification } from './server-exchange.js';
+
+export interface CoapEndpointOptions {
+  /** Handler of every incoming request; without one, requests get 4.04. */
+  readonly handler?: RequestHandler;
+  readonly clock?: Clock;
+  /** Random numbers in [0, 1) for the retransmission back-off (RFC 7252 §4.2). */
+  readonly random?: () => number;
+  readonly logger?: Logger;
+  readonly params?: Partial<TransmissionParameters>;
+  /** Time a handler may take before we send an empty ACK and respond separately (§5.2.2). */
+  readonly separateResponseAfterMs?: number;
+  /** Preferred block size, 16 to 1024 (RFC 7959 §2.2). Default 1024. */
+  readonly blockSize?: number;
+  readonly blockwise?: Partial<BlockwiseLimits>;
+  /** Bound on remembered message IDs (RFC 7252 §4.5). Default 100,000. */
+  readonly maxDedupEntries?: number;
+  /** Critical options the handler understands beyond those of RFC 7252, 7641, 7959. */
+  readonly knownOptions?: Iterable<number>;
+  /** Called for every well-formed datagram from a peer (queue mode: the device is awake). */
+  readonly onPeerSeen?: (peer: DatagramPeer) => void;
+}
+
+/** Plain counters; read them at any time. */
+export interface CoapStats {
+  messagesIn: number;
+  messagesOut: number;
+  requestsIn: number;
+  requestsOut: number;
+  responsesIn: number;
+  responsesOut: number;
+  notificationsIn: number;
+  notificationsOut: number;
+  duplicates: number;
+  retransmissions: number;
+  malformed: number;
+  timeouts: number;
+  rstIn: number;
+  rstOut: number;
+  badOption: number;
+  unmatched: number;
+  handlerErrors: number;
+  blockwiseTransfers: number;
+  sendErrors: number;
+}
+
+interface PendingExchange {
+  readonly peer: DatagramPeer;
+  readonly key: string;
+  readonly token: Buffer;
+  messageId: number;
+  confirmable: boolean;
+  slot: Slot | undefined;
+  cancelQueued: (() => void) | undefined;
+  timer: TimerHandle | undefined;
+  readonly resolve: (message: CoapMessage) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const tokenKey = (peerKey: string, token: Buffer) => `${peerKey}|${token.toString('hex')}`;
+
+export class CoapEndpoint {
+  readonly transport: DatagramTransport;
+  readonly stats: CoapStats = {
+    messagesIn: 0,
+    messagesOut: 0,
+    requestsIn: 0,
+    requestsOut: 0,
+    responsesIn: 0,
+    responsesOut: 0,
+    notificationsIn: 0,
+    notificationsOut: 0,
+    duplicates: 0,
+    retransmissions: 0,
+    malformed: 0,
+    timeouts: 0,
+    rstIn: 0,
+    rstOut: 0,
+    badOption: 0,
+    unmatched: 0,
+    handlerErrors: 0,
+    blockwiseTransfers: 0,
+    sendErrors: 0,
+  };
+  readonly params: TransmissionParameters;
+
+  #handler: RequestHandler | undefined;
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #separateAfterMs: number;
+  readonly #szx: number;
+  readonly #limits: BlockwiseLimits;
+  readonly #knownOptions: ReadonlySet<number>;
+  readonly #onPeerSeen: ((peer: DatagramPeer) => void) | undefined;
+  readonly #dedup: Deduplicator;
+  readonly #reliability: ReliabilityLayer;
+  readonly #congestion: CongestionControl;
+  readonly #blockwise: BlockwiseServer;
+  readonly #pending = new Map<string, PendingExchange>();
+  /** Request objects handed to handlers, back to their messages (for `acceptObserve`). */
+  readonly #requestMessages = new WeakMap<CoapRequest, CoapMessage>();
+  readonly #observations = new Map<string, ObservationState>();
+  readonly #observers: ServerObserveRegistry;
+  readonly #ctx: ServerContext;
+  #nextMessageId: number;
+  #closed = false;
+
+  constructor(transport: DatagramTransport, options: CoapEndpointOptions = {}) {
+    this.transport = transport;
+    this.#handler = options.handler;
+    this.#clock = options.clock ?? systemClock;
+    const random = options.random ?? Math.random;
+    this.#logger = options.logger;
+    this.params = { ...defaultTransmissionParameters, ...options.params };
+    this.#separateAfterMs = options.separateResponseAfterMs ?? 1000;
+    const szx = szxOf(options.blockSize ?? 1024);
+    if (szx === undefined) throw new RangeError('blockSize must be a power of two, 16 to 1024');
+    this.#szx = szx;
+    this.#limits = { ...defaultBlockwiseLimits, ...options.blockwise };
+    this.#knownOptions = new Set(options.knownOptions ?? []);
+    this.#onPeerSeen = options.onPeerSeen;
+    this.#dedup = new Deduplicator(
+      this.#clock,
+      this.params.exchangeLifetimeMs,
+      options.maxDedupEntries ?? 100_000,
+    );
+    this.#reliability = new ReliabilityLayer({
+      clock: this.#clock,
+      random,
+      params: this.params,
+      send: (peer, data) => this.#sendRaw(peer, data),
+      onRetransmit: () => this.stats.retransmissions++,
+    });
+    this.#congestion = new CongestionControl(this.#clock, this.params);
+    this.#blockwise = new BlockwiseServer(this.#clock, this.#limits, szx);
+    this.#observers = new ServerObserveRegistry();
+    this.#ctx = {
+      clock: this.#clock,
+      szx,
+      blockwise: this.#blockwise,
+      dedup: this.#dedup,
+      reliability: this.#reliability,
+      observers: this.#observers,
+      stats: this.stats,
+      logger: this.#logger,
+      messageId: () => this.#messageId(),
+      sendRaw: (peer, data) => this.#sendRaw(peer, data),
+      handler: () => this.#handler,
+      knownOptions: this.#knownOptions,
+      separateAfterMs: this.#separateAfterMs,
+      closed: () => this.#closed,
+      remember: (request, message) => this.#requestMessages.set(request, message),
+    };
+    // RFC 7252 §4.4: start message IDs at a random value.
+    this.#nextMessageId = Math.floor(random() * 0x10000) & 0xffff;
+    transport.onReceive((data, peer) => this.#receive(data, peer));
+  }
+
+  /** Sets (or replaces) the handler of incoming requests. */
+  setHandler(handler: RequestHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Stops all exchanges, observations and timers and closes the transport. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of [...this.#pending.values()]) {
+      this.#finish(p);
+      p.reject(new CoapError('COAP_ERR_CLOSED', 'endpoint closed'));
+    }
+    for (const o of this.#observations.values()) o.cancelled = true;
+    this.#observations.clear();
+    this.#observers.clear();
+    this.#reliability.cancelAll();
+    this.#congestion.clear();
+    this.#dedup.clear();
+    this.#blockwise.clear();
+    await this.transport.close();
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  /**
+   * Sends a request and resolves with its response (after block-wise reassembly in both
+   * directions). Rejects with `CoapTimeoutError`, `CoapResetError` or `CoapBlockwiseError`.
+   */
+  async request(peer: DatagramPeer, params: RequestParams): Promise<CoapResponse> {
+    const { message, payload } = await requestBlockwise(
+      (parts) => this.#exchange(peer, parts, params.timeoutMs),
+      this.#partsOf(params),
+      this.#blockOptions(params),
+    );
+    return responseFromMessage(message, peer, payload);
+  }
+
+  /** Sends an empty CON (RFC 7252 §4.3 "CoAP ping"); resolves when the peer answers with RST. */
+  ping(peer: DatagramPeer, timeoutMs = this.params.maxTransmitWaitMs): Promise<boolean> {
+    return new Promise((resolve) => {
+      const messageId = this.#messageId();
+      let timer: TimerHandle | undefined;
+      const done = (alive: boolean) => {
+        if (timer) this.#clock.clearTimeout(timer);
+        resolve(alive);
+      };
+      timer = this.#clock.setTimeout(() => {
+        this.#reliability.cancel(peer.key, messageId);
+        done(false);
+      }, timeoutMs);
+      timer.unref?.();
+      this.#reliability.sendConfirmable(
+        peer,
+        messageId,
+        encodeMessage(emptyMessage(MessageType.Con, messageId)),
+        (outcome) => {
+          if (outcome.kind === 'cancelled') return;
+          if (outcome.kind === 'timeout') this.stats.timeouts++;
+          done(outcome.kind === 'rst' || outcome.kind === 'ack');
+        },
+      );
+    });
+  }
+
+  /**
+   * Observes a resource (RFC 7641 as client): sends the request with Observe=0 and calls
+   * `listener` with every newer notification (§3.4) until cancelled, an error notification or a
+   * notification without Observe ends the observation.
+   */
+  observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
+    const token = randomBytes(8);
+    const key = tokenKey(peer.key, token);
+    const base = this.#partsOf(params);
+    const observeOptions = (value: number) =>
+      sortOptions([
+        ...withoutOptions(base.options, OptionNumber.Observe),
+        uintOption(OptionNumber.Observe, value),
+      ]);
+    const state: ObservationState = {
+      peer,
+      token,
+      listener,
+      request: { ...base, options: observeOptions(0) },
+      lastSeq: undefined,
+      lastAt: 0,
+      chain: Promise.resolve(),
+      cancelled: false,
+    };
+    const register = async (observeValue: number): Promise<CoapResponse> => {
+      const options = observeOptions(observeValue);
+      const first = await this.#exchange(peer, { ...base, options }, params.timeoutMs, token);
+      if (observeValue === 0) {
+        const seq = getUintOption(first.options, OptionNumber.Observe);
+        // RFC 7641 §3.1: a response without Observe (or an error) means no registration.
+        if (seq === undefined || first.code >> 5 !== 2) this.#endObservation(key, state);
+        else if (!state.cancelled) {
+          state.lastSeq = seq;
+          state.lastAt = this.#clock.now();
+        }
+      }
+      const { message, payload } = await fetchRemainingBlocks(
+        (parts) => this.#exchange(peer, parts, params.timeoutMs),
+        { ...base, options },
+        first,
+        this.#blockOptions(params),
+      );
+      return responseFromMessage(message, peer, payload);
+    };
+    this.#observations.set(key, state);
+    const response = register(0);
+    response.catch(() => this.#endObservation(key, state));
+    const endpoint = this;
+    return {
+      response,
+      token,
+      peer,
+      get active() {
+        return !state.cancelled && endpoint.#observations.get(key) === state;
+      },
+      cancel: async (active = false) => {
+        this.#endObservation(key, state);
+        // RFC 7641 §3.6: active cancellation is a GET with Observe=1 and the same token.
+        if (active) return register(1);
+        return undefined;
+      },
+      reregister: () => {
+        if (state.cancelled)
+          return Promise.reject(new CoapError('COAP_ERR_CANCELLED', 'cancelled'));
+        // RFC 7641 §3.3.1: re-registration is the same GET with the same token.
+        return register(0);
+      },
+    };
+  }
+
+  #endObservation(key: string, state: ObservationState): void {
+    state.cancelled = true;
+    if (this.#observations.get(key) === state) this.#observations.delete(key);
+  }
+
+  #partsOf(params: RequestParams): ExchangeParts {
+    return {
+      code: params.code,
+      options: requestOptions(params),
+      payload: toBuffer(params.payload),
+      confirmable: params.confirmable ?? true,
+    };
+  }
+
+  #blockOptions(params: RequestParams): BlockwiseClientOptions {
+    let szx = this.#szx;
+    if (params.blockSize !== undefined) {
+      const s = szxOf(params.blockSize);
+      if (s === undefined) throw new RangeError('blockSize must be a power of two, 16 to 1024');
+      szx = s;
+    }
+    return {
+      szx,
+      earlyBlock2: params.earlyBlock2 ?? false,
+      maxBodySize: this.#limits.maxBodySize,
+      onTransfer: () => this.stats.blockwiseTransfers++,
+    };
+  }
+
+  /** One request/response exchange (one block): queued under NSTART, timed out as a whole. */
+  #exchange(
+    peer: DatagramPeer,
+    parts: ExchangeParts,
+    timeoutMs: number | undefined,
+    fixedToken?: Buffer,
+  ): Promise<CoapMessage> {
+    if (this.#closed) return Promise.reject(new CoapError('COAP_ERR_CLOSED', 'endpoint closed'));
+    return new Promise<CoapMessage>((resolve, reject) => {
+      // RFC 7252 §5.3.1: our tokens are random, 8 bytes, so they cannot be guessed off-path.
+      const token = fixedToken ?? randomBytes(8);
+      const key = tokenKey(peer.key, token);
+      const pending: PendingExchange = {
+        peer,
+        key,
+        token,
+        messageId: -1,
+        confirmable: parts.confirmable,
+        slot: undefined,
+        cancelQueued: undefined,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      const previous = this.#pending.get(key);
+      if (previous) {
+        this.#finish(previous);
+        previous.reject(
+          new CoapError('COAP_ERR_CANCELLED', 'superseded by a request with the same token'),
+        );
+      }
+      this.#pending.set(key, pending);
+      pending.timer = this.#clock.setTimeout(() => {
+        if (this.#pending.get(key) !== pending) return;
+        this.stats.timeouts++;
+        this.#finish(pending);
+        reject(new CoapTimeoutError(`no response from ${peer.key} in time`));
+      }, timeoutMs ?? this.params.maxTransmitWaitMs);
+      pending.timer.unref?.();
+      const estimate = 4 + token.length + parts.payload.length + 16 * parts.options.length;
+      pending.cancelQueued = this.#congestion.schedule(
+        peer.key,
+        !parts.confirmable,
+        estimate,
+        (slot) => {
+          pending.cancelQueued = undefined;
+          if (this.#pending.get(key) !== pending) {
+            slot.release();
+            return;
+          }
+          pending.slot = slot;
+          this.#startExchange(pending, parts);
+        },
+      );
+    });
+  }
+
+  #startExchange(pending: PendingExchange, parts: ExchangeParts): void {
+    const messageId = this.#messageId();
+    pending.messageId = messageId;
+    const message: CoapMessage = {
+      type: parts.confirmable ? MessageType.Con : MessageType.Non,
+      code: parts.code,
+      messageId,
+      token: pending.token,
+      options: parts.options,
+      payload: parts.payload,
+    };
+    let data: Buffer;
+    try {
+      data = encodeMessage(message);
+    } catch (err) {
+      this.#finish(pending);
+      pending.reject(err as Error);
+      return;
+    }
+    this.stats.requestsOut++;
+    this.#logger?.trace({ peer: pending.peer.key }, `coap out ${describeMessage(message)}`);
+    if (!parts.confirmable) {
+      this.#sendRaw(pending.peer, data);
+      return;
+    }
+    this.#reliability.sendConfirmable(pending.peer, messageId, data, (outcome) => {
+      if (this.#pending.get(pending.key) !== pending) return;
+      if (outcome.kind === 'cancelled') return;
+      if (outcome.kind === 'timeout') {
+        // RFC 7252 §4.2: the attempt to transmit is cancelled after MAX_RETRANSMIT.
+        this.stats.timeouts++;
+        this.#finish(pending);
+        pending.reject(new CoapTimeoutError(`no ACK from ${pending.peer.key}`));
+      } else if (outcome.kind === 'rst') {
+        this.#finish(pending);
+        pending.reject(new CoapResetError(outcome.message.messageId));
+      } else if (outcome.message.code === Code.Empty) {
+        // RFC 7252 §5.2.2: an empty ACK; the response follows separately. The interaction is
+        // no longer outstanding for NSTART (RFC 7252 §4.7).
+        pending.slot?.release();
+        pending.slot = undefined;
+      } else {
+        this.#completeExchange(pending, outcome.message);
+      }
+    });
+  }
+
+  #completeExchange(pending: PendingExchange, message: CoapMessage): void {
+    // RFC 7252 §5.3.2: the response must carry the request's token.
+    if (!message.token.equals(pending.token)) {
+      this.stats.unmatched++;
+      return;
+    }
+    this.stats.responsesIn++;
+    this.#finish(pending);
+    pending.resolve(message);
+  }
+
+  /** Releases everything an exchange holds (timer, queue place, slot, retransmission). */
+  #finish(pending: PendingExchange): void {
+    if (this.#pending.get(pending.key) === pending) this.#pending.delete(pending.key);
+    if (pending.timer) this.#clock.clearTimeout(pending.timer);
+    pending.timer = undefined;
+    pending.cancelQueued?.();
+    pending.cancelQueued = undefined;
+    if (pending.confirmable && pending.messageId >= 0) {
+      this.#reliability.cancel(pending.peer.key, pending.messageId);
+    }
+    pending.slot?.release();
+    pending.slot = undefined;
+  }
+
+  #messageId(): number {
+    const id = this.#nextMessageId;
+    this.#nextMessageId = (id + 1) & 0xffff;
+    return id;
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  #receive(data: Buffer, peer: DatagramPeer): void {
+    if (this.#closed) return;
+    this.stats.messagesIn++;
+    try {
+      this.#dispatch(data, peer);
+    } catch (err) {
+      // Never past the endpoint: a bug of ours is logged, the datagram is lost.
+      this.stats.handlerErrors++;
+      this.#logger?.error({ err, peer: peer.key }, 'coap: error while handling a datagram');
+    }
+  }
+
+  #dispatch(data: Buffer, peer: DatagramPeer): void {
+    const decoded = decodeMessage(data);
+    if (!decoded.ok) {
+      this.stats.malformed++;
+      const e = decoded.error;
+      this.#logger?.debug({ peer: peer.key, reason: e.message }, 'coap: malformed datagram');
+      // RFC 7252 §4.2: a malformed CON is rejected with RST; §4.3: a malformed NON is dropped.
+      if (!e.silent && e.type === MessageType.Con && e.messageId !== undefined) {
+        this.#sendRst(peer, e.messageId);
+      }
+      return;
+    }
+    const message = decoded.message;
+    this.#logger?.trace({ peer: peer.key }, `coap in ${describeMessage(message)}`);
+    this.#congestion.heard(peer.key);
+    this.#onPeerSeen?.(peer);
+
+    if (message.type === MessageType.Ack || message.type === MessageType.Rst) {
+      this.#receiveAckOrRst(message, peer);
+      return;
+    }
+    if (message.code === Code.Empty) {
+      // RFC 7252 §4.3: an empty CON ("ping") is answered with RST; an empty NON is ignored.
+      if (message.type === MessageType.Con) this.#sendRst(peer, message.messageId);
+      return;
+    }
+    // RFC 7252 §4.5: a CON or NON seen before is not processed again; a CON gets the same reply.
+    const seen = this.#dedup.seen(peer.key, message.messageId);
+    if (seen) {
+      this.stats.duplicates++;
+      if (message.type === MessageType.Con && seen.reply) this.#sendRaw(peer, seen.reply);
+      return;
+    }
+    if (isRequestCode(message.code)) {
+      this.stats.requestsIn++;
+      void handleRequest(this.#ctx, message, peer);
+    } else if (isResponseCode(message.code)) {
+      this.#receiveResponse(message, peer);
+    } else {
+      // RFC 7252 §12.1: classes 1, 6 and 7 are reserved; such a CON cannot be processed (§4.2).
+      this.stats.malformed++;
+      if (message.type === MessageType.Con) this.#sendRst(peer, message.messageId);
+    }
+  }
+
+  #receiveAckOrRst(message: CoapMessage, peer: DatagramPeer): void {
+    if (message.type === MessageType.Rst) this.stats.rstIn++;
+    // RFC 7252 §4.1: an ACK or RST carrying a request code is a format error, ignored.
+    if (message.type === MessageType.Rst && message.code !== Code.Empty) {
+      this.stats.malformed++;
+      return;
+    }
+    if (message.type === MessageType.Ack && isRequestCode(message.code)) {
+      this.stats.malformed++;
+      return;
+    }
+    if (this.#reliability.settle(peer.key, message)) return;
+    // An RST may also answer a NON notification of ours (RFC 7641 §3.6).
+    if (
+      message.type === MessageType.Rst &&
+      this.#observers.resetByMessageId(peer.key, message.messageId)
+    ) {
+      return;
+    }
+    // A late or duplicate ACK: nothing waits for it any more.
+    this.stats.unmatched++;
+  }
+
+  #receiveResponse(message: CoapMessage, peer: DatagramPeer): void {
+    const key = tokenKey(peer.key, message.token);
+    const confirmable = message.type === MessageType.Con;
+    const pending = this.#pending.get(key);
+    if (pending) {
+      // RFC 7252 §5.2.2: the separate response also ends the retransmission of the request.
+      if (confirmable) this.#sendAck(peer, message.messageId);
+      this.#completeExchange(pending, message);
+      return;
+    }
+    const observation = this.#observations.get(key);
+    if (observation && !observation.cancelled) {
+      // RFC 7641 §4.2: a CON notification is acknowledged.
+      if (confirmable) this.#sendAck(peer, message.messageId);
+      this.#notify(key, observation, message);
+      return;
+    }
+    // RFC 7252 §4.2 / RFC 7641 §3.6: a response we do not expect (such as a notification of a
+    // cancelled observation) is rejected with RST, which ends the server's observation.
+    this.stats.unmatched++;
+    this.#sendRst(peer, message.messageId);
+  }
+
+  #notify(key: string, state: ObservationState, message: CoapMessage): void {
+    this.stats.notificationsIn++;
+    const seq = getUintOption(message.options, OptionNumber.Observe);
+    const now = this.#clock.now();
+    if (seq !== undefined && state.lastSeq !== undefined) {
+      // RFC 7641 §3.4: a notification older than the last one is dropped.
+      if (!isNewerNotification(state.lastSeq, state.lastAt, seq, now)) return;
+    }
+    // RFC 7641 §3.2: an error or a response without Observe ends the observation.
+    const ends = seq === undefined || message.code >> 5 !== 2;
+    if (seq !== undefined) {
+      state.lastSeq = seq;
+      state.lastAt = now;
+    }
+    if (ends) this.#endObservation(key, state);
+    const deliver = async () => {
+      let payload = message.payload;
+      let last = message;
+      if (getOption(message.options, OptionNumber.Block2) !== undefined) {
+        // RFC 7959 §3.4: the rest of a large notification is fetched with GET and Block2.
+        const result = await fetchRemainingBlocks(
+          (parts) => this.#exchange(state.peer, parts, undefined),
+          state.request,
+          message,
+          this.#blockOptions({ code: Code.Get }),
+        );
+        payload = result.payload;
+        last = result.message;
+        // A newer notification arrived meanwhile: this one is outdated (RFC 7641 §3.4).
+        if (seq !== undefined && state.lastSeq !== seq) return;
+      }
+      if (state.cancelled && !ends) return;
+      state.listener(
+        responseFromMessage({ ...last, options: message.options }, state.peer, payload),
+      );
+    };
+    state.chain = state.chain.then(deliver).catch((err) => {
+      this.#logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
+    });
+  }
+
+  // ---------------------------------------------------------------- server side
+
+  /**
+   * Accepts an Observe registration (RFC 7641 §4.1) for a request that carries Observe=0; call
+   * it from the handler before returning the response, which then carries the Observe option.
+   */
+  acceptObserve(request: CoapRequest, peer: DatagramPeer): ServerObservation {
+    const message: CoapMessage | undefined = this.#requestMessages.get(request);
+    if (!message || request.observe !== 0 || request.method !== Code.Get) {
+      throw new CoapError('COAP_ERR_RESPONSE', 'only a GET with Observe=0 can be observed');
+    }
+    const ctx = this.#ctx;
+    const entry: ObserverEntry = {
+      peer,
+      token: request.token,
+      request: message,
+      seq: 2,
+      nonMessageIds: [],
+      active: true,
+      handle: undefined,
+    };
+    const handle: ServerObservation = {
+      peer,
+      token: request.token,
+      get active() {
+        return entry.active;
+      },
+      notify: (response, options = {}) =>
+        sendNotification(ctx, entry, response, options.confirmable ?? false),
+      cancel: () => ctx.observers.end(entry),
+      onCancel: undefined,
+    };
+    entry.handle = handle;
+    this.#observers.add(entry);
+    return handle;
+  }
+
+  /** Number of observers of our resources (RFC 7641 §4). */
+  get observerCount(): number {
+    return this.#observers.size;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  #sendAck(peer: DatagramPeer, messageId: number): void {
+    const data = encodeMessage(emptyMessage(MessageType.Ack, messageId));
+    this.#dedup.setReply(peer.key, messageId, data);
+    this.#sendRaw(peer, data);
+  }
+
+  #sendRst(peer: DatagramPeer, messageId: number): void {
+    this.stats.rstOut++;
+    const data = encodeMessage(emptyMessage(MessageType.Rst, messageId));
+    this.#dedup.setReply(peer.key, messageId, data);
+    this.#sendRaw(peer, data);
+  }
+
+  #sendRaw(peer: DatagramPeer, data: Buffer): void {
+    if (this.#closed) return;
+    this.stats.messagesOut++;
+    try {
+      this.transport.send(peer, data);
+    } catch (err) {
+      this.stats.sendErrors++;
+      this.#logger?.warn({ err, peer: peer.key }, 'coap: send failed');
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The CoAP message (RFC 7252 §3) and its codec. Encoding and decoding go through `coap-packet`,
+ * but every datagram is first checked here with a bounds-checked scan, because that library
+ * accepts tokens up to 65804 bytes (RFC 8974), reads past the end on a truncated option and
+ * takes a payload marker with nothing after it for an empty payload.
+ */
+import { generate, parse } from 'coap-packet';
+import { codeString } from './code.js';
+import { CoapFormatError } from './errors.js';
+import type { CoapOption } from './option.js';
+
+export const MessageType = { Con: 0, Non: 1, Ack: 2, Rst: 3 } as const;
+export type MessageTypeNumber = (typeof MessageType)[keyof typeof MessageType];
+
+const typeNames = ['CON', 'NON', 'ACK', 'RST'] as const;
+
+export interface CoapMessage {
+  readonly type: MessageTypeNumber;
+  /** Code byte, `class << 5 | detail` (see `Code`). */
+  readonly code: number;
+  readonly messageId: number;
+  readonly token: Buffer;
+  /** Options in wire order (sorted by number, repeated ones in their order). */
+  readonly options: readonly CoapOption[];
+  readonly payload: Buffer;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly message: CoapMessage }
+  | { readonly ok: false; readonly error: CoapFormatError };
+
+const EMPTY = Buffer.alloc(0);
+/** RFC 7252 §3: the Token is 0 to 8 bytes long; 9 to 15 are reserved. */
+export const MAX_TOKEN_LENGTH = 8;
+const MAX_OPTION_NUMBER = 0xffff;
+
+/**
+ * Decodes one datagram. Never throws: a malformed datagram comes back as a `CoapFormatError`
+ * with the header fields that could be read.
+ */
+export function decodeMessage(data: Uint8Array): DecodeResult {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (buf.length < 4) return fail('datagram shorter than the 4-byte CoAP header', {});
+  const b0 = buf[0]!;
+  const type = ((b0 >> 4) & 3) as MessageTypeNumber;
+  const messageId = buf.readUInt16BE(2);
+  // RFC 7252 §3: messages with an unknown version number MUST be silently ignored.
+  if (b0 >> 6 !== 1) return fail('unknown CoAP version', { messageId, type, silent: true });
+  const tkl = b0 & 0x0f;
+  // RFC 7252 §3: token lengths 9-15 are reserved and MUST be processed as a message format error.
+  if (tkl > MAX_TOKEN_LENGTH) return fail(`token length ${tkl}`, { messageId, type });
+  const code = buf[1]!;
+  if (code === 0) {
+    // RFC 7252 §4.1: an Empty message has TKL 0 and nothing after the Message ID.
+    if (buf.length !== 4)
+      return fail('empty message with bytes after the header', { messageId, type });
+    return {
+      ok: true,
+      message: { type, code, messageId, token: EMPTY, options: [], payload: EMPTY },
+    };
+  }
+  if (buf.length < 4 + tkl) return fail('datagram shorter than its token', { messageId, type });
+  const token = Buffer.from(buf.subarray(4, 4 + tkl));
+  const scan = scanOptions(buf, 4 + tkl);
+  if (typeof scan === 'string') return fail(scan, { messageId, type, token });
+
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(buf);
+  } catch (err) {
+    return fail(`coap-packet: ${(err as Error).message}`, { messageId, type, token });
+  }
+  // Cross-check the library against the scan: numbers come from the scan, values from both.
+  if (parsed.options.length !== scan.numbers.length || !parsed.token.equals(token)) {
+    return fail('option list disagrees with the codec', { messageId, type, token });
+  }
+  const options: CoapOption[] = scan.numbers.map((number, i) => ({
+    number,
+    value: Buffer.from(parsed.options[i]!.value),
+  }));
+  const payload = scan.payloadStart < 0 ? EMPTY : Buffer.from(buf.subarray(scan.payloadStart));
+  return { ok: true, message: { type, code, messageId, token, options, payload } };
+}
+
+/** Bounds-checked walk over the options (RFC 7252 §3.1); returns a reason on a format error. */
+function scanOptions(
+  buf: Buffer,
+  start: number,
+): { numbers: number[]; payloadStart: number } | string {
+  const numbers: number[] = [];
+  let i = start;
+  let number = 0;
+  while (i < buf.length) {
+    const byte = buf[i]!;
+    if (byte === 0xff) {
+      // RFC 7252 §3: a payload marker followed by a zero-length payload is a format error.
+      if (i + 1 >= buf.length) return 'payload marker with an empty payload';
+      return { numbers, payloadStart: i + 1 };
+    }
+    i++;
+    let delta = byte >> 4;
+    let length = byte & 0x0f;
+    // RFC 7252 §3.1: nibble 15 is reserved for the payload marker (delta) and is an error (length).
+    if (delta === 15) return 'option delta 15';
+    if (length === 15) return 'option length 15';
+    if (delta === 13) {
+      if (i + 1 > buf.length) return 'truncated option delta';
+      delta = buf[i]! + 13;
+      i += 1;
+    } else if (delta === 14) {
+      if (i + 2 > buf.length) return 'truncated option delta';
+      delta = buf.readUInt16BE(i) + 269;
+      i += 2;
+    }
+    if (length === 13) {
+      if (i + 1 > buf.length) return 'truncated option length';
+      length = buf[i]! + 13;
+      i += 1;
+    } else if (length === 14) {
+      if (i + 2 > buf.length) return 'truncated option length';
+      length = buf.readUInt16BE(i) + 269;
+      i += 2;
+    }
+    number += delta;
+    if (number > MAX_OPTION_NUMBER) return 'option number above 65535';
+    if (i + length > buf.length) return 'option value past the end of the datagram';
+    numbers.push(number);
+    i += length;
+  }
+  return { numbers, payloadStart: -1 };
+}
+
+function fail(
+  reason: string,
+  header: { messageId?: number; type?: number; token?: Buffer; silent?: boolean },
+): DecodeResult {
+  return { ok: false, error: new CoapFormatError(reason, header) };
+}
+
+/** Encodes a message; throws `RangeError` on values no CoAP message can carry (a bug of ours). */
+export function encodeMessage(message: CoapMessage): Buffer {
+  if (message.token.length > MAX_TOKEN_LENGTH) throw new RangeError('token longer than 8 bytes');
+  if (!Number.isInteger(message.messageId) || message.messageId < 0 || message.messageId > 0xffff) {
+    throw new RangeError(`message ID out of range: ${message.messageId}`);
+  }
+  const empty = message.code === 0;
+  return generate(
+    {
+      confirmable: message.type === MessageType.Con,
+      ack: message.type === MessageType.Ack,
+      reset: message.type === MessageType.Rst,
+      code: codeString(message.code),
+      messageId: message.messageId,
+      token: empty ? EMPTY : message.token,
+      options: empty ? [] : message.options.map((o) => ({ name: o.number, value: o.value })),
+      payload: empty ? EMPTY : message.payload,
+    },
+    0xffff,
+  );
+}
+
+/** An Empty message (RFC 7252 §4.1): an empty ACK, an RST, or a ping (empty CON). */
+export function emptyMessage(type: MessageTypeNumber, messageId: number): CoapMessage {
+  return { type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY };
+}
+
+/** One-line description for logs: `CON 0.01 mid=1 token=ab /rd`. */
+export function describeMessage(m: CoapMessage): string {
+  const path = m.options
+    .filter((o) => o.number === 11)
+    .map((o) => o.value.toString('utf8'))
+    .join('/');
+  return `${typeNames[m.type]} ${codeString(m.code)} mid=${m.messageId} token=${m.token.toString('hex')}${path ? ` /${path}` : ''}`;
+}

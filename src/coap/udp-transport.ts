@@ -1,0 +1,100 @@
+/**
+ * The datagram transport over plain UDP (node:dgram), IPv4 or IPv6. A peer's key is its address
+ * and port, so a device that moves behind NAT appears as a new peer (the LwM2M registration
+ * update then moves it).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Logger } from 'pino';
+import type { DatagramPeer, DatagramReceiver, DatagramTransport } from '../transport/datagram.js';
+
+export interface UdpTransportOptions {
+  /** Address to bind, default `'127.0.0.1'`; `'::'` or `'::1'` for IPv6. */
+  readonly address?: string;
+  /** Port to bind, default 0 (any free port). */
+  readonly port?: number;
+  /** Bind an IPv6 socket to IPv6 only (default false: `::` also takes IPv4). */
+  readonly ipv6Only?: boolean;
+  readonly logger?: Logger;
+}
+
+/** A UDP peer (address and port), keyed `udp:[address]:port`. */
+export function udpPeer(address: string, port: number): DatagramPeer {
+  const host = isIPv6(address) ? `[${address}]` : address;
+  return { key: `udp:${host}:${port}`, address, port };
+}
+
+export class UdpTransport implements DatagramTransport {
+  readonly scheme = 'coap';
+  readonly #socket: Socket;
+  readonly #logger: Logger | undefined;
+  #receiver: DatagramReceiver | undefined;
+  #bound: { address: string; port: number } | undefined;
+  #closed = false;
+
+  private constructor(socket: Socket, logger: Logger | undefined) {
+    this.#socket = socket;
+    this.#logger = logger;
+    socket.on('message', (data, rinfo) => {
+      const receiver = this.#receiver;
+      if (!receiver) return;
+      // Strip an IPv4-mapped prefix so that one device has one key on a dual-stack socket.
+      const address =
+        rinfo.address.startsWith('::ffff:') && rinfo.address.includes('.')
+          ? rinfo.address.slice(7)
+          : rinfo.address;
+      receiver(data, udpPeer(address, rinfo.port));
+    });
+    socket.on('error', (err) => this.#logger?.warn({ err }, 'udp: socket error'));
+  }
+
+  /** Binds a socket and resolves once it listens. */
+  static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
+    const address = options.address ?? '127.0.0.1';
+    const socket = createSocket({
+      type: isIPv6(address) ? 'udp6' : 'udp4',
+      ipv6Only: options.ipv6Only ?? false,
+    });
+    const transport = new UdpTransport(socket, options.logger);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onError);
+      socket.bind(options.port ?? 0, address, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    const a = socket.address();
+    transport.#bound = { address: a.address, port: a.port };
+    return transport;
+  }
+
+  /** A peer to send to, for requests that we start. */
+  peer(address: string, port: number): DatagramPeer {
+    return udpPeer(address, port);
+  }
+
+  send(peer: DatagramPeer, data: Uint8Array): void {
+    if (this.#closed) return;
+    this.#socket.send(data, peer.port, peer.address, (err) => {
+      if (err) this.#logger?.warn({ err, peer: peer.key }, 'udp: send failed');
+    });
+  }
+
+  onReceive(receiver: DatagramReceiver): void {
+    this.#receiver = receiver;
+  }
+
+  address(): { address: string; port: number } | undefined {
+    return this.#bound;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+}
