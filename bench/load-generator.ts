@@ -160,11 +160,25 @@ export class LoadGenerator {
     );
   }
 
-  async publish(durationMs: number, settleMs: number): Promise<Reply<'published'>[]> {
+  /**
+   * Publishes for `durationMs`, then waits up to `settleMs` for acknowledgements. With `qos0Window`,
+   * QoS 0 publishers keep at most that many deliveries in flight over all workers.
+   */
+  async publish(
+    durationMs: number,
+    settleMs: number,
+    qos0Window?: { subscribers: number; window: number },
+  ): Promise<Reply<'published'>[]> {
+    const buffer = new SharedArrayBuffer(this.workers.length * 2 * Float64Array.BYTES_PER_ELEMENT);
     return Promise.all(
-      this.workers.map((worker) =>
+      this.workers.map((worker, slot) =>
         worker.request(
-          { type: 'start', durationMs, settleMs },
+          {
+            type: 'start',
+            durationMs,
+            settleMs,
+            ...(qos0Window ? { flow: { buffer, slot, ...qos0Window } } : {}),
+          },
           'published',
           durationMs + settleMs + 10_000,
         ),

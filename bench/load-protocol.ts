@@ -14,6 +14,21 @@ export interface ClientSpec {
   window: number;
 }
 
+/**
+ * End-to-end flow control for QoS 0, which has no acknowledgements: every worker mirrors its sent
+ * and received counts into a shared array, and publishers hold back while more than `window`
+ * messages are on their way (sent minus received / subscribers, over all workers). This keeps the
+ * broker saturated without letting socket buffers grow, so latency measures the broker rather
+ * than the depth of the kernel's buffers.
+ */
+export interface FlowControl {
+  /** Float64 pairs (sent, received), one pair per worker. */
+  buffer: SharedArrayBuffer;
+  slot: number;
+  subscribers: number;
+  window: number;
+}
+
 export type ToWorker =
   | {
       type: 'connect';
@@ -23,7 +38,7 @@ export type ToWorker =
       concurrency: number;
       timeoutMs: number;
     }
-  | { type: 'start'; durationMs: number; settleMs: number }
+  | { type: 'start'; durationMs: number; settleMs: number; flow?: FlowControl }
   | { type: 'stats' }
   | { type: 'finish' };
 

@@ -26,6 +26,10 @@ const QOS0_BATCH = 32;
 /** Writes per event-loop turn before yielding to incoming data. */
 const QOS0_WRITES_PER_TURN = 16;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A QoS 0 publisher held back by flow control re-checks after this many ms. */
+const FLOW_RECHECK_MS = 1;
+/** With no delivery for this long, held-back messages are taken as lost and sending resumes. */
+const FLOW_STALL_US = 1_000_000;
 const MAX_ERRORS_KEPT = 5;
 
 const counters: Counters = {
@@ -42,6 +46,49 @@ const errors: string[] = [];
 const clients: Client[] = [];
 const publishers: Publisher[] = [];
 let finishing = false;
+
+/** QoS 0 flow control shared with the other workers (see FlowControl), when publishing. */
+const flowState = {
+  shared: null as Float64Array | null,
+  slot: 0,
+  subscribers: 1,
+  window: Number.POSITIVE_INFINITY,
+  /** Deliveries given up on after a stall, so that a broker that drops cannot block sending. */
+  forgiven: 0,
+  lastReceived: -1,
+  lastProgressAt: 0,
+};
+
+function mirrorCounters(): void {
+  const shared = flowState.shared;
+  if (shared === null) return;
+  shared[flowState.slot * 2] = counters.sent;
+  shared[flowState.slot * 2 + 1] = counters.received;
+}
+
+/** Whether QoS 0 flow control lets `batch` more messages go now. */
+function flowAllows(batch: number, now: number): boolean {
+  const shared = flowState.shared;
+  if (shared === null) return true;
+  let sent = 0;
+  let received = 0;
+  for (let i = 0; i < shared.length; i += 2) {
+    sent += shared[i]!;
+    received += shared[i + 1]!;
+  }
+  if (received !== flowState.lastReceived) {
+    flowState.lastReceived = received;
+    flowState.lastProgressAt = now;
+  }
+  const pending = (sent + batch) * flowState.subscribers - received - flowState.forgiven;
+  if (pending <= flowState.window) return true;
+  if (now - flowState.lastProgressAt > FLOW_STALL_US) {
+    flowState.forgiven = sent * flowState.subscribers - received;
+    flowState.lastProgressAt = now;
+    return true;
+  }
+  return false;
+}
 
 function noteError(message: string): void {
   if (errors.length < MAX_ERRORS_KEPT) errors.push(message);
@@ -142,7 +189,10 @@ class Subscriber extends Client {
     this.chunkTime = nowMicros();
     const before = counters.received;
     super.onData(chunk);
-    if (counters.received !== before) counters.lastReceiveAt = this.chunkTime;
+    if (counters.received !== before) {
+      counters.lastReceiveAt = this.chunkTime;
+      mirrorCounters();
+    }
   }
 
   protected override onPacket(
@@ -225,6 +275,13 @@ class Publisher extends Client {
     else this.pumpWindow();
   };
 
+  /** QoS 0 packets per write: fewer when flow control's window holds fewer messages. */
+  private batchSize(): number {
+    if (flowState.shared === null) return QOS0_BATCH;
+    const fits = Math.floor(flowState.window / flowState.subscribers);
+    return Math.max(1, Math.min(QOS0_BATCH, fits));
+  }
+
   private pumpQos0(): void {
     const { stampOffset } = this.template;
     const size = this.template.bytes.length;
@@ -234,10 +291,16 @@ class Publisher extends Client {
         this.stopSending();
         return;
       }
+      if (!flowAllows(this.batchSize(), now)) {
+        setTimeout(this.pump, FLOW_RECHECK_MS);
+        return;
+      }
       if (counters.firstSendAt === 0) counters.firstSendAt = now;
-      const batch = Buffer.from(this.image);
-      for (let i = 0; i < QOS0_BATCH; i++) batch.writeDoubleBE(now, i * size + stampOffset);
-      counters.sent += QOS0_BATCH;
+      const count = this.batchSize();
+      const batch = Buffer.from(this.image.subarray(0, count * size));
+      for (let i = 0; i < count; i++) batch.writeDoubleBE(now, i * size + stampOffset);
+      counters.sent += count;
+      mirrorCounters();
       if (!this.socket.write(batch)) {
         this.socket.once('drain', this.pump);
         return;
@@ -366,7 +429,15 @@ async function connectAll(message: Extract<ToWorker, { type: 'connect' }>): Prom
   };
 }
 
-async function publish(durationMs: number, settleMs: number): Promise<FromWorker> {
+async function publish(message: Extract<ToWorker, { type: 'start' }>): Promise<FromWorker> {
+  const { durationMs, settleMs, flow } = message;
+  if (flow) {
+    flowState.shared = new Float64Array(flow.buffer);
+    flowState.slot = flow.slot;
+    flowState.subscribers = flow.subscribers;
+    flowState.window = flow.window;
+    mirrorCounters();
+  }
   for (const publisher of publishers) publisher.start(durationMs);
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   await Promise.all(publishers.map((publisher) => publisher.idle(settleMs)));
@@ -417,7 +488,7 @@ channel.onMessage((message) => {
       reply(connectAll(message));
       break;
     case 'start':
-      reply(publish(message.durationMs, message.settleMs));
+      reply(publish(message));
       break;
     case 'stats':
       reply({ type: 'stats', ...counters, unacked: publishers.reduce((n, p) => n + p.unacked, 0) });

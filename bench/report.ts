@@ -162,7 +162,7 @@ function machineLines(machine: Machine): string[] {
     `- Node ${machine.node}; ${Object.entries(machine.versions)
       .map(([k, v]) => `${LABEL[k] ?? k} ${v}`)
       .join(', ')}`,
-    `- Medians of ${machine.runs} runs of ${machine.durationS} s per scenario and broker; payload ${machine.payloadSize} B; generator: ${machine.workers} worker threads; idle scenario: ${fmt(machine.idleConnections)} connections`,
+    `- Medians of ${machine.runs} runs of ${machine.durationS} s per scenario and broker; payload ${machine.payloadSize} B; load generator: ${machine.workers} worker threads (idle scenario: child processes of at most 15,000 connections each); idle scenario: ${fmt(machine.idleConnections)} connections`,
   ];
 }
 

@@ -68,6 +68,8 @@ export interface Options {
   /** Per-publisher QoS 1/2 window; 0 picks 100 (one or few publishers) or 10 (fan-in). */
   window: number;
   idleConnections: number;
+  /** QoS 0: most deliveries in flight (sent × subscribers − received) over all publishers. */
+  qos0Window: number;
 }
 
 export interface ThroughputResult {
@@ -190,13 +192,21 @@ export async function runThroughput(
     const started = performance.now();
     let brokerCpuPct = Number.NaN;
     let generatorCpuPct = Number.NaN;
-    const sampler = setTimeout(() => {
+    const sampleCpu = (): void => {
+      if (Number.isFinite(brokerCpuPct)) return;
       const seconds = (performance.now() - started) / 1000;
       brokerCpuPct = ((processCpuSeconds(broker.pid) - brokerCpu0) / seconds) * 100;
       generatorCpuPct = ((selfCpuSeconds() - generatorCpu0) / seconds) * 100;
-    }, durationMs);
-    let counters = sumCounters(await generator.publish(durationMs, SETTLE_MS));
+    };
+    // CPU is sampled over the publishing window, without the drain that follows.
+    const sampler = setTimeout(sampleCpu, durationMs);
+    const flow =
+      scenario.qos === 0
+        ? { subscribers: scenario.subscribers, window: options.qos0Window }
+        : undefined;
+    let counters = sumCounters(await generator.publish(durationMs, SETTLE_MS, flow));
     clearTimeout(sampler);
+    sampleCpu();
 
     const expectedOf = (c: Counters): number =>
       (scenario.qos === 0 ? c.sent : c.acked) * scenario.subscribers;
