@@ -1,0 +1,371 @@
+import { createECDH, type KeyObject, randomBytes, type X509Certificate } from 'node:crypto';
+import type { PeerIdentity } from '../transport/datagram.js';
+import { type CipherSuite, cipherSuiteById } from './cipher-suites.js';
+import {
+  CertificateType,
+  DTLS_1_2,
+  EC_POINT_FORMAT_UNCOMPRESSED,
+  ExtensionType,
+  HandshakeType,
+  NamedGroup,
+  SignatureScheme,
+} from './constants.js';
+import {
+  ecdsaSign,
+  ecdsaVerify,
+  type LocalCredential,
+  publicKeyFromSpki,
+  verifyChain,
+} from './crypto/credentials.js';
+import { masterSecret, pskPremasterSecret } from './crypto/prf.js';
+import { DtlsError } from './errors.js';
+import { parseCertificate, serializeCertificate } from './handshake/certificate.js';
+import { parseCertificateRequest } from './handshake/certificate-request.js';
+import { serializeDigitallySigned } from './handshake/certificate-verify.js';
+import { serializeClientHello } from './handshake/client-hello.js';
+import {
+  serializeEcdheClientKeyExchange,
+  serializePskClientKeyExchange,
+} from './handshake/client-key-exchange.js';
+import { type Extension, findExtension, u8List, u16List } from './handshake/extensions.js';
+import type { FlightEntry } from './handshake/flight.js';
+import type { HandshakeMessage } from './handshake/fragment.js';
+import { type HandshakeHost, Handshaker, type SessionState } from './handshake/handshaker.js';
+import { parseHelloVerifyRequest } from './handshake/hello-verify-request.js';
+import { parseServerHello } from './handshake/server-hello.js';
+import {
+  parseEcdheServerKeyExchange,
+  parsePskServerKeyExchange,
+} from './handshake/server-key-exchange.js';
+import { ByteReader } from './reader.js';
+
+export interface ClientHandshakeConfig {
+  cipherSuites: CipherSuite[];
+  psk?: { identity: string; key: Buffer };
+  /** Our ECDSA identity, sent when the server asks for a certificate. */
+  credential?: LocalCredential;
+  trustAnchors: X509Certificate[];
+  rawPublicKeyTrust?: (spki: Buffer) => boolean;
+  /** RFC 9146: offer connection IDs (we ask for none in records sent to us). */
+  connectionId: boolean;
+  /** A session to resume (RFC 5246 §7.3). */
+  session?: SessionState;
+  now: () => number;
+}
+
+type State = 'hello' | 'server-flight' | 'finished' | 'done';
+
+/** The client side of the DTLS 1.2 handshake (RFC 6347 §4.2, RFC 5246 §7.3). */
+export class ClientHandshaker extends Handshaker {
+  #state: State = 'hello';
+  #cookie = Buffer.alloc(0);
+  #sessionId: Buffer = Buffer.alloc(0);
+  #offeredSession: SessionState | undefined;
+  #serverCertType: number = CertificateType.x509;
+  #clientCertType: number = CertificateType.x509;
+  #serverKey: KeyObject | undefined;
+  #identity: PeerIdentity | undefined;
+  #ecdhPoint: Buffer | undefined;
+  #ecdhServer: { point: Buffer } | undefined;
+  #certRequested = false;
+  #resumed = false;
+  #helloVerified = false;
+
+  constructor(
+    host: HandshakeHost,
+    readonly config: ClientHandshakeConfig,
+  ) {
+    super(host, 'client');
+    this.clientRandom = randomBytes(32);
+    this.#offeredSession = config.session;
+  }
+
+  /** Sends the first ClientHello (RFC 6347 §4.2.1: flight 1). */
+  start(): void {
+    this.host.sendFlight([this.#clientHello()], false);
+  }
+
+  #hasEcdhe(): boolean {
+    return this.config.cipherSuites.some((s) => s.keyExchange === 'ecdhe_ecdsa');
+  }
+
+  #clientHello(): FlightEntry {
+    const extensions: Extension[] = [
+      // RFC 5746 §3.4: an empty renegotiation_info on the initial handshake.
+      { type: ExtensionType.renegotiation_info, data: Buffer.from([0]) },
+      // RFC 7627 §5.1: always offer extended master secret.
+      { type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
+    ];
+    if (this.#hasEcdhe()) {
+      extensions.push(
+        { type: ExtensionType.supported_groups, data: u16List([NamedGroup.secp256r1]) }, // RFC 8422 §5.1.1
+        { type: ExtensionType.ec_point_formats, data: u8List([EC_POINT_FORMAT_UNCOMPRESSED]) }, // RFC 8422 §5.1.2
+        {
+          type: ExtensionType.signature_algorithms,
+          data: u16List([SignatureScheme.ecdsa_secp256r1_sha256]),
+        },
+      );
+      // RFC 7250 §3: say which certificate types we can handle, preferred first.
+      const serverTypes: number[] = [];
+      if (this.config.rawPublicKeyTrust) serverTypes.push(CertificateType.raw_public_key);
+      if (this.config.trustAnchors.length > 0) serverTypes.push(CertificateType.x509);
+      if (
+        serverTypes.length > 0 &&
+        !(serverTypes.length === 1 && serverTypes[0] === CertificateType.x509)
+      ) {
+        extensions.push({ type: ExtensionType.server_certificate_type, data: u8List(serverTypes) });
+      }
+      if (this.config.credential && !this.config.credential.chain) {
+        extensions.push({
+          type: ExtensionType.client_certificate_type,
+          data: u8List([CertificateType.raw_public_key]),
+        });
+      }
+    }
+    if (this.config.connectionId) {
+      // RFC 9146 §3: a zero-length CID: we send CIDs but do not need them in records to us.
+      extensions.push({ type: ExtensionType.connection_id, data: Buffer.from([0]) });
+    }
+    if (this.#offeredSession) this.#sessionId = this.#offeredSession.id;
+    const body = serializeClientHello({
+      clientVersion: DTLS_1_2,
+      random: this.clientRandom,
+      sessionId: this.#sessionId,
+      cookie: this.#cookie,
+      cipherSuites: this.config.cipherSuites.map((s) => s.id),
+      compressionMethods: Buffer.from([0]),
+      extensions,
+    });
+    return this.message(HandshakeType.client_hello, body);
+  }
+
+  handle(msg: HandshakeMessage): void {
+    if (this.#state === 'hello') this.#onHello(msg);
+    else if (this.#state === 'server-flight') this.#onServerFlight(msg);
+    else if (this.#state === 'finished') this.#onFinished(msg);
+    else throw new DtlsError('unexpected_message', `unexpected handshake message ${msg.msgType}`);
+  }
+
+  #onHello(msg: HandshakeMessage): void {
+    if (msg.msgType === HandshakeType.hello_verify_request && !this.#helloVerified) {
+      // RFC 6347 §4.2.1: send the ClientHello again with the cookie; neither the first
+      // ClientHello nor the HelloVerifyRequest is part of the transcript (§4.2.6).
+      const hvr = parseHelloVerifyRequest(msg.body);
+      this.#helloVerified = true;
+      this.#cookie = Buffer.from(hvr.cookie);
+      this.transcript = [];
+      this.host.sendFlight([this.#clientHello()], false);
+      return;
+    }
+    if (msg.msgType !== HandshakeType.server_hello) {
+      throw new DtlsError('unexpected_message', 'expected ServerHello');
+    }
+    this.record(msg);
+    const hello = parseServerHello(msg.body);
+    if (hello.serverVersion !== DTLS_1_2)
+      throw new DtlsError('protocol_version', 'server is not DTLS 1.2');
+    const suite = cipherSuiteById(hello.cipherSuite);
+    // RFC 5246 §7.4.1.3: the suite must be one we offered.
+    if (!suite || !this.config.cipherSuites.includes(suite)) {
+      throw new DtlsError('illegal_parameter', 'server chose a cipher suite we did not offer');
+    }
+    if (hello.compressionMethod !== 0) throw new DtlsError('illegal_parameter', 'compression');
+    const reneg = findExtension(hello.extensions, ExtensionType.renegotiation_info);
+    // RFC 5746 §3.4: renegotiated_connection must be empty.
+    if (reneg && (reneg.length !== 1 || reneg[0] !== 0)) {
+      throw new DtlsError('handshake_failure', 'bad renegotiation_info');
+    }
+    this.suite = suite;
+    this.serverRandom = Buffer.from(hello.random);
+    this.ems = findExtension(hello.extensions, ExtensionType.extended_master_secret) !== undefined;
+    const cid = findExtension(hello.extensions, ExtensionType.connection_id);
+    if (cid) {
+      if (!this.config.connectionId)
+        throw new DtlsError('unsupported_extension', 'unsolicited connection_id');
+      const r = new ByteReader(cid);
+      this.#pendingWriteCid = Buffer.from(r.vec8());
+      r.end();
+    }
+    const serverType = findExtension(hello.extensions, ExtensionType.server_certificate_type);
+    if (serverType) this.#serverCertType = serverType[0] ?? CertificateType.x509;
+    const clientType = findExtension(hello.extensions, ExtensionType.client_certificate_type);
+    if (clientType) this.#clientCertType = clientType[0] ?? CertificateType.x509;
+
+    const offered = this.#offeredSession;
+    if (offered && hello.sessionId.length > 0 && hello.sessionId.equals(offered.id)) {
+      // RFC 5246 §7.3: abbreviated handshake; RFC 7627 §5.3: same kind of master secret.
+      if (offered.extendedMasterSecret !== this.ems || offered.cipherSuite !== suite) {
+        throw new DtlsError('handshake_failure', 'resumed session parameters differ');
+      }
+      this.#resumed = true;
+      this.master = offered.masterSecret;
+      this.#identity = offered.identity;
+      this.installKeys();
+      this.#applyCid();
+      this.#state = 'finished';
+      this.awaitingFinished = true;
+      return;
+    }
+    this.#sessionId = Buffer.from(hello.sessionId);
+    this.#state = 'server-flight';
+  }
+
+  #pendingWriteCid: Buffer | undefined;
+
+  #applyCid(): void {
+    if (this.#pendingWriteCid) {
+      this.host.records.writeCid = this.#pendingWriteCid;
+      this.host.records.readCid = Buffer.alloc(0);
+    }
+  }
+
+  #onServerFlight(msg: HandshakeMessage): void {
+    this.record(msg);
+    const ecdhe = this.suite!.keyExchange === 'ecdhe_ecdsa';
+    switch (msg.msgType) {
+      case HandshakeType.certificate: {
+        if (!ecdhe || this.#serverKey)
+          throw new DtlsError('unexpected_message', 'unexpected Certificate');
+        this.#onServerCertificate(msg.body);
+        return;
+      }
+      case HandshakeType.server_key_exchange: {
+        if (!ecdhe) {
+          parsePskServerKeyExchange(msg.body); // RFC 4279 §2: the hint is advisory
+          return;
+        }
+        if (!this.#serverKey)
+          throw new DtlsError('unexpected_message', 'ServerKeyExchange before Certificate');
+        const ske = parseEcdheServerKeyExchange(msg.body);
+        if (ske.namedCurve !== NamedGroup.secp256r1)
+          throw new DtlsError('illegal_parameter', 'curve not offered');
+        if (ske.signatureScheme !== SignatureScheme.ecdsa_secp256r1_sha256) {
+          throw new DtlsError('illegal_parameter', 'signature algorithm not offered');
+        }
+        // RFC 8422 §5.4: verify the signature over both randoms and the params.
+        const signed = Buffer.concat([this.clientRandom, this.serverRandom, ske.params]);
+        if (!ecdsaVerify(this.#serverKey, signed, ske.signature)) {
+          throw new DtlsError('decrypt_error', 'ServerKeyExchange signature does not verify');
+        }
+        this.#ecdhServer = { point: Buffer.from(ske.point) };
+        return;
+      }
+      case HandshakeType.certificate_request: {
+        if (!ecdhe) throw new DtlsError('unexpected_message', 'CertificateRequest with PSK');
+        const req = parseCertificateRequest(msg.body);
+        if (!req.signatureSchemes.includes(SignatureScheme.ecdsa_secp256r1_sha256)) {
+          throw new DtlsError('handshake_failure', 'server does not accept ECDSA-SHA256');
+        }
+        this.#certRequested = true;
+        return;
+      }
+      case HandshakeType.server_hello_done:
+        if (msg.body.length !== 0)
+          throw new DtlsError('decode_error', 'ServerHelloDone has a body');
+        if (ecdhe && !this.#ecdhServer)
+          throw new DtlsError('unexpected_message', 'no ServerKeyExchange');
+        this.#sendClientFlight();
+        return;
+      default:
+        throw new DtlsError(
+          'unexpected_message',
+          `unexpected message ${msg.msgType} in server flight`,
+        );
+    }
+  }
+
+  #onServerCertificate(body: Buffer): void {
+    const cert = parseCertificate(body, this.#serverCertType);
+    if (cert.type === CertificateType.raw_public_key) {
+      const key = publicKeyFromSpki(cert.spki);
+      if (!this.config.rawPublicKeyTrust?.(Buffer.from(cert.spki))) {
+        throw new DtlsError('bad_certificate', 'server raw public key not trusted'); // RFC 7250 §4.3
+      }
+      this.#serverKey = key;
+      this.#identity = { kind: 'rpk', publicKey: Buffer.from(cert.spki) };
+      return;
+    }
+    const leaf = verifyChain(cert.chain, this.config.trustAnchors, new Date(this.config.now()));
+    this.#serverKey = leaf.publicKey;
+    this.#identity = { kind: 'x509', subject: leaf.subject, certificate: Buffer.from(leaf.raw) };
+  }
+
+  /** RFC 5246 §7.3 flight 5: [Certificate] ClientKeyExchange [CertificateVerify] CCS Finished. */
+  #sendClientFlight(): void {
+    const flight: FlightEntry[] = [];
+    const cred = this.config.credential;
+    const sendCert = this.#certRequested;
+    if (sendCert) {
+      const body = !cred
+        ? serializeCertificate({ type: CertificateType.x509, chain: [] }) // RFC 5246 §7.4.6: empty
+        : this.#clientCertType === CertificateType.raw_public_key
+          ? serializeCertificate({ type: CertificateType.raw_public_key, spki: cred.spki })
+          : serializeCertificate({ type: CertificateType.x509, chain: cred.chain ?? [] });
+      flight.push(this.message(HandshakeType.certificate, body));
+    }
+    let premaster: Buffer;
+    if (this.suite!.keyExchange === 'psk') {
+      const psk = this.config.psk;
+      if (!psk) throw new DtlsError('internal_error', 'no PSK configured');
+      flight.push(
+        this.message(
+          HandshakeType.client_key_exchange,
+          serializePskClientKeyExchange(Buffer.from(psk.identity, 'utf8')),
+        ),
+      );
+      premaster = pskPremasterSecret(psk.key);
+      this.#identity = { kind: 'psk', identity: psk.identity };
+    } else {
+      const ecdh = createECDH('prime256v1');
+      this.#ecdhPoint = ecdh.generateKeys();
+      flight.push(
+        this.message(
+          HandshakeType.client_key_exchange,
+          serializeEcdheClientKeyExchange(this.#ecdhPoint),
+        ),
+      );
+      try {
+        premaster = ecdh.computeSecret(this.#ecdhServer!.point);
+      } catch {
+        throw new DtlsError('illegal_parameter', 'invalid server ECDH point');
+      }
+    }
+    // RFC 7627 §4: session hash up to and including ClientKeyExchange.
+    const sessionHash = this.ems ? this.transcriptHash() : undefined;
+    this.master = masterSecret(premaster, this.clientRandom, this.serverRandom, sessionHash);
+    if (sendCert && cred) {
+      // RFC 5246 §7.4.8: sign every handshake message so far.
+      const signature = ecdsaSign(cred.privateKey, Buffer.concat(this.transcript));
+      flight.push(
+        this.message(
+          HandshakeType.certificate_verify,
+          serializeDigitallySigned({ scheme: SignatureScheme.ecdsa_secp256r1_sha256, signature }),
+        ),
+      );
+    }
+    this.installKeys();
+    this.#applyCid();
+    flight.push({ kind: 'ccs', epoch: 0 }, this.finished());
+    this.#state = 'finished';
+    this.awaitingFinished = true;
+    this.host.sendFlight(flight, false);
+  }
+
+  #onFinished(msg: HandshakeMessage): void {
+    this.verifyFinished(msg);
+    this.awaitingFinished = false;
+    this.#state = 'done';
+    if (this.#resumed) {
+      // RFC 5246 §7.3: in an abbreviated handshake the client's Finished comes last.
+      this.host.sendFlight([{ kind: 'ccs', epoch: 0 }, this.finished()], true);
+    }
+    this.done = true;
+    this.host.complete({
+      id: this.#sessionId,
+      masterSecret: this.master!,
+      cipherSuite: this.suite!,
+      extendedMasterSecret: this.ems,
+      identity: this.#identity,
+    });
+  }
+}
