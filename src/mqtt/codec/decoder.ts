@@ -1,0 +1,85 @@
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { MqttProtocolError, malformed } from '../errors.js';
+import { ReasonCode } from '../reason-codes.js';
+import { type Frame, FrameReader } from './frame-reader.js';
+import { type StrictInfo, strictCheck } from './strict.js';
+
+/** A decoded inbound packet with what the strict pass kept and its size on the wire. */
+export interface Decoded {
+  packet: Packet;
+  info: StrictInfo;
+  size: number;
+}
+
+/**
+ * Per-connection decoder: frames the stream, runs the strict checks, then lets mqtt-packet
+ * build the packet object. Every failure surfaces as an `MqttProtocolError`; nothing else throws.
+ */
+export class PacketDecoder {
+  #frames: FrameReader;
+  #parser = mqttPacket.parser();
+  #version = 0;
+  #last: Packet | undefined;
+  #error: Error | undefined;
+
+  constructor(maxPacketSize: number) {
+    this.#frames = new FrameReader(maxPacketSize);
+    this.#parser.on('packet', (p: Packet) => {
+      this.#last = p;
+    });
+    this.#parser.on('error', (e: Error) => {
+      this.#error = e;
+    });
+  }
+
+  /**
+   * Decodes every complete packet in `chunk`. Packets decoded before a bad one are returned in
+   * `packets`; the failure, if any, in `error` so the caller handles them in order.
+   */
+  push(chunk: Buffer): { packets: Decoded[]; error?: MqttProtocolError } {
+    const packets: Decoded[] = [];
+    let frames: Frame[];
+    try {
+      frames = this.#frames.push(chunk);
+    } catch (e) {
+      return { packets, error: asProtocolError(e) };
+    }
+    for (const frame of frames) {
+      try {
+        packets.push(this.#decode(frame));
+      } catch (e) {
+        return { packets, error: asProtocolError(e) };
+      }
+    }
+    return { packets };
+  }
+
+  /** Frames are handed over one at a time, so a "too large" on the 2nd never hides the 1st. */
+  #decode(frame: Frame): Decoded {
+    const info = strictCheck(frame, this.#version);
+    this.#last = undefined;
+    this.#error = undefined;
+    this.#parser.parse(frame.bytes);
+    const error = this.#error as Error | undefined;
+    if (error) {
+      const message = error.message;
+      if (/protocol version|protocolId/i.test(message)) {
+        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x84 (or 0x01) then close.
+        throw new MqttProtocolError(ReasonCode.UnsupportedProtocolVersion, message);
+      }
+      throw malformed(message);
+    }
+    const packet = this.#last as Packet | undefined;
+    if (!packet) throw malformed('incomplete packet');
+    // Later frames of the same chunk are checked against the level this CONNECT agrees.
+    if (packet.cmd === 'connect' && this.#version === 0) {
+      this.#version = packet.protocolVersion ?? 4;
+    }
+    return { packet, info, size: frame.bytes.length };
+  }
+}
+
+function asProtocolError(e: unknown): MqttProtocolError {
+  if (e instanceof MqttProtocolError) return e;
+  return malformed(e instanceof Error ? e.message : String(e));
+}

@@ -1,0 +1,81 @@
+import { MqttProtocolError, malformed } from '../errors.js';
+import { ReasonCode } from '../reason-codes.js';
+
+/** One complete MQTT control packet: its first byte and the bytes of the whole frame. */
+export interface Frame {
+  /** Packet type in the high nibble, flags in the low nibble (MQTT 5.0 §2.1.1). */
+  header: number;
+  /** Offset in `bytes` where the variable header starts. */
+  bodyOffset: number;
+  /** The whole packet, fixed header included. */
+  bytes: Buffer;
+}
+
+/**
+ * Cuts a byte stream into MQTT frames. The remaining length is checked against the limit before
+ * any of the packet is buffered, so a peer never makes us allocate from an unchecked length.
+ */
+export class FrameReader {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #maxPacketSize: number;
+
+  constructor(maxPacketSize: number) {
+    this.#maxPacketSize = maxPacketSize;
+  }
+
+  /** Adds bytes and returns every frame now complete. Throws `MqttProtocolError` on a bad header. */
+  push(chunk: Buffer): Frame[] {
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    for (;;) {
+      const frame = this.#next();
+      if (!frame) return frames;
+      frames.push(frame);
+    }
+  }
+
+  #next(): Frame | undefined {
+    if (this.#buffered < 2) return undefined;
+    let buf = this.#chunks[0]!;
+    if (buf.length < 5 && this.#chunks.length > 1) {
+      buf = this.#coalesce();
+    }
+    let value = 0;
+    let multiplier = 1;
+    let pos = 1;
+    for (;;) {
+      if (pos >= buf.length) return undefined; // remaining length not complete yet
+      const byte = buf[pos++]!;
+      value += (byte & 0x7f) * multiplier;
+      if ((byte & 0x80) === 0) break;
+      // MQTT 5.0 §1.5.5: a Variable Byte Integer uses at most four bytes.
+      if (pos === 5) throw malformed('remaining length longer than four bytes');
+      multiplier *= 128;
+    }
+    const total = pos + value;
+    if (total > this.#maxPacketSize) {
+      // [MQTT-3.1.2-24] (server side): packets beyond our Maximum Packet Size are refused.
+      throw new MqttProtocolError(ReasonCode.PacketTooLarge, `packet of ${total} bytes too large`);
+    }
+    if (this.#buffered < total) return undefined;
+    if (buf.length < total) buf = this.#coalesce();
+    const bytes = buf.subarray(0, total);
+    if (buf.length === total) {
+      this.#chunks.shift();
+    } else {
+      this.#chunks[0] = buf.subarray(total);
+    }
+    this.#buffered -= total;
+    return { header: bytes[0]!, bodyOffset: pos, bytes };
+  }
+
+  #coalesce(): Buffer {
+    const all = Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [all];
+    return all;
+  }
+}

@@ -1,0 +1,421 @@
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { TimerHandle } from '../util/clock.js';
+import { type Decoded, PacketDecoder } from './codec/decoder.js';
+import { encodePublish } from './codec/encode-publish.js';
+import type { BrokerCore } from './core.js';
+import { MqttProtocolError, protocolError } from './errors.js';
+import { handleAuth } from './handlers/auth.js';
+import { handleConnect } from './handlers/connect.js';
+import { handleDisconnect } from './handlers/disconnect.js';
+import { handlePublish, handlePubrel } from './handlers/publish.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import { remainingExpiry } from './message.js';
+import type { ConnectionInfo } from './options.js';
+import type { StoredWill } from './persistence/types.js';
+import { connackReturnCodeV4, ReasonCode } from './reason-codes.js';
+import type { Delivery, Session, SessionOutlet } from './session.js';
+
+/** Seconds a client has to send CONNECT after the network connection opens. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a closing stream may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+
+type Item = Decoded | MqttProtocolError;
+
+/**
+ * One network connection speaking MQTT: decodes its bytes, runs one packet at a time through the
+ * handlers (a handler that awaits a hook or a durable write pauses the stream), writes answers
+ * with backpressure, and maps every error to its wire answer in `fail()`.
+ */
+export class Connection implements SessionOutlet {
+  readonly stream: Duplex;
+  readonly info: ConnectionInfo;
+  readonly core: BrokerCore;
+  state: 'connecting' | 'authenticating' | 'connected' | 'closed' = 'connecting';
+  protocolVersion: 3 | 4 | 5 = 4;
+  clientId = '';
+  username: string | undefined;
+  context: unknown;
+  session: Session | undefined;
+  /** Keep Alive in force (s), after Server Keep Alive. */
+  keepAlive = 0;
+  clientReceiveMaximum = 65535;
+  clientMaximumPacketSize = 268_435_460;
+  clientTopicAliasMaximum = 0;
+  requestProblemInformation = true;
+  /** Session Expiry Interval from CONNECT, for the DISCONNECT rule [MQTT-3.14.2-2]. */
+  connectExpiryInterval = 0;
+  will: StoredWill | undefined;
+  readonly inboundAliases = new Map<number, string>();
+  /** QoS 1/2 PUBLISH received and not yet acknowledged (PUBACK or PUBCOMP pending). */
+  incomingUnacked = 0;
+  /** State of an enhanced authentication in progress (MQTT 5.0 §4.12). */
+  auth:
+    | { method: string; step: number; resume?: (data: Packet) => Promise<void> | void }
+    | undefined;
+  /** Authentication Method agreed at CONNECT, for re-authentication [MQTT-4.12.1-1]. */
+  authMethod: string | undefined;
+  #outboundAliases = new Map<string, number>();
+  #decoder: PacketDecoder;
+  #items: Item[] = [];
+  #busy = false;
+  #lastActivity: number;
+  #keepAliveTimer: TimerHandle | undefined;
+  #connectTimer: TimerHandle | undefined;
+  #detached = false;
+  #graceful = false;
+  #waitingDrain = false;
+
+  constructor(stream: Duplex, info: ConnectionInfo, core: BrokerCore) {
+    this.stream = stream;
+    this.info = info;
+    this.core = core;
+    this.#decoder = new PacketDecoder(core.limits.maxPacketSize);
+    this.#lastActivity = core.clock.now();
+  }
+
+  start(): void {
+    const stream = this.stream;
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('error', (err) => this.core.logger?.debug({ err }, 'mqtt stream error'));
+    stream.on('close', () => this.#onClose());
+    stream.on('end', () => {
+      if (this.state !== 'closed') this.#end();
+    });
+    this.#connectTimer = this.core.clock.setTimeout(() => {
+      if (this.state === 'connecting' || this.state === 'authenticating') this.#end();
+    }, CONNECT_TIMEOUT_MS);
+    this.#connectTimer.unref?.();
+  }
+
+  /** Writable: connected, and the stream has no backlog [backpressure per client]. */
+  get writable(): boolean {
+    return this.state === 'connected' && !this.#waitingDrain;
+  }
+
+  write(buf: Buffer): void {
+    if (this.state === 'closed' || this.stream.destroyed) return;
+    this.core.stats.bytes.sent += buf.length;
+    if (!this.stream.write(buf) && !this.#waitingDrain) {
+      this.#waitingDrain = true;
+      this.stream.once('drain', () => {
+        this.#waitingDrain = false;
+        this.session?.pump();
+      });
+    }
+  }
+
+  /** Encodes a control packet with mqtt-packet for this connection's protocol level. */
+  send(packet: Packet): void {
+    this.write(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+  }
+
+  sendPublish(d: Delivery, dup: boolean): 'sent' | 'too-large' {
+    const m = d.message;
+    const v5 = this.protocolVersion === 5;
+    const frame: Parameters<typeof encodePublish>[0] = {
+      topic: m.topic,
+      payload: m.payload,
+      qos: d.qos,
+      retain: d.retain,
+      dup,
+      properties: m.properties,
+    };
+    if (d.packetId !== undefined) frame.packetId = d.packetId;
+    if (v5) {
+      // [MQTT-3.3.2-6] the remaining lifetime is sent, not the original interval.
+      const remaining = remainingExpiry(m, this.core.clock.now());
+      if (remaining !== undefined) frame.messageExpiryInterval = remaining;
+      if (d.subscriptionIds) frame.subscriptionIds = d.subscriptionIds; // [MQTT-3.3.4-3]
+    }
+    let buf = encodePublish(frame, this.protocolVersion);
+    // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size.
+    if (buf.length > this.clientMaximumPacketSize) return 'too-large';
+    const aliasMax = Math.min(this.clientTopicAliasMaximum, this.core.limits.outboundTopicAliases);
+    if (v5 && aliasMax > 0) {
+      // Outbound aliases: first use of a topic sends it with a new alias, later uses send the
+      // alias and an empty topic (MQTT 5.0 §3.3.2.3.4). When all are taken, topics go in full.
+      const known = this.#outboundAliases.get(m.topic);
+      if (known !== undefined) {
+        frame.topic = '';
+        frame.topicAlias = known;
+        buf = encodePublish(frame, 5);
+      } else if (this.#outboundAliases.size < aliasMax) {
+        frame.topicAlias = this.#outboundAliases.size + 1;
+        const withAlias = encodePublish(frame, 5);
+        if (withAlias.length <= this.clientMaximumPacketSize) {
+          this.#outboundAliases.set(m.topic, frame.topicAlias);
+          buf = withAlias;
+        }
+      }
+    }
+    this.core.stats.messages.sent++;
+    this.write(buf);
+    return 'sent';
+  }
+
+  sendPubrel(packetId: number, reasonCode: number): void {
+    this.send(ack('pubrel', packetId, reasonCode));
+  }
+
+  /** Sends a PUBACK/PUBREC/PUBCOMP with a reason code (v5) or the plain ack (3.x). */
+  sendAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number): void {
+    this.send(ack(cmd, packetId, this.protocolVersion === 5 ? reasonCode : 0));
+  }
+
+  /**
+   * Server-initiated close. For MQTT 5 a DISCONNECT with the reason code is sent first
+   * (MQTT 5.0 §4.13); 3.x clients are told nothing but the close [MQTT-4.8.0-1 (3.1.1)].
+   */
+  disconnect(reasonCode: number, properties?: { reasonString?: string; serverReference?: string }) {
+    if (this.state === 'closed') return;
+    if (this.protocolVersion === 5 && this.state === 'connected') {
+      const packet: Packet = { cmd: 'disconnect', reasonCode };
+      if (properties && (properties.serverReference || this.requestProblemInformation)) {
+        const props: Record<string, string> = {};
+        if (properties.serverReference) props.serverReference = properties.serverReference;
+        if (properties.reasonString && this.requestProblemInformation) {
+          props.reasonString = properties.reasonString;
+        }
+        if (Object.keys(props).length > 0) packet.properties = props;
+      }
+      this.send(packet);
+    }
+    this.#end();
+  }
+
+  /** The one place where errors become wire answers. */
+  fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    const known = err instanceof MqttProtocolError;
+    if (!known) this.core.logger?.error({ err, clientId: this.clientId }, 'mqtt handler failed');
+    const reasonCode = known ? err.reasonCode : ReasonCode.UnspecifiedError;
+    const message = known ? err.message : 'internal error';
+    this.core.logger?.debug({ clientId: this.clientId, reasonCode, message }, 'mqtt close');
+    if (this.state === 'connecting' || this.state === 'authenticating') {
+      const version = known && err.connectVersion ? err.connectVersion : this.protocolVersion;
+      if (reasonCode === ReasonCode.UnsupportedProtocolVersion) {
+        // [MQTT-3.1.2-2] answer in the 3.1.1 form every client understands: return code 0x01.
+        this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      } else if (version === 5 && this.#sawConnect) {
+        this.sendConnackRefusal(reasonCode, { reasonString: message });
+      } else if (this.#sawConnect && reasonCode < ReasonCode.MalformedPacket) {
+        this.sendConnackRefusal(reasonCode, {});
+      }
+      this.core.stats.connections.rejected++;
+      this.#end();
+      return;
+    }
+    this.disconnect(reasonCode, { reasonString: message });
+  }
+
+  #sawConnect = false;
+
+  /** CONNACK refusing the connection; the caller closes afterwards [MQTT-3.2.2-6]. */
+  sendConnackRefusal(
+    reasonCode: number,
+    props: { reasonString?: string; serverReference?: string },
+  ): void {
+    if (this.protocolVersion === 5) {
+      const properties: Record<string, string> = {};
+      if (props.reasonString && this.requestProblemInformation) {
+        properties.reasonString = props.reasonString;
+      }
+      if (props.serverReference) properties.serverReference = props.serverReference;
+      const packet: Packet = { cmd: 'connack', sessionPresent: false, reasonCode };
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+      this.send(packet);
+    } else {
+      const returnCode = connackReturnCodeV4(reasonCode);
+      this.send({ cmd: 'connack', sessionPresent: false, returnCode });
+    }
+  }
+
+  /** Closes after a refused CONNECT. */
+  refuse(reasonCode: number, props: { reasonString?: string; serverReference?: string } = {}) {
+    this.sendConnackRefusal(reasonCode, props);
+    this.core.stats.connections.rejected++;
+    this.#end();
+  }
+
+  /** Closed by a new connection of the same client [MQTT-3.1.4-3]. */
+  takeOver(): void {
+    this.disconnect(ReasonCode.SessionTakenOver);
+  }
+
+  /** Called by handlers once CONNACK is sent. */
+  established(): void {
+    this.state = 'connected';
+    if (this.#connectTimer) this.core.clock.clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#armKeepAlive();
+  }
+
+  /** Client sent DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]. */
+  closeGracefully(graceful: boolean): void {
+    this.#graceful = graceful;
+    this.#end();
+  }
+
+  #armKeepAlive(): void {
+    if (this.keepAlive === 0) return;
+    const limit = this.keepAlive * 1500; // [MQTT-3.1.2-22] one and a half times Keep Alive
+    const check = () => {
+      if (this.state === 'closed') return;
+      const idle = this.core.clock.now() - this.#lastActivity;
+      if (idle >= limit) {
+        this.disconnect(ReasonCode.KeepAliveTimeout);
+        return;
+      }
+      this.#keepAliveTimer = this.core.clock.setTimeout(check, limit - idle);
+      this.#keepAliveTimer.unref?.();
+    };
+    this.#keepAliveTimer = this.core.clock.setTimeout(check, limit);
+    this.#keepAliveTimer.unref?.();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#lastActivity = this.core.clock.now();
+    this.core.stats.bytes.received += chunk.length;
+    const { packets, error } = this.#decoder.push(chunk);
+    for (const p of packets) this.#items.push(p);
+    if (error) this.#items.push(error);
+    this.#drain();
+  }
+
+  #drain(): void {
+    if (this.#busy) return;
+    while (this.#items.length > 0 && this.state !== 'closed') {
+      const item = this.#items.shift()!;
+      if (item instanceof MqttProtocolError) {
+        this.fail(item);
+        return;
+      }
+      let result: unknown;
+      try {
+        result = this.#dispatch(item);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (result instanceof Promise) {
+        this.#busy = true;
+        this.stream.pause();
+        result.then(
+          () => {
+            this.#busy = false;
+            if (this.state === 'closed') return;
+            this.stream.resume();
+            this.#drain();
+          },
+          (err: unknown) => {
+            this.#busy = false;
+            this.fail(err);
+          },
+        );
+        return;
+      }
+    }
+  }
+
+  #dispatch({ packet, info }: Decoded): unknown {
+    if (this.state === 'connecting') {
+      if (packet.cmd !== 'connect') {
+        // [MQTT-3.1.0-1] the first packet must be CONNECT; anything else closes the connection.
+        this.#end();
+        return undefined;
+      }
+      if (this.#sawConnect) return undefined; // CONNECT still being processed
+      this.#sawConnect = true;
+      return handleConnect(this, packet, info);
+    }
+    if (this.state === 'authenticating') {
+      // MQTT 5.0 §4.12: until CONNACK only AUTH or DISCONNECT may follow.
+      if (packet.cmd === 'auth') return handleAuth(this, packet);
+      if (packet.cmd === 'disconnect') return handleDisconnect(this, packet);
+      throw protocolError(`${packet.cmd} during authentication`);
+    }
+    if (this.state !== 'connected') return undefined;
+    this.core.stats.messages.received += packet.cmd === 'publish' ? 1 : 0;
+    switch (packet.cmd) {
+      case 'connect':
+        throw protocolError('second CONNECT'); // [MQTT-3.1.0-2]
+      case 'publish':
+        return handlePublish(this, packet, info);
+      case 'puback':
+        this.session?.onPuback(packet.messageId!);
+        return undefined;
+      case 'pubrec':
+        this.session?.onPubrec(packet.messageId!, packet.reasonCode ?? 0);
+        return undefined;
+      case 'pubrel':
+        return handlePubrel(this, packet);
+      case 'pubcomp':
+        this.session?.onPubcomp(packet.messageId!);
+        return undefined;
+      case 'subscribe':
+        return handleSubscribe(this, packet);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, packet);
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' }); // [MQTT-3.12.4-1]
+        return undefined;
+      case 'disconnect':
+        return handleDisconnect(this, packet);
+      case 'auth':
+        return handleAuth(this, packet);
+      default:
+        throw protocolError(`unexpected ${packet.cmd}`);
+    }
+  }
+
+  #end(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.#clearTimers();
+    this.#detach();
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    const timer = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+    timer.unref();
+    stream.end(() => {
+      clearTimeout(timer);
+      stream.destroy();
+    });
+  }
+
+  #detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    if (this.session) this.core.detach(this, this.#graceful);
+  }
+
+  #clearTimers(): void {
+    if (this.#keepAliveTimer) this.core.clock.clearTimeout(this.#keepAliveTimer);
+    if (this.#connectTimer) this.core.clock.clearTimeout(this.#connectTimer);
+    this.#keepAliveTimer = undefined;
+    this.#connectTimer = undefined;
+  }
+
+  #onClose(): void {
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.#clearTimers();
+    }
+    this.#detach();
+    this.core.stats.connections.current--;
+  }
+}
+
+function ack(
+  cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp',
+  messageId: number,
+  reasonCode: number,
+) {
+  const packet: Packet = { cmd, messageId } as Packet;
+  if (reasonCode !== 0) (packet as { reasonCode?: number }).reasonCode = reasonCode;
+  return packet;
+}

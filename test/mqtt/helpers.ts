@@ -1,0 +1,163 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { MqttBroker } from '../../src/mqtt/broker.js';
+import type { MqttBrokerOptions } from '../../src/mqtt/options.js';
+
+export interface TestBroker {
+  broker: MqttBroker;
+  port: number;
+  url: string;
+  /** Clients opened through `client()`, ended by `close()`. */
+  clients: MqttClient[];
+  raws: RawClient[];
+  client(options?: IClientOptions): Promise<MqttClient>;
+  raw(): Promise<RawClient>;
+  close(): Promise<void>;
+}
+
+/** A broker behind a `net.Server` on 127.0.0.1, port 0. */
+export async function startBroker(options: MqttBrokerOptions = {}): Promise<TestBroker> {
+  const broker = new MqttBroker({ sysInterval: 0, ...options });
+  const server = net.createServer((socket) => {
+    broker.handleConnection(socket, {
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      transport: 'tcp',
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const url = `mqtt://127.0.0.1:${port}`;
+  const tb: TestBroker = {
+    broker,
+    port,
+    url,
+    clients: [],
+    raws: [],
+    async client(opts: IClientOptions = {}) {
+      const c = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, ...opts });
+      tb.clients.push(c);
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+      });
+      return c;
+    },
+    async raw() {
+      const r = await RawClient.connect(port);
+      tb.raws.push(r);
+      return r;
+    },
+    async close() {
+      await Promise.all(tb.clients.map((c) => c.endAsync(true).catch(() => undefined)));
+      for (const r of tb.raws) r.socket.destroy();
+      await broker.close();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+  return tb;
+}
+
+/** A raw TCP client that writes bytes as given and decodes what the broker answers. */
+export class RawClient {
+  readonly socket: net.Socket;
+  readonly packets: Packet[] = [];
+  closed = false;
+  #parser: ReturnType<typeof mqttPacket.parser>;
+  #waiters: Array<() => void> = [];
+
+  private constructor(socket: net.Socket, version: number) {
+    this.socket = socket;
+    this.#parser = mqttPacket.parser({ protocolVersion: version });
+    this.#parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      this.#wake();
+    });
+    socket.on('data', (d) => this.#parser.parse(d));
+    socket.on('close', () => {
+      this.closed = true;
+      this.#wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number, version = 5): Promise<RawClient> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    return new RawClient(socket, version);
+  }
+
+  #wake(): void {
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) w();
+  }
+
+  write(bytes: Buffer | number[]): void {
+    this.socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
+  }
+
+  /** Encodes with mqtt-packet (protocol level `version`) and writes. */
+  send(packet: Packet, version = 5): void {
+    this.socket.write(mqttPacket.generate(packet, { protocolVersion: version }));
+  }
+
+  /** Waits for the next packet of `cmd` (taking it from the received list). */
+  async next(cmd?: string): Promise<Packet> {
+    for (;;) {
+      const i = this.packets.findIndex((p) => cmd === undefined || p.cmd === cmd);
+      if (i >= 0) return this.packets.splice(i, 1)[0]!;
+      if (this.closed) throw new Error(`closed before ${cmd ?? 'a packet'}`);
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  /** Waits until the broker closes the connection. */
+  async waitClosed(): Promise<void> {
+    while (!this.closed) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  /** CONNECT with sensible defaults, returns the CONNACK. */
+  async connect(fields: Partial<Packet> & Record<string, unknown> = {}, version = 5) {
+    this.send(
+      {
+        cmd: 'connect',
+        protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
+        protocolVersion: version,
+        clean: true,
+        clientId: `raw-${Math.random().toString(16).slice(2)}`,
+        keepalive: 0,
+        ...fields,
+      } as Packet,
+      version,
+    );
+    return this.next('connack');
+  }
+}
+
+/** Waits for `count` messages on `client`, returns them with their packets. */
+export function collect(
+  client: MqttClient,
+  count: number,
+): Promise<Array<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }>> {
+  return new Promise((resolve) => {
+    const got: Array<{ topic: string; payload: Buffer; packet: mqtt.IPublishPacket }> = [];
+    const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => {
+      got.push({ topic, payload, packet });
+      if (got.length === count) {
+        client.off('message', on);
+        resolve(got);
+      }
+    };
+    client.on('message', on);
+  });
+}
+
+/** Resolves after pending I/O has had a chance to run (no timing assertion is made on it). */
+export function settle(ms = 20): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
