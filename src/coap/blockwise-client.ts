@@ -70,7 +70,10 @@ export async function requestBlockwise(
         options = withBlock(options, OptionNumber.Block2, { num: 0, more: false, szx: opts.szx });
       }
       response = await exchange({ ...parts, options, payload: chunk });
-      if (!more) break;
+      if (!more) {
+        opts.onTransfer();
+        break;
+      }
       // RFC 7959 §2.3: anything but 2.31 Continue ends the transfer; the caller gets it.
       if (response.code !== Code.Continue) return { message: response, payload: response.payload };
       const ack = decodeBlockOption(response, OptionNumber.Block1);
@@ -126,7 +129,7 @@ export async function fetchRemainingBlocks(
   const parts: Buffer[] = [first.payload];
   let received = first.payload.length;
   let last = first;
-  // RFC 7959 §3.4: later blocks of a notification are asked for without Observe.
+  // RFC 7959 §2.6, §3.3: later blocks of a notification are asked for without Observe.
   const options = withoutOptions(request.options, OptionNumber.Observe, OptionNumber.Block1);
   const method = request.code === Code.Fetch ? Code.Fetch : Code.Get;
   while (block.more) {

@@ -645,7 +645,7 @@ export class CoapEndpoint {
       let payload = message.payload;
       let last = message;
       if (getOption(message.options, OptionNumber.Block2) !== undefined) {
-        // RFC 7959 §3.4: the rest of a large notification is fetched with GET and Block2.
+        // RFC 7959 §2.6, §3.3: the rest of a large notification is fetched with GET and Block2.
         const result = await fetchRemainingBlocks(
           (parts) => this.#exchange(state.peer, parts, undefined),
           state.request,
