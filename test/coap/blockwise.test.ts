@@ -391,7 +391,7 @@ describe('Block-wise transfers, client side (RFC 7959)', () => {
     assert.deepEqual(req.payload, payload.subarray(0, 128));
     transport.deliver(devicePeer, ack(req, Code.Continue, [block(OptionNumber.Block1, '0/1/32')]));
     const sent: string[] = [];
-    const parts = [req.payload];
+    const parts: Buffer[] = [req.payload];
     for (;;) {
       await settle();
       req = transport.takeOne();
