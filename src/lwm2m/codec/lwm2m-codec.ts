@@ -10,6 +10,12 @@ import { CodecError } from './codec-error.js';
 import { ContentFormat, contentFormatName } from './content-format.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
 import {
+  decodeSenmlCbor,
+  decodeSenmlCborComposite,
+  encodeSenmlCbor,
+  encodeSenmlCborComposite,
+} from './senml-cbor.js';
+import {
   decodeSenmlJson,
   decodeSenmlJsonComposite,
   encodeSenmlJson,
@@ -29,6 +35,7 @@ const nodeDecoders = new Map<number, NodeDecoder>([
   [ContentFormat.TLV, decodeTlv],
   [ContentFormat.OLD_TLV, decodeTlv],
   [ContentFormat.SENML_JSON, decodeSenmlJson],
+  [ContentFormat.SENML_CBOR, decodeSenmlCbor],
 ]);
 
 const nodeEncoders = new Map<number, NodeEncoder>([
@@ -37,14 +44,17 @@ const nodeEncoders = new Map<number, NodeEncoder>([
   [ContentFormat.TLV, encodeTlv],
   [ContentFormat.OLD_TLV, encodeTlv],
   [ContentFormat.SENML_JSON, encodeSenmlJson],
+  [ContentFormat.SENML_CBOR, encodeSenmlCbor],
 ]);
 
 const compositeDecoders = new Map<number, CompositeDecoder>([
   [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
+  [ContentFormat.SENML_CBOR, decodeSenmlCborComposite],
 ]);
 
 const compositeEncoders = new Map<number, CompositeEncoder>([
   [ContentFormat.SENML_JSON, encodeSenmlJsonComposite],
+  [ContentFormat.SENML_CBOR, encodeSenmlCborComposite],
 ]);
 
 /** Registers a codec for a format (used by the format modules that load after this one). */

@@ -53,7 +53,8 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
   const text = decodeUtf8(bytes, 'SenML JSON');
   let doc: unknown;
   try {
-    doc = JSON.parse(text.replace(BIG_V, (_m, digits: string) => `"v":"${BIG_MARK}${digits}"`));
+    // The mark starts with an escaped NUL, which no real "v" string could hold unnoticed.
+    doc = JSON.parse(text.replace(BIG_V, (_m, digits: string) => `"v":"\\u0000big:${digits}"`));
   } catch (e) {
     throw new CodecError('MALFORMED', `SenML JSON: ${(e as Error).message}`);
   }
@@ -66,7 +67,16 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
     }
     const o = item as Record<string, unknown>;
     const r: SenmlRecord = {};
+    for (const key of Object.keys(o)) {
+      // RFC 8428 §4.4: a field whose label ends in "_" must be understood, or the pack refused.
+      if (key.endsWith('_')) {
+        throw new CodecError('MALFORMED', `SenML record ${i}: must-understand field "${key}"`);
+      }
+    }
     const bn = field<string>(o, 'bn', 'string', i);
+    const bu = field<string>(o, 'bu', 'string', i);
+    const bver = finite(field<number>(o, 'bver', 'number', i), 'bver', i);
+    const u = field<string>(o, 'u', 'string', i);
     const bt = finite(field<number>(o, 'bt', 'number', i), 'bt', i);
     const n = field<string>(o, 'n', 'string', i);
     const t = finite(field<number>(o, 't', 'number', i), 't', i);
@@ -76,7 +86,10 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
     const vlo = field<string>(o, 'vlo', 'string', i);
     if (bn !== undefined) r.bn = bn;
     if (bt !== undefined) r.bt = bt;
+    if (bu !== undefined) r.bu = bu;
+    if (bver !== undefined) r.bver = bver;
     if (n !== undefined) r.n = n;
+    if (u !== undefined) r.u = u;
     if (t !== undefined) r.t = t;
     const v = o.v;
     if (typeof v === 'string' && v.startsWith(BIG_MARK)) {
@@ -102,13 +115,16 @@ function num(v: number | bigint): string {
   return JSON.stringify(v);
 }
 
-/** Serialises records with the fields in a fixed order (bn, bt, n, t, then the value). */
+/** Serialises records with the fields in the order of the RFC 8428 §5 examples. */
 export function formatSenmlJson(records: readonly SenmlRecord[]): Buffer {
   const parts = records.map((r) => {
     const f: string[] = [];
     if (r.bn !== undefined) f.push(`"bn":${JSON.stringify(r.bn)}`);
     if (r.bt !== undefined) f.push(`"bt":${num(r.bt)}`);
+    if (r.bu !== undefined) f.push(`"bu":${JSON.stringify(r.bu)}`);
+    if (r.bver !== undefined) f.push(`"bver":${num(r.bver)}`);
     if (r.n !== undefined) f.push(`"n":${JSON.stringify(r.n)}`);
+    if (r.u !== undefined) f.push(`"u":${JSON.stringify(r.u)}`);
     if (r.t !== undefined) f.push(`"t":${num(r.t)}`);
     if (r.v !== undefined) f.push(`"v":${num(r.v)}`);
     if (r.vs !== undefined) f.push(`"vs":${JSON.stringify(r.vs)}`);

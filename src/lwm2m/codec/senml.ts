@@ -22,9 +22,15 @@ import { convertValue, modelType, resourceModelAt } from './value-converter.js';
 export interface SenmlRecord {
   bn?: string;
   bt?: number;
+  /** RFC 8428 §4.1 base unit and version: kept for SenML round trips, unused by LwM2M. */
+  bu?: string;
+  bver?: number;
   n?: string;
+  u?: string;
   t?: number;
   v?: number | bigint;
+  /** Write `v` as a float in CBOR even when it has no fraction (a Float resource). */
+  vFloat?: boolean;
   vs?: string;
   vb?: boolean;
   vd?: Buffer;
@@ -103,8 +109,11 @@ export function setRecordValue(r: SenmlRecord, value: Lwm2mValue): void {
       return;
     case 'integer':
     case 'unsigned':
+      r.v = value.value;
+      return;
     case 'float':
       r.v = value.value;
+      r.vFloat = true;
       return;
     case 'time':
       r.v = timeToSeconds(value.value);

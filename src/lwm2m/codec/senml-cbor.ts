@@ -1,0 +1,168 @@
+/**
+ * application/senml+cbor (112). RFC 8428 §6: the SenML JSON records as CBOR maps with integer
+ * labels (Table 4); LwM2M-TS-Core 1.1 §7.4.5 uses it with the names and values of §7.4.4.
+ */
+import type { Lwm2mModel } from '../model/object-model.js';
+import type { Lwm2mNode } from '../node/lwm2m-node.js';
+import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { Lwm2mPathValue } from '../node/path-value.js';
+import { CborFloat, type CborValue, readCbor, writeCbor } from './cbor.js';
+import { CodecError, guard } from './codec-error.js';
+import {
+  MAX_RECORDS,
+  nodeToRecords,
+  pathValuesToRecords,
+  recordsToNode,
+  recordsToPathValues,
+  type SenmlRecord,
+} from './senml.js';
+
+/** RFC 8428 §6 Table 4: the integer labels of the SenML fields. */
+export const SenmlLabel = {
+  bver: -1,
+  bn: -2,
+  bt: -3,
+  bu: -4,
+  bv: -5,
+  bs: -6,
+  n: 0,
+  u: 1,
+  v: 2,
+  vs: 3,
+  vb: 4,
+  s: 5,
+  t: 6,
+  ut: 7,
+  vd: 8,
+} as const;
+
+// LwM2M-TS-Core 1.1 §7.4.5: "vlo" has no integer label and is written as the text "vlo".
+const VLO = 'vlo';
+
+function expect<T>(v: CborValue, ok: boolean, label: string, i: number): T {
+  if (!ok)
+    throw new CodecError('TYPE_MISMATCH', `SenML CBOR record ${i}: "${label}" has the wrong type`);
+  return v as T;
+}
+
+function isNumber(v: CborValue): v is number | bigint {
+  return typeof v === 'number' || typeof v === 'bigint';
+}
+
+function finite(v: number | bigint, label: string, i: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) {
+    throw new CodecError('VALUE_OUT_OF_RANGE', `SenML CBOR record ${i}: "${label}" is not finite`);
+  }
+  return n;
+}
+
+/** Parses a SenML CBOR pack into records, checking every field's CBOR type. */
+export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
+  // A pack is an array of maps: two levels of nesting are all it needs.
+  const doc = readCbor(bytes, { maxDepth: 2 });
+  if (!Array.isArray(doc)) throw new CodecError('MALFORMED', 'SenML CBOR is not an array');
+  if (doc.length > MAX_RECORDS) throw new CodecError('TOO_LARGE', 'too many SenML records');
+  return doc.map((item, i) => {
+    if (!(item instanceof Map)) throw new CodecError('MALFORMED', `SenML record ${i} is not a map`);
+    const r: SenmlRecord = {};
+    for (const [k, v] of item) {
+      switch (k) {
+        case SenmlLabel.bn:
+          r.bn = expect<string>(v, typeof v === 'string', 'bn', i);
+          break;
+        case SenmlLabel.bt:
+          r.bt = finite(expect<number>(v, isNumber(v), 'bt', i), 'bt', i);
+          break;
+        case SenmlLabel.bu:
+          r.bu = expect<string>(v, typeof v === 'string', 'bu', i);
+          break;
+        case SenmlLabel.bver:
+          r.bver = finite(expect<number>(v, isNumber(v), 'bver', i), 'bver', i);
+          break;
+        case SenmlLabel.n:
+          r.n = expect<string>(v, typeof v === 'string', 'n', i);
+          break;
+        case SenmlLabel.u:
+          r.u = expect<string>(v, typeof v === 'string', 'u', i);
+          break;
+        case SenmlLabel.t:
+          r.t = finite(expect<number>(v, isNumber(v), 't', i), 't', i);
+          break;
+        case SenmlLabel.v: {
+          const n = expect<number | bigint>(v, isNumber(v), 'v', i);
+          if (typeof n === 'number') finite(n, 'v', i);
+          r.v = n;
+          break;
+        }
+        case SenmlLabel.vs:
+          r.vs = expect<string>(v, typeof v === 'string', 'vs', i);
+          break;
+        case SenmlLabel.vb:
+          r.vb = expect<boolean>(v, typeof v === 'boolean', 'vb', i);
+          break;
+        case SenmlLabel.vd:
+          r.vd = Buffer.from(expect<Uint8Array>(v, v instanceof Uint8Array, 'vd', i));
+          break;
+        case VLO:
+          r.vlo = expect<string>(v, typeof v === 'string', 'vlo', i);
+          break;
+        default:
+          // RFC 8428 §4.4 and §6: a text label ending in "_" must be understood.
+          if (typeof k === 'string' && k.endsWith('_')) {
+            throw new CodecError('MALFORMED', `SenML record ${i}: must-understand field "${k}"`);
+          }
+      }
+    }
+    return r;
+  });
+}
+
+/** Records as CBOR, fields in the order of the RFC 8428 §6 example. */
+export function formatSenmlCbor(records: readonly SenmlRecord[]): Buffer {
+  return writeCbor(
+    records.map((r) => {
+      const m = new Map<CborValue, CborValue>();
+      if (r.bn !== undefined) m.set(SenmlLabel.bn, r.bn);
+      if (r.bt !== undefined) m.set(SenmlLabel.bt, r.bt);
+      if (r.bu !== undefined) m.set(SenmlLabel.bu, r.bu);
+      if (r.bver !== undefined) m.set(SenmlLabel.bver, r.bver);
+      if (r.n !== undefined) m.set(SenmlLabel.n, r.n);
+      if (r.u !== undefined) m.set(SenmlLabel.u, r.u);
+      if (r.t !== undefined) m.set(SenmlLabel.t, r.t);
+      if (r.v !== undefined) {
+        m.set(SenmlLabel.v, r.vFloat && typeof r.v === 'number' ? new CborFloat(r.v) : r.v);
+      }
+      if (r.vs !== undefined) m.set(SenmlLabel.vs, r.vs);
+      if (r.vb !== undefined) m.set(SenmlLabel.vb, r.vb);
+      if (r.vd !== undefined) m.set(SenmlLabel.vd, r.vd);
+      if (r.vlo !== undefined) m.set(VLO, r.vlo);
+      return m;
+    }),
+  );
+}
+
+export function decodeSenmlCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
+  return guard('MALFORMED', `SenML CBOR ${path}`, () =>
+    recordsToNode(parseSenmlCbor(bytes), path, model),
+  );
+}
+
+export function encodeSenmlCbor(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
+  return guard('TYPE_MISMATCH', `SenML CBOR ${path}`, () =>
+    formatSenmlCbor(nodeToRecords(node, path, model)),
+  );
+}
+
+export function decodeSenmlCborComposite(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] {
+  return guard('MALFORMED', 'SenML CBOR', () => recordsToPathValues(parseSenmlCbor(bytes), model));
+}
+
+export function encodeSenmlCborComposite(
+  entries: readonly Lwm2mPathValue[],
+  model: Lwm2mModel,
+): Buffer {
+  return guard('TYPE_MISMATCH', 'SenML CBOR', () =>
+    formatSenmlCbor(pathValuesToRecords(entries, model)),
+  );
+}

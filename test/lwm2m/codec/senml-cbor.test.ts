@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Decoder } from 'cbor-x';
+import { CodecError } from '../../../src/lwm2m/codec/codec-error.js';
+import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
+import {
+  decode,
+  decodeComposite,
+  encode,
+  encodeComposite,
+} from '../../../src/lwm2m/codec/lwm2m-codec.js';
+import { formatSenmlCbor, parseSenmlCbor } from '../../../src/lwm2m/codec/senml-cbor.js';
+import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
+import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
+import { hex, linkModel, oma } from './vectors.js';
+
+const path = Lwm2mPath.parse;
+const SENML_CBOR = ContentFormat.SENML_CBOR;
+// An independent CBOR reader, so that our writer and our reader cannot share one mistake.
+const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof CodecError, `expected CodecError, got ${e}`);
+    return e.code;
+  }
+  assert.fail('expected a CodecError');
+}
+
+// LwM2M-TS-Core 1.1 §7.4.5: the Device instance of the §7.4.4 example in SenML CBOR
+// (labels of RFC 8428 §6 Table 4: bn = -2 → 0x21, n = 0, v = 2, vs = 3).
+const DEVICE_SENML_CBOR = hex(`
+  90                                                | array(16)
+  a3 21 65 2f332f302f 00 61 30 03 74 4f70656e204d6f62696c6520416c6c69616e6365
+                                                    | {bn:"/3/0/", n:"0", vs:"Open Mobile Alliance"}
+  a2 00 61 31 03 76 4c69676874776569676874204d324d20436c69656e74 | {n:"1", vs:"Lightweight M2M Client"}
+  a2 00 61 32 03 69 333435303030313233              | {n:"2", vs:"345000123"}
+  a2 00 61 33 03 63 312e30                          | {n:"3", vs:"1.0"}
+  a2 00 63 362f30 02 01                             | {n:"6/0", v:1}
+  a2 00 63 362f31 02 05                             | {n:"6/1", v:5}
+  a2 00 63 372f30 02 19 0ed8                        | {n:"7/0", v:3800}
+  a2 00 63 372f31 02 19 1388                        | {n:"7/1", v:5000}
+  a2 00 63 382f30 02 18 7d                          | {n:"8/0", v:125}
+  a2 00 63 382f31 02 19 0384                        | {n:"8/1", v:900}
+  a2 00 61 39 02 18 64                              | {n:"9", v:100}
+  a2 00 62 3130 02 0f                               | {n:"10", v:15}
+  a2 00 64 31312f30 02 00                           | {n:"11/0", v:0}
+  a2 00 62 3133 02 1a 5182428f                      | {n:"13", v:1367491215}
+  a2 00 62 3134 03 66 2b30323a3030                  | {n:"14", vs:"+02:00"}
+  a2 00 62 3136 03 61 55                            | {n:"16", vs:"U"}
+`);
+
+// RFC 8428 §6: the §5.1.2 example in SenML CBOR (bver -1, bn -2, bt -3, bu -4, n 0, u 1, v 2,
+// t 6), floats in their shortest exact width (1.5 as binary16).
+const RFC8428_CBOR = hex(`
+  87 a7 21 78 1b 75726e3a6465763a6f773a3130653230373361303130383030363a | bn "urn:dev:ow:10e2073a0108006:"
+  22 fb 41d303a15b001062                            | bt 1276020076.001
+  23 61 41                                          | bu "A"
+  20 05                                             | bver 5
+  00 67 766f6c74616765  01 61 56  02 fb 405e066666666666 | n "voltage", u "V", v 120.1
+  a3 00 67 63757272656e74 06 24 02 fb 3ff3333333333333 | n "current", t -5, v 1.2
+  a3 00 67 63757272656e74 06 23 02 fb 3ff4cccccccccccd | t -4, v 1.3
+  a3 00 67 63757272656e74 06 22 02 fb 3ff6666666666666 | t -3, v 1.4
+  a3 00 67 63757272656e74 06 21 02 f9 3e00             | t -2, v 1.5
+  a3 00 67 63757272656e74 06 20 02 fb 3ff999999999999a | t -1, v 1.6
+  a3 00 67 63757272656e74 06 00 02 fb 3ffb333333333333 | t 0, v 1.7
+`);
+
+const DEVICE_TLV = hex(`
+  C800144F70656E204D6F62696C6520416C6C69616E6365 C801164C69676874776569676874204D324D20436C69656E74
+  C80209333435303030313233 C303312E30 86064100014101 05 88070842000ED842011388 870841007D42010384
+  C10964 C10A0F 830B410000 C40D5182428F C60E2B30323A3030 C11055`);
+
+describe('SenML CBOR spec vectors', () => {
+  it('decodes the Device object instance SenML CBOR example (LwM2M-TS-Core 1.1 §7.4.5)', () => {
+    const node = decode(DEVICE_SENML_CBOR, SENML_CBOR, path('/3/0'), oma);
+    assert.deepEqual(node, decode(DEVICE_TLV, ContentFormat.TLV, path('/3/0'), oma));
+  });
+
+  it('encodes the Device object instance SenML CBOR example byte for byte (LwM2M-TS-Core 1.1 §7.4.5)', () => {
+    const node = decode(DEVICE_TLV, ContentFormat.TLV, path('/3/0'), oma);
+    const bytes = encode(node, SENML_CBOR, path('/3/0'), oma);
+    assert.equal(bytes.toString('hex'), DEVICE_SENML_CBOR.toString('hex'));
+    const independent = cborx.decode(bytes) as Map<number, unknown>[];
+    assert.equal(independent.length, 16);
+    assert.equal(independent[0]!.get(-2), '/3/0/');
+  });
+
+  it('round-trips the Device example through SenML CBOR (LwM2M-TS-Core 1.1 §7.4.5)', () => {
+    const node = decode(DEVICE_SENML_CBOR, SENML_CBOR, path('/3/0'), oma);
+    assert.deepEqual(
+      decode(encode(node, SENML_CBOR, path('/3/0'), oma), SENML_CBOR, path('/3/0'), oma),
+      node,
+    );
+  });
+
+  it('decodes, encodes and round-trips the RFC 8428 §6 CBOR example byte for byte', () => {
+    const records = parseSenmlCbor(RFC8428_CBOR);
+    assert.equal(records.length, 7);
+    assert.deepEqual(records[0], {
+      bn: 'urn:dev:ow:10e2073a0108006:',
+      bt: 1276020076.001,
+      bu: 'A',
+      bver: 5,
+      n: 'voltage',
+      u: 'V',
+      v: 120.1,
+    });
+    assert.deepEqual(records[4], { n: 'current', t: -2, v: 1.5 });
+    assert.deepEqual(records[6], { n: 'current', t: 0, v: 1.7 });
+    assert.equal(formatSenmlCbor(records).toString('hex'), RFC8428_CBOR.toString('hex'));
+    const independent = cborx.decode(RFC8428_CBOR) as Map<number, unknown>[];
+    assert.equal(independent[4]!.get(2), 1.5);
+  });
+});
+
+describe('SenML CBOR values (LwM2M-TS-Core 1.1 §7.4.5)', () => {
+  it('writes a Float resource as a float even without a fraction, an Integer as an integer', () => {
+    const f = encode(singleResource(5700, Value.float(22)), SENML_CBOR, path('/3303/0/5700'), oma);
+    assert.equal(f.toString('hex'), '81a2216c2f333330332f302f3537303002f94d80');
+    assert.equal(cborx.decode(f)[0].get(2), 22);
+    const i = encode(singleResource(9, Value.integer(22)), SENML_CBOR, path('/3/0/9'), oma);
+    assert.equal(i.toString('hex'), '81a221662f332f302f39' + '0216');
+  });
+
+  it('carries opaque as a byte string, object links as "vlo", booleans and 64-bit integers', () => {
+    const entries = [
+      { path: path('/5/0/0'), value: Value.opaque(Buffer.from([1, 2, 3])) },
+      { path: path('/66/0/2'), value: Value.objlnk(67, 0) },
+      { path: path('/1/0/6'), value: Value.boolean(true) },
+      { path: path('/3/0/9'), value: Value.integer(-(2n ** 63n)) },
+    ];
+    const bytes = encodeComposite(entries, SENML_CBOR, linkModel);
+    const back = decodeComposite(bytes, SENML_CBOR, linkModel);
+    assert.deepEqual(back, entries);
+    const independent = cborx.decode(bytes) as Map<unknown, unknown>[];
+    assert.deepEqual([...(independent[0]!.get(8) as Uint8Array)], [1, 2, 3]);
+    assert.equal(independent[1]!.get('vlo'), '67:0');
+    assert.equal(independent[3]!.get(2), -(2n ** 63n));
+  });
+});
+
+describe('SenML CBOR hostile input', () => {
+  const cases: Array<[string, string, string]> = [
+    ['an empty payload', '', 'TRUNCATED'],
+    ['a map instead of an array', 'a0', 'MALFORMED'],
+    ['an array of integers', '8101', 'MALFORMED'],
+    ['a text string longer than the payload', '81a1006a2f33', 'LENGTH_OUT_OF_BOUNDS'],
+    ['an array claiming 2^32 records', '9bffffffffffffffff', 'LENGTH_OUT_OF_BOUNDS'],
+    ['an array claiming 4 billion records in 1 byte', '9affffffff00', 'TRUNCATED'],
+    ['a name of the wrong type', '81a10001', 'TYPE_MISMATCH'],
+    ['a text value cut short', '81a200662f332f302f390362', 'LENGTH_OUT_OF_BOUNDS'],
+    ['a boolean for v', '81a200662f332f302f3902f5', 'TYPE_MISMATCH'],
+    ['invalid UTF-8 in a name', '81a10062c328', 'INVALID_UTF8'],
+    ['an array inside a record', '81a100818100', 'NESTING_TOO_DEEP'],
+    ['a tag', 'c081a0', 'NESTING_TOO_DEEP'],
+    ['reserved additional information', '81a1001c', 'MALFORMED'],
+    ['an undefined simple value', '81a100f0', 'TYPE_MISMATCH'],
+    ['a duplicate map key', '81a2000000', 'MALFORMED'],
+    ['a lone break', 'ff', 'MALFORMED'],
+    ['trailing bytes', '80 00', 'TRAILING_BYTES'],
+    ['a NaN value', '81a200662f332f302f3902f97e00', 'VALUE_OUT_OF_RANGE'],
+    ['a string for an integer resource', '81a200662f332f302f39036131', 'TYPE_MISMATCH'],
+  ];
+  for (const [name, bytes, code] of cases) {
+    it(`rejects ${name} with ${code}`, () => {
+      assert.equal(
+        codeOf(() => decode(hex(bytes), SENML_CBOR, path('/3/0'), oma)),
+        code,
+      );
+    });
+  }
+
+  it('never throws anything but CodecError on mutated input', () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let n = 0; n < 3000; n++) {
+      const bytes = Buffer.from(
+        DEVICE_SENML_CBOR.subarray(0, rand() % (DEVICE_SENML_CBOR.length + 1)),
+      );
+      for (let k = 0; k < 3; k++) if (bytes.length) bytes[rand() % bytes.length] = rand() & 0xff;
+      for (const at of ['/3', '/3/0', '/3/0/6']) {
+        try {
+          decode(bytes, SENML_CBOR, path(at), oma);
+          decodeComposite(bytes, SENML_CBOR, oma);
+        } catch (e) {
+          assert.ok(e instanceof CodecError, `${bytes.toString('hex')}: ${e}`);
+        }
+      }
+    }
+  });
+});

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CodecError } from '../../../src/lwm2m/codec/codec-error.js';
+import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
+import {
+  decode,
+  decodeComposite,
+  encode,
+  encodeComposite,
+} from '../../../src/lwm2m/codec/lwm2m-codec.js';
+import { formatSenmlJson, parseSenmlJson } from '../../../src/lwm2m/codec/senml-json.js';
+import { EMPTY_MODEL } from '../../../src/lwm2m/model/object-model.js';
+import type {
+  Lwm2mObjectInstance,
+  Lwm2mSingleResource,
+} from '../../../src/lwm2m/node/lwm2m-node.js';
+import {
+  multipleResource,
+  objectInstance,
+  resourceInstance,
+  singleResource,
+} from '../../../src/lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
+import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
+import { hex, linkModel, oma } from './vectors.js';
+
+const path = Lwm2mPath.parse;
+const SENML_JSON = ContentFormat.SENML_JSON;
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof CodecError, `expected CodecError, got ${e}`);
+    return e.code;
+  }
+  assert.fail('expected a CodecError');
+}
+
+// LwM2M-TS-Core 1.1 §7.4.4 (SenML JSON example): Read on /3/0, the Device object instance of
+// §7.4.3's TLV example.
+const DEVICE_SENML_JSON =
+  '[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},' +
+  '{"n":"1","vs":"Lightweight M2M Client"},' +
+  '{"n":"2","vs":"345000123"},' +
+  '{"n":"3","vs":"1.0"},' +
+  '{"n":"6/0","v":1},' +
+  '{"n":"6/1","v":5},' +
+  '{"n":"7/0","v":3800},' +
+  '{"n":"7/1","v":5000},' +
+  '{"n":"8/0","v":125},' +
+  '{"n":"8/1","v":900},' +
+  '{"n":"9","v":100},' +
+  '{"n":"10","v":15},' +
+  '{"n":"11/0","v":0},' +
+  '{"n":"13","v":1367491215},' +
+  '{"n":"14","vs":"+02:00"},' +
+  '{"n":"16","vs":"U"}]';
+
+// The same instance in TLV (LwM2M-TS-Core 1.0 §6.4.3.1), so both formats decode to one node.
+const DEVICE_TLV = hex(`
+  C800144F70656E204D6F62696C6520416C6C69616E6365 C801164C69676874776569676874204D324D20436C69656E74
+  C80209333435303030313233 C303312E30 86064100014101 05 88070842000ED842011388 870841007D42010384
+  C10964 C10A0F 830B410000 C40D5182428F C60E2B30323A3030 C11055`);
+
+// RFC 8428 §5.1.2, second example: base name, base time, base unit and relative times.
+const RFC8428_MULTIPLE = `[
+  {"bn":"urn:dev:ow:10e2073a0108006:","bt":1.276020076001e+09,
+   "bu":"A","bver":5,
+   "n":"voltage","u":"V","v":120.1},
+  {"n":"current","t":-5,"v":1.2},
+  {"n":"current","t":-4,"v":1.3},
+  {"n":"current","t":-3,"v":1.4},
+  {"n":"current","t":-2,"v":1.5},
+  {"n":"current","t":-1,"v":1.6},
+  {"n":"current","v":1.7}
+]`;
+
+describe('SenML JSON spec vectors', () => {
+  it('decodes the Device object instance SenML JSON example (LwM2M-TS-Core 1.1 §7.4.4)', () => {
+    const node = decode(Buffer.from(DEVICE_SENML_JSON), SENML_JSON, path('/3/0'), oma);
+    const fromTlv = decode(DEVICE_TLV, ContentFormat.TLV, path('/3/0'), oma);
+    assert.deepEqual(node, fromTlv);
+    const inst = node as Lwm2mObjectInstance;
+    assert.deepEqual((inst.resources.get(13) as Lwm2mSingleResource).value, Value.time(1367491215));
+  });
+
+  it('encodes the Device object instance SenML JSON example byte for byte (LwM2M-TS-Core 1.1 §7.4.4)', () => {
+    const node = decode(DEVICE_TLV, ContentFormat.TLV, path('/3/0'), oma);
+    assert.equal(encode(node, SENML_JSON, path('/3/0'), oma).toString(), DEVICE_SENML_JSON);
+  });
+
+  it('round-trips the Device example through SenML JSON (LwM2M-TS-Core 1.1 §7.4.4)', () => {
+    const node = decode(Buffer.from(DEVICE_SENML_JSON), SENML_JSON, path('/3/0'), oma);
+    const again = decode(
+      encode(node, SENML_JSON, path('/3/0'), oma),
+      SENML_JSON,
+      path('/3/0'),
+      oma,
+    );
+    assert.deepEqual(again, node);
+  });
+
+  it('resolves base name, base time and relative time of the RFC 8428 §5.1.2 example', () => {
+    const records = parseSenmlJson(Buffer.from(RFC8428_MULTIPLE));
+    assert.equal(records.length, 7);
+    assert.deepEqual(records[0], {
+      bn: 'urn:dev:ow:10e2073a0108006:',
+      bt: 1276020076.001,
+      bu: 'A',
+      bver: 5,
+      n: 'voltage',
+      u: 'V',
+      v: 120.1,
+    });
+    assert.deepEqual(records[1], { n: 'current', t: -5, v: 1.2 });
+    assert.deepEqual(records[6], { n: 'current', v: 1.7 });
+    assert.deepEqual(parseSenmlJson(formatSenmlJson(records)), records);
+  });
+});
+
+describe('SenML JSON nodes and values (LwM2M-TS-Core 1.1 §7.4.4, Table 7.4.4-1)', () => {
+  it('writes a single resource with its full path as base name', () => {
+    const r = singleResource(0, Value.string('Open Mobile Alliance'));
+    const bytes = encode(r, SENML_JSON, path('/3/0/0'), oma);
+    assert.equal(bytes.toString(), '[{"bn":"/3/0/0","vs":"Open Mobile Alliance"}]');
+    assert.deepEqual(decode(bytes, SENML_JSON, path('/3/0/0'), oma), r);
+  });
+
+  it('carries every value type in its field: v, vs, vb, vd (base64url), vlo', () => {
+    const inst = objectInstance(0, [
+      singleResource(1, Value.string('a"b')),
+      singleResource(2, Value.integer(-3)),
+      singleResource(3, Value.float(2.5)),
+      singleResource(4, Value.boolean(true)),
+      singleResource(5, Value.opaque(Buffer.from([0xfb, 0xff]))),
+      singleResource(6, Value.objlnk(3, 0)),
+      singleResource(7, Value.time(1700000000)),
+      singleResource(8, Value.unsigned(2n ** 64n - 1n)),
+      singleResource(9, Value.integer(-(2n ** 63n))),
+    ]);
+    const model = {
+      getObject: () => undefined,
+      getResource: (_o: number, r: number) => {
+        const types = {
+          1: 'string',
+          2: 'integer',
+          3: 'float',
+          4: 'boolean',
+          5: 'opaque',
+          6: 'objlnk',
+          7: 'time',
+          8: 'unsigned',
+          9: 'integer',
+        } as const;
+        const type = types[r as keyof typeof types];
+        return {
+          id: r,
+          name: '',
+          operations: 'RW' as const,
+          multiple: false,
+          mandatory: false,
+          type,
+          description: '',
+        };
+      },
+    };
+    const bytes = encode(inst, SENML_JSON, path('/40000/0'), model);
+    assert.equal(
+      bytes.toString(),
+      '[{"bn":"/40000/0/","n":"1","vs":"a\\"b"},{"n":"2","v":-3},{"n":"3","v":2.5},{"n":"4","vb":true},' +
+        '{"n":"5","vd":"-_8"},{"n":"6","vlo":"3:0"},{"n":"7","v":1700000000},' +
+        '{"n":"8","v":18446744073709551615},{"n":"9","v":-9223372036854775808}]',
+    );
+    assert.deepEqual(decode(bytes, SENML_JSON, path('/40000/0'), model), inst);
+  });
+
+  it('reads a multiple resource and one resource instance', () => {
+    const json = '[{"bn":"/3/0/6/","n":"0","v":1},{"n":"1","v":5}]';
+    assert.deepEqual(
+      decode(Buffer.from(json), SENML_JSON, path('/3/0/6'), oma),
+      multipleResource(6, 'integer', [
+        resourceInstance(0, Value.integer(1)),
+        resourceInstance(1, Value.integer(5)),
+      ]),
+    );
+    assert.deepEqual(
+      decode(Buffer.from('[{"bn":"/3/0/6/1","v":5}]'), SENML_JSON, path('/3/0/6/1'), oma),
+      resourceInstance(1, Value.integer(5)),
+    );
+  });
+
+  it('types values without a model by their field', () => {
+    const json =
+      '[{"bn":"/9999/0/","n":"1","v":1},{"n":"2","v":1.5},{"n":"3","vs":"x"},{"n":"4","vb":false},{"n":"5","vd":"AQ"},{"n":"6","vlo":"1:2"}]';
+    const inst = decode(
+      Buffer.from(json),
+      SENML_JSON,
+      path('/9999/0'),
+      EMPTY_MODEL,
+    ) as Lwm2mObjectInstance;
+    const types = [...inst.resources.values()].map((r) => (r as Lwm2mSingleResource).value.type);
+    assert.deepEqual(types, ['integer', 'float', 'string', 'boolean', 'opaque', 'objlnk']);
+  });
+
+  it('decodes a Read-Composite request: paths without values (LwM2M-TS-Core 1.1 §6.3.8)', () => {
+    const entries = decodeComposite(
+      Buffer.from('[{"n":"/3/0/9"},{"n":"/1"},{"n":"/3/0/6/1"}]'),
+      SENML_JSON,
+      oma,
+    );
+    assert.deepEqual(
+      entries.map((e) => [e.path.toString(), e.value]),
+      [
+        ['/3/0/9', undefined],
+        ['/1', undefined],
+        ['/3/0/6/1', undefined],
+      ],
+    );
+    assert.equal(
+      encodeComposite(entries, SENML_JSON, oma).toString(),
+      '[{"bn":"/3/0/","n":"9"},{"bn":"/1"},{"bn":"/3/0/","n":"6/1"}]',
+    );
+  });
+
+  it('encodes and decodes timestamped composite values (Send, LwM2M-TS-Core 1.1 §6.4.6)', () => {
+    const entries = [
+      { path: path('/3303/0/5700'), value: Value.float(22.5), time: 1700000000 },
+      { path: path('/3303/0/5700'), value: Value.float(23.5), time: 1700000010 },
+      { path: path('/3/0/9'), value: Value.integer(80), time: 1700000010 },
+    ];
+    const bytes = encodeComposite(entries, SENML_JSON, oma);
+    assert.equal(
+      bytes.toString(),
+      '[{"bn":"/3303/0/","bt":1700000000,"n":"5700","v":22.5},{"bt":1700000010,"n":"5700","v":23.5},{"bn":"/3/0/","n":"9","v":80}]',
+    );
+    assert.deepEqual(decodeComposite(bytes, SENML_JSON, oma), entries);
+  });
+
+  it('refuses a format that cannot hold the node (text/plain of an instance → 4.06)', () => {
+    const e = (() => {
+      try {
+        encode(objectInstance(0, []), ContentFormat.TEXT, path('/3/0'), oma);
+      } catch (err) {
+        return err as CodecError;
+      }
+    })();
+    assert.equal(e?.code, 'NOT_ACCEPTABLE');
+    assert.equal(e?.coapCode, '4.06');
+    assert.equal(
+      codeOf(() => decode(Buffer.from('x'), 9999, path('/3/0'), oma)),
+      'UNSUPPORTED_FORMAT',
+    );
+  });
+});
+
+describe('SenML JSON hostile input', () => {
+  const cases: Array<[string, string, string, string?]> = [
+    ['not JSON', '[{"n":', 'MALFORMED'],
+    ['not an array', '{"n":"/3/0/9","v":1}', 'MALFORMED'],
+    ['a record that is not an object', '[1]', 'MALFORMED'],
+    ['invalid UTF-8', '', 'INVALID_UTF8'],
+    ['a name that is not a path', '[{"n":"/3/x/9","v":1}]', 'INVALID_PATH'],
+    ['an id past 65535', '[{"n":"/3/0/65536","v":1}]', 'INVALID_PATH'],
+    ['a record outside the requested path', '[{"n":"/4/0/9","v":1}]', 'INVALID_PATH'],
+    ['two values in one record', '[{"n":"/3/0/9","v":1,"vs":"1"}]', 'MALFORMED'],
+    ['a string for an integer resource', '[{"n":"/3/0/9","vs":"1"}]', 'TYPE_MISMATCH'],
+    ['a number for a string resource', '[{"n":"/3/0/0","v":1}]', 'TYPE_MISMATCH'],
+    ['a fraction for an integer resource', '[{"n":"/3/0/9","v":1.5}]', 'TYPE_MISMATCH'],
+    ['a name of the wrong JSON type', '[{"n":3,"v":1}]', 'TYPE_MISMATCH'],
+    ['a bad object link', '[{"n":"/66/0/2","vlo":"3-0"}]', 'TYPE_MISMATCH', '/66/0'],
+    ['vd that is not base64', '[{"n":"/5/0/0","vd":"!!"}]', 'TYPE_MISMATCH', '/5/0'],
+    ['an integer past 64 bits', '[{"n":"/3/0/9","v":99999999999999999999}]', 'VALUE_OUT_OF_RANGE'],
+    ['the same path twice', '[{"n":"/3/0/9","v":1},{"n":"/3/0/9","v":2}]', 'DUPLICATE_PATH'],
+    ['a must-understand field', '[{"n":"/3/0/9","v":1,"x_":1}]', 'MALFORMED'],
+    ['a value at an instance path', '[{"n":"/3/0","v":1}]', 'INVALID_PATH'],
+    ['a single value for a multiple resource', '[{"n":"/3/0/6","v":1}]', 'UNEXPECTED_NODE'],
+    ['no record', '[]', 'UNEXPECTED_NODE'],
+    ['nesting 100000 deep', '['.repeat(100000), 'MALFORMED'],
+  ];
+  for (const [name, json, code, at] of cases) {
+    it(`rejects ${name} with ${code}`, () => {
+      const bytes =
+        name === 'invalid UTF-8' ? Buffer.from('5b7b226e223a22ff227d5d', 'hex') : Buffer.from(json);
+      assert.equal(
+        codeOf(() => decode(bytes, SENML_JSON, path(at ?? '/3/0'), linkModel)),
+        code,
+      );
+    });
+  }
+});
