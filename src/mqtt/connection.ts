@@ -195,14 +195,18 @@ export class Connection implements SessionOutlet {
     const message = known ? err.message : 'internal error';
     this.core.logger?.debug({ clientId: this.clientId, reasonCode, message }, 'mqtt close');
     if (this.state === 'connecting' || this.state === 'authenticating') {
-      const version = known && err.connectVersion ? err.connectVersion : this.protocolVersion;
+      const connectVersion = known ? err.connectVersion : undefined;
+      if (connectVersion === 3 || connectVersion === 4 || connectVersion === 5) {
+        this.protocolVersion = connectVersion;
+      }
+      const inConnect = this.#sawConnect || connectVersion !== undefined;
       if (reasonCode === ReasonCode.UnsupportedProtocolVersion) {
         // [MQTT-3.1.2-2] answer in the 3.1.1 form every client understands: return code 0x01.
         this.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
-      } else if (version === 5 && this.#sawConnect) {
+      } else if (inConnect && this.protocolVersion === 5) {
+        // [MQTT-3.1.4-1]/[MQTT-3.2.2-6]: a CONNACK with the reason, then the close. MQTT 3.x has
+        // no return code for a malformed CONNECT: the connection is just closed.
         this.sendConnackRefusal(reasonCode, { reasonString: message });
-      } else if (this.#sawConnect && reasonCode < ReasonCode.MalformedPacket) {
-        this.sendConnackRefusal(reasonCode, {});
       }
       this.core.stats.connections.rejected++;
       this.#end();

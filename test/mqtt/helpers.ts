@@ -67,16 +67,12 @@ export class RawClient {
   readonly socket: net.Socket;
   readonly packets: Packet[] = [];
   closed = false;
-  #parser: ReturnType<typeof mqttPacket.parser>;
+  #parser!: ReturnType<typeof mqttPacket.parser>;
   #waiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket, version: number) {
     this.socket = socket;
-    this.#parser = mqttPacket.parser({ protocolVersion: version });
-    this.#parser.on('packet', (p: Packet) => {
-      this.packets.push(p);
-      this.#wake();
-    });
+    this.useVersion(version);
     socket.on('data', (d) => this.#parser.parse(d));
     socket.on('close', () => {
       this.closed = true;
@@ -89,6 +85,15 @@ export class RawClient {
     const socket = net.connect(port, '127.0.0.1');
     await once(socket, 'connect');
     return new RawClient(socket, version);
+  }
+
+  /** Decodes what follows as protocol level `version`. */
+  useVersion(version: number): void {
+    this.#parser = mqttPacket.parser({ protocolVersion: version });
+    this.#parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      this.#wake();
+    });
   }
 
   #wake(): void {
@@ -123,6 +128,7 @@ export class RawClient {
 
   /** CONNECT with sensible defaults, returns the CONNACK. */
   async connect(fields: Partial<Packet> & Record<string, unknown> = {}, version = 5) {
+    this.useVersion(version);
     this.send(
       {
         cmd: 'connect',
@@ -160,4 +166,44 @@ export function collect(
 /** Resolves after pending I/O has had a chance to run (no timing assertion is made on it). */
 export function settle(ms = 20): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Encodes a Variable Byte Integer (MQTT 5.0 §1.5.5). */
+export function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/** A length-prefixed string or binary field. */
+export function str(s: string | Buffer | number[]): number[] {
+  const b = Buffer.isBuffer(s) ? s : typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
+  return [b.length >> 8, b.length & 0xff, ...b];
+}
+
+/** A whole packet: first byte, Remaining Length, body. */
+export function frame(first: number, ...body: number[][]): Buffer {
+  const flat = body.flat();
+  return Buffer.from([first, ...varint(flat.length), ...flat]);
+}
+
+/** A property block: length then the properties' bytes. */
+export function props(...items: number[][]): number[] {
+  const flat = items.flat();
+  return [...varint(flat.length), ...flat];
+}
+
+/** An MQTT 5 CONNECT with the given property bytes and client identifier bytes. */
+export function connectV5(
+  properties: number[] = [0],
+  clientId: string | number[] = 'raw',
+  flags = 0x02,
+  tail: number[] = [],
+): Buffer {
+  return frame(0x10, str('MQTT'), [5, flags, 0, 0], properties, str(clientId), tail);
 }

@@ -59,7 +59,10 @@ export class FrameReader {
     const total = pos + value;
     if (total > this.#maxPacketSize) {
       // [MQTT-3.1.2-24] (server side): packets beyond our Maximum Packet Size are refused.
-      throw new MqttProtocolError(ReasonCode.PacketTooLarge, `packet of ${total} bytes too large`);
+      const err = new MqttProtocolError(ReasonCode.PacketTooLarge, `packet of ${total} bytes`);
+      // A CONNECT this large still gets a CONNACK in its own protocol level when we can see it.
+      if (buf[0]! >> 4 === 1 && buf.length > pos + 6) err.connectVersion = buf[pos + 6]!;
+      throw err;
     }
     if (this.#buffered < total) return undefined;
     if (buf.length < total) buf = this.#coalesce();
