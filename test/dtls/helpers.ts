@@ -15,7 +15,7 @@ export type Fate = 'deliver' | 'drop' | 'hold';
  * `release()`) to model loss and reordering.
  */
 export class Lossy {
-  readonly clock = new ManualClock();
+  readonly clock = new ManualClock(Date.now());
   readonly server: DtlsServer;
   client: DtlsClient;
   readonly queue: { dir: Direction; d: Buffer }[] = [];

@@ -1,0 +1,341 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DtlsClientTransport } from '../../src/dtls/client-transport.js';
+import {
+  DtlsServerTransport,
+  type DtlsServerTransportOptions,
+} from '../../src/dtls/server-transport.js';
+import type { DatagramPeer } from '../../src/transport/datagram.js';
+import { PSK, pskStore } from './helpers.js';
+import { Peer } from './peers.js';
+import { makePki, type TestPki } from './pki.js';
+
+const PSK_HEX = PSK.toString('hex');
+
+/** Our server transport answering every datagram with `echo:` + the datagram. */
+async function echoServer(options: Partial<DtlsServerTransportOptions> = {}) {
+  const server = new DtlsServerTransport({ host: '127.0.0.1', port: 0, pskStore, ...options });
+  const peers: DatagramPeer[] = [];
+  server.onReceive((data, peer) => {
+    peers.push(peer);
+    server.send(peer, Buffer.concat([Buffer.from('echo:'), data]));
+  });
+  const { port } = await server.listen();
+  return { server, port, peers };
+}
+
+describe('interop with openssl s_client (our server)', () => {
+  let pki: TestPki;
+  before(() => {
+    pki = makePki();
+  });
+  after(() => pki.remove());
+
+  it('completes PSK-AES128-CCM8 and carries data both ways (RFC 6655, RFC 6347)', async () => {
+    const { server, port, peers } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      client.write('hello tandem\n');
+      await client.waitFor(/echo:hello tandem/);
+      assert.match(client.output, /Cipher is PSK-AES128-CCM8/);
+      assert.match(client.output, /Extended master secret: yes/);
+      assert.match(client.output, /Secure Renegotiation IS supported/);
+      assert.deepEqual(peers[0]?.identity, { kind: 'psk', identity: 'dev1' });
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+    assert.equal(server.stats.handshakesCompleted, 1);
+    assert.equal(server.stats.helloVerifyRequestsSent, 1);
+  });
+
+  it('sends bad_record_mac to a client with the wrong PSK (RFC 5246 §7.2.2)', async () => {
+    const { server, port } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      '00'.repeat(16),
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      await client.waitFor(/alert number 20\b/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+    assert.equal(server.stats.handshakesFailed, 1);
+  });
+
+  it('sends unknown_psk_identity to an unknown identity (RFC 4279 §2)', async () => {
+    const { server, port } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'mallory',
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      await client.waitFor(/alert number 115\b/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
+  it('completes PSK-AES128-CBC-SHA256 (RFC 5487)', async () => {
+    const { server, port } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CBC-SHA256',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      client.write('cbc\n');
+      await client.waitFor(/echo:cbc/);
+      assert.match(client.output, /Cipher is PSK-AES128-CBC-SHA256/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
+  for (const [cipher, name] of [
+    ['ECDHE-ECDSA-AES128-CCM8', 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (RFC 7251)'],
+    ['ECDHE-ECDSA-AES128-GCM-SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (RFC 5289)'],
+  ] as const) {
+    it(`completes ${name} with X.509 certificates both ways`, async () => {
+      const { server, port, peers } = await echoServer({
+        certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+        trust: { trustedCertificates: [pki.caPem] },
+        clientAuth: 'require',
+      });
+      const client = new Peer('openssl', [
+        's_client',
+        '-dtls1_2',
+        '-cipher',
+        cipher,
+        '-CAfile',
+        pki.path('ca.pem'),
+        '-verify_return_error',
+        '-cert',
+        pki.path('client.pem'),
+        '-key',
+        pki.path('client.key'),
+        '-connect',
+        `127.0.0.1:${port}`,
+      ]);
+      try {
+        client.write('ecdhe\n');
+        await client.waitFor(/echo:ecdhe/);
+        assert.match(client.output, new RegExp(`Cipher is ${cipher}`));
+        assert.match(client.output, /Verify return code: 0 \(ok\)/);
+        const identity = peers[0]?.identity;
+        assert.equal(identity?.kind, 'x509');
+        assert.equal(identity?.kind === 'x509' && identity.subject, 'CN=dev1');
+      } finally {
+        await client.stop();
+        await server.close();
+      }
+    });
+  }
+
+  it('refuses a client certificate from an untrusted CA with unknown_ca (RFC 5246 §7.2.2)', async () => {
+    const { server, port } = await echoServer({
+      certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+      trust: { trustedCertificates: [pki.caPem] },
+      clientAuth: 'require',
+    });
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-cipher',
+      'ECDHE-ECDSA-AES128-CCM8',
+      '-CAfile',
+      pki.path('ca.pem'),
+      '-cert',
+      pki.path('stranger.pem'),
+      '-key',
+      pki.path('stranger.key'),
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      await client.waitFor(/alert number 48\b/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+});
+
+describe('interop with openssl s_server (our client)', () => {
+  let pki: TestPki;
+  before(() => {
+    pki = makePki();
+  });
+  after(() => pki.remove());
+
+  async function converse(
+    serverArgs: string[],
+    options: Partial<ConstructorParameters<typeof DtlsClientTransport>[0]>,
+  ) {
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-accept',
+      '127.0.0.1:0',
+      ...serverArgs,
+    ]);
+    const client = { transport: undefined as DtlsClientTransport | undefined };
+    try {
+      const port = Number((await server.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/))[1]);
+      const transport = new DtlsClientTransport({ host: '127.0.0.1', port, ...options });
+      client.transport = transport;
+      const got: string[] = [];
+      let gotReply: () => void = () => {};
+      const reply = new Promise<void>((r) => {
+        gotReply = r;
+      });
+      transport.onReceive((data) => {
+        got.push(data.toString());
+        gotReply();
+      });
+      transport.send(transport.peer, Buffer.from('hello from tandem\n'));
+      await transport.client.connect();
+      await server.waitFor(/hello from tandem/);
+      server.write('hello from openssl\n');
+      await reply;
+      return {
+        got,
+        suite: transport.client.cipherSuite,
+        identity: transport.peer.identity,
+        output: server.output,
+      };
+    } finally {
+      await client.transport?.close();
+      await server.stop();
+    }
+  }
+
+  it('completes PSK-AES128-CCM8 and carries data both ways (RFC 6655, RFC 6347)', async () => {
+    const r = await converse(
+      ['-psk', PSK_HEX, '-psk_identity', 'dev1', '-cipher', 'PSK-AES128-CCM8', '-nocert'],
+      {
+        psk: { identity: 'dev1', key: PSK },
+      },
+    );
+    assert.equal(r.suite, 'TLS_PSK_WITH_AES_128_CCM_8');
+    assert.deepEqual(r.got, ['hello from openssl\n']);
+  });
+
+  it('completes PSK-AES128-CBC-SHA256 (RFC 5487)', async () => {
+    const r = await converse(['-psk', PSK_HEX, '-cipher', 'PSK-AES128-CBC-SHA256', '-nocert'], {
+      psk: { identity: 'dev1', key: PSK },
+      cipherSuites: ['TLS_PSK_WITH_AES_128_CBC_SHA256'],
+    });
+    assert.equal(r.suite, 'TLS_PSK_WITH_AES_128_CBC_SHA256');
+  });
+
+  it('completes ECDHE-ECDSA-AES128-CCM8 with a verified server certificate and a client certificate (RFC 7251)', async () => {
+    const r = await converse(
+      [
+        '-cipher',
+        'ECDHE-ECDSA-AES128-CCM8',
+        '-cert',
+        pki.path('server.pem'),
+        '-key',
+        pki.path('server.key'),
+        '-Verify',
+        '2',
+        '-CAfile',
+        pki.path('ca.pem'),
+      ],
+      {
+        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
+        trust: { trustedCertificates: [pki.caPem] },
+        certificate: { privateKey: pki.clientKey, certificateChain: [pki.clientCert] },
+      },
+    );
+    assert.equal(r.suite, 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8');
+    assert.equal(r.identity?.kind === 'x509' && r.identity.subject, 'CN=server.test');
+    assert.match(r.output, /CN ?= ?dev1/);
+  });
+
+  it('completes ECDHE-ECDSA-AES128-GCM-SHA256 (RFC 5289)', async () => {
+    const r = await converse(
+      [
+        '-cipher',
+        'ECDHE-ECDSA-AES128-GCM-SHA256',
+        '-cert',
+        pki.path('server.pem'),
+        '-key',
+        pki.path('server.key'),
+      ],
+      {
+        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'],
+        trust: { trustedCertificates: [pki.caPem] },
+      },
+    );
+    assert.equal(r.suite, 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
+  });
+
+  it('refuses a server certificate that does not chain to the trust store (RFC 5246 §7.2.2 unknown_ca)', async () => {
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-accept',
+      '127.0.0.1:0',
+      '-cipher',
+      'ECDHE-ECDSA-AES128-CCM8',
+      '-cert',
+      pki.path('server.pem'),
+      '-key',
+      pki.path('server.key'),
+    ]);
+    let transport: DtlsClientTransport | undefined;
+    try {
+      const port = Number((await server.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/))[1]);
+      transport = new DtlsClientTransport({
+        host: '127.0.0.1',
+        port,
+        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
+        trust: { trustedCertificates: [pki.otherCaPem] },
+      });
+      await assert.rejects(transport.connect(), { code: 'DTLS_ERR_UNKNOWN_CA' });
+      await server.waitFor(/alert number 48\b|unknown ca/i);
+    } finally {
+      await transport?.close();
+      await server.stop();
+    }
+  });
+});
