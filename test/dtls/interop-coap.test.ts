@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import {
+  DtlsServerTransport,
+  type DtlsServerTransportOptions,
+} from '../../src/dtls/server-transport.js';
+import type { PeerIdentity } from '../../src/transport/datagram.js';
+import { Peer } from './peers.js';
+import { makePki, type TestPki } from './pki.js';
+
+/**
+ * A minimal hard-coded CoAP responder (RFC 7252 §3): every CON or NON request gets a 2.05
+ * Content with the given payload, piggy-backed in an ACK for a CON. The real endpoint lives in
+ * src/coap; this only proves that CoAP datagrams cross our DTLS transport.
+ */
+function coapContent(request: Buffer, payload: string): Buffer | undefined {
+  if (request.length < 4) return undefined;
+  const version = request[0]! >> 6;
+  const type = (request[0]! >> 4) & 3;
+  const tkl = request[0]! & 0x0f;
+  if (version !== 1 || tkl > 8 || request.length < 4 + tkl || type > 1) return undefined;
+  if (request[1]! >> 5 !== 0) return undefined; // RFC 7252 §12.1: only requests (class 0)
+  const token = request.subarray(4, 4 + tkl);
+  const header = Buffer.from([
+    0x40 | ((type === 0 ? 2 : 1) << 4) | tkl,
+    0x45,
+    request[2]!,
+    request[3]!,
+  ]);
+  return Buffer.concat([header, token, Buffer.from([0xff]), Buffer.from(payload)]);
+}
+
+async function coapServer(options: Partial<DtlsServerTransportOptions>) {
+  const server = new DtlsServerTransport({ host: '127.0.0.1', port: 0, ...options });
+  const identities: (PeerIdentity | undefined)[] = [];
+  server.onReceive((data, peer) => {
+    identities.push(peer.identity);
+    const answer = coapContent(data, 'hello over dtls');
+    if (answer) server.send(peer, answer);
+  });
+  const { port } = await server.listen();
+  return { server, port, identities };
+}
+
+async function runClient(command: string, args: string[]): Promise<string> {
+  const peer = new Peer(command, ['-B', '20', ...args]);
+  try {
+    await peer.exited;
+  } finally {
+    await peer.stop();
+  }
+  return peer.output;
+}
+
+const pskKey = 'tandem-secret';
+const pskStore = (id: string) => (id === 'dev1' ? Buffer.from(pskKey) : undefined);
+
+describe('interop with libcoap coap-client over our server transport', () => {
+  let pki: TestPki;
+  before(() => {
+    pki = makePki();
+  });
+  after(() => pki.remove());
+
+  for (const command of ['coap-client-openssl', 'coap-client-gnutls']) {
+    it(`${command} GETs over PSK (RFC 7925 §4.2, TLS_PSK_WITH_AES_128_CCM_8)`, async () => {
+      const { server, port, identities } = await coapServer({ pskStore });
+      try {
+        const out = await runClient(command, [
+          '-u',
+          'dev1',
+          '-k',
+          pskKey,
+          `coaps://127.0.0.1:${port}/test`,
+        ]);
+        // coap-client exits 0 even when the handshake fails: the payload is the proof.
+        assert.match(out, /hello over dtls/);
+        assert.deepEqual(identities[0], { kind: 'psk', identity: 'dev1' });
+      } finally {
+        await server.close();
+      }
+      assert.equal(server.stats.handshakesCompleted, 1);
+    });
+  }
+
+  it('coap-client-openssl with a wrong key gets no answer (RFC 5246 §7.2.2)', async () => {
+    const { server, port, identities } = await coapServer({ pskStore });
+    try {
+      const out = await runClient('coap-client-openssl', [
+        '-u',
+        'dev1',
+        '-k',
+        'wrong-secret',
+        `coaps://127.0.0.1:${port}/test`,
+      ]);
+      assert.doesNotMatch(out, /hello over dtls/);
+      assert.equal(identities.length, 0);
+    } finally {
+      await server.close();
+    }
+    assert.equal(server.stats.handshakesCompleted, 0);
+    assert.ok(server.stats.handshakesFailed >= 1);
+  });
+
+  it('coap-client-gnutls GETs with raw public keys both ways (RFC 7250)', async () => {
+    const serverKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const clientKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const rpkFile = pki.path('client-rpk.pem');
+    writeFileSync(rpkFile, clientKey.privateKey.export({ format: 'pem', type: 'sec1' }));
+    const clientSpki = clientKey.publicKey.export({ format: 'der', type: 'spki' });
+    const { server, port, identities } = await coapServer({
+      certificate: { privateKey: serverKey.privateKey },
+      trust: { rawPublicKeyTrust: (spki) => spki.equals(clientSpki) },
+      clientAuth: 'require',
+    });
+    try {
+      const out = await runClient('coap-client-gnutls', [
+        '-M',
+        rpkFile,
+        `coaps://127.0.0.1:${port}/test`,
+      ]);
+      assert.match(out, /hello over dtls/);
+      assert.equal(identities[0]?.kind, 'rpk');
+      assert.deepEqual(identities[0]?.kind === 'rpk' && identities[0].publicKey, clientSpki);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('coap-client-gnutls GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
+    const { server, port, identities } = await coapServer({
+      certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+      trust: { trustedCertificates: [pki.caPem] },
+      clientAuth: 'require',
+    });
+    try {
+      const out = await runClient('coap-client-gnutls', [
+        '-c',
+        pki.path('client.pem'),
+        '-j',
+        pki.path('client.key'),
+        '-C',
+        pki.path('ca.pem'),
+        `coaps://127.0.0.1:${port}/test`,
+      ]);
+      assert.match(out, /hello over dtls/);
+      assert.equal(identities[0]?.kind === 'x509' && identities[0].subject, 'CN=dev1');
+    } finally {
+      await server.close();
+    }
+  });
+});
