@@ -130,10 +130,17 @@ class Reader {
             if (arg === null) return out;
             throw new CodecError('MALFORMED', 'CBOR break inside a definite map');
           }
-          if (typeof k !== 'number' && typeof k !== 'string' && typeof k !== 'bigint') {
-            throw new CodecError('TYPE_MISMATCH', 'CBOR map key is neither integer nor text');
+          // Integer and text keys (SenML), or arrays of integers (LwM2M CBOR path fragments).
+          if (
+            typeof k !== 'number' &&
+            typeof k !== 'string' &&
+            typeof k !== 'bigint' &&
+            !Array.isArray(k)
+          ) {
+            throw new CodecError('TYPE_MISMATCH', 'CBOR map key is not an integer, text or array');
           }
-          // RFC 8949 §5.6: duplicate keys make a map invalid.
+          // RFC 8949 §5.6: duplicate keys make a map invalid (array keys are checked by the
+          // format that uses them, by the path they spell).
           if (out.has(k)) throw new CodecError('MALFORMED', `CBOR map key ${String(k)} twice`);
           out.set(k, this.value(depth + 1));
         }

@@ -8,6 +8,12 @@ import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import type { Lwm2mPathValue } from '../node/path-value.js';
 import { CodecError } from './codec-error.js';
 import { ContentFormat, contentFormatName } from './content-format.js';
+import {
+  decodeLwm2mCbor,
+  decodeLwm2mCborComposite,
+  encodeLwm2mCbor,
+  encodeLwm2mCborComposite,
+} from './lwm2m-cbor.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
 import {
   decodeSenmlCbor,
@@ -36,6 +42,7 @@ const nodeDecoders = new Map<number, NodeDecoder>([
   [ContentFormat.OLD_TLV, decodeTlv],
   [ContentFormat.SENML_JSON, decodeSenmlJson],
   [ContentFormat.SENML_CBOR, decodeSenmlCbor],
+  [ContentFormat.LWM2M_CBOR, decodeLwm2mCbor],
 ]);
 
 const nodeEncoders = new Map<number, NodeEncoder>([
@@ -45,16 +52,19 @@ const nodeEncoders = new Map<number, NodeEncoder>([
   [ContentFormat.OLD_TLV, encodeTlv],
   [ContentFormat.SENML_JSON, encodeSenmlJson],
   [ContentFormat.SENML_CBOR, encodeSenmlCbor],
+  [ContentFormat.LWM2M_CBOR, encodeLwm2mCbor],
 ]);
 
 const compositeDecoders = new Map<number, CompositeDecoder>([
   [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
   [ContentFormat.SENML_CBOR, decodeSenmlCborComposite],
+  [ContentFormat.LWM2M_CBOR, decodeLwm2mCborComposite],
 ]);
 
 const compositeEncoders = new Map<number, CompositeEncoder>([
   [ContentFormat.SENML_JSON, encodeSenmlJsonComposite],
   [ContentFormat.SENML_CBOR, encodeSenmlCborComposite],
+  [ContentFormat.LWM2M_CBOR, encodeLwm2mCborComposite],
 ]);
 
 /** Registers a codec for a format (used by the format modules that load after this one). */
