@@ -35,8 +35,11 @@ async function loadBrokerClass(): Promise<BrokerClass> {
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) throw new Error('usage: tandem-broker.ts <port>');
 
+// Tandem runs with its defaults; TANDEM_BENCH_LIMITS='{"maxQueuedMessages":100000}' overrides
+// some of its MqttLimits to explore their effect.
+const limits = process.env.TANDEM_BENCH_LIMITS ? JSON.parse(process.env.TANDEM_BENCH_LIMITS) : {};
 const MqttBroker = await loadBrokerClass();
-const broker = new MqttBroker({});
+const broker = new MqttBroker({ limits });
 await broker.start?.();
 const server = createServer({ noDelay: true }, (socket) => {
   broker.handleConnection(socket, {
