@@ -45,6 +45,7 @@ import {
   ServerObserveRegistry,
 } from './observe-server.js';
 import {
+  findUnrecognisedCritical,
   getOption,
   getUintOption,
   OptionNumber,
@@ -484,10 +485,28 @@ export class CoapEndpoint {
         // no longer outstanding for NSTART (RFC 7252 §4.7).
         pending.slot?.release();
         pending.slot = undefined;
-      } else {
+      } else if (!this.#rejectsCriticalOption(outcome.message, pending)) {
+        // RFC 7252 §5.2.1: the response piggy-backed in the ACK.
         this.#completeExchange(pending, outcome.message);
       }
     });
+  }
+
+  /**
+   * RFC 7252 §5.4.1: a response carrying a critical option we do not know cannot be used; the
+   * exchange waiting for it fails (rather than time out) with the reason.
+   */
+  #rejectsCriticalOption(message: CoapMessage, pending: PendingExchange | undefined): boolean {
+    const bad = findUnrecognisedCritical(message.options, this.#knownOptions);
+    if (bad === undefined) return false;
+    this.stats.badOption++;
+    if (pending && message.token.equals(pending.token)) {
+      this.#finish(pending);
+      pending.reject(
+        new CoapError('COAP_ERR_RESPONSE', `response with unrecognised critical option ${bad}`),
+      );
+    }
+    return true;
   }
 
   #completeExchange(pending: PendingExchange, message: CoapMessage): void {
@@ -570,7 +589,10 @@ export class CoapEndpoint {
     }
     if (isRequestCode(message.code)) {
       this.stats.requestsIn++;
-      void handleRequest(this.#ctx, message, peer);
+      handleRequest(this.#ctx, message, peer).catch((err) => {
+        this.stats.handlerErrors++;
+        this.#logger?.error({ err, peer: peer.key }, 'coap: error while handling a request');
+      });
     } else if (isResponseCode(message.code)) {
       this.#receiveResponse(message, peer);
     } else {
@@ -607,6 +629,12 @@ export class CoapEndpoint {
     const key = tokenKey(peer.key, message.token);
     const confirmable = message.type === MessageType.Con;
     const pending = this.#pending.get(key);
+    if (this.#rejectsCriticalOption(message, pending)) {
+      // RFC 7252 §5.4.1: a response with an unrecognised critical option is rejected (§4.2:
+      // RST for a CON, §4.3: ignored or RST for a NON).
+      this.#sendRst(peer, message.messageId);
+      return;
+    }
     if (pending) {
       // RFC 7252 §5.2.2: the separate response also ends the retransmission of the request.
       if (confirmable) this.#sendAck(peer, message.messageId);

@@ -102,8 +102,8 @@ export async function handleRequest(
     }
   }
   const observeValue = getUintOption(message.options, OptionNumber.Observe);
-  if (observeValue !== 0) {
-    // RFC 7641 §3.6: Observe=1 (or a plain GET with the same token) ends a registration.
+  if (observeValue === 1) {
+    // RFC 7641 §3.6: a GET with Observe=1 and the observation's token deregisters.
     ctx.observers.remove(peer.key, message.token);
   }
   const handler = ctx.handler();

@@ -262,6 +262,38 @@ describe('CoAP endpoint as client (RFC 7252)', () => {
     await endpoint.close();
   });
 
+  test('fails a request whose piggy-backed response has an unknown critical option (RFC 7252 §5.4.1)', async () => {
+    const { transport, endpoint } = setup();
+    const p = endpoint.request(devicePeer, { code: Code.Get, path: '/x' });
+    await settle();
+    const req = transport.takeOne();
+    transport.deliver(
+      devicePeer,
+      reply(req, { options: [{ number: 2051, value: Buffer.from('?') }] }),
+    );
+    await assert.rejects(p, { code: 'COAP_ERR_RESPONSE' });
+    assert.equal(endpoint.stats.badOption, 1);
+    await endpoint.close();
+  });
+
+  test('rejects a CON response with an unknown critical option with RST (RFC 7252 §5.4.1, §4.2)', async () => {
+    const { transport, endpoint } = setup();
+    const p = endpoint.request(devicePeer, { code: Code.Get, path: '/x' });
+    await settle();
+    const req = transport.takeOne();
+    transport.deliver(devicePeer, emptyMessage(MessageType.Ack, req.messageId));
+    transport.deliver(devicePeer, {
+      ...reply(req, { options: [{ number: 2051, value: Buffer.from('?') }] }),
+      type: MessageType.Con,
+      messageId: 0x7100,
+    });
+    const rst = transport.takeOne();
+    assert.equal(rst.type, MessageType.Rst);
+    assert.equal(rst.messageId, 0x7100);
+    await assert.rejects(p, { code: 'COAP_ERR_RESPONSE' });
+    await endpoint.close();
+  });
+
   test('pings a peer with an empty CON and takes RST as alive (RFC 7252 §4.3)', async () => {
     const { transport, endpoint } = setup();
     const p = endpoint.ping(devicePeer);
