@@ -60,6 +60,33 @@ describe('interop with openssl s_client (our server)', () => {
     assert.equal(server.stats.helloVerifyRequestsSent, 1);
   });
 
+  it('refuses renegotiation with a no_renegotiation warning (RFC 5746 §4.4)', async () => {
+    const { server, port } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      client.write('first\n');
+      await client.waitFor(/echo:first/);
+      client.write('R\n'); // s_client: renegotiate
+      await client.waitFor(/RENEGOTIATING/);
+      // OpenSSL gives up on the connection when its renegotiation is refused.
+      await client.waitFor(/no renegotiation/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
   it('sends bad_record_mac to a client with the wrong PSK (RFC 5246 §7.2.2)', async () => {
     const { server, port } = await echoServer();
     const client = new Peer('openssl', [
