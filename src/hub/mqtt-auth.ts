@@ -1,0 +1,51 @@
+import type { DeviceStore } from '../store/ports.js';
+import { verifyPassword } from './password.js';
+
+/** MQTT 5 reason codes of a refused CONNECT (MQTT 5.0 §3.2.2.2). */
+const BAD_USERNAME_OR_PASSWORD = 0x86;
+const NOT_AUTHORIZED = 0x87;
+
+export interface MqttCredentialsCheck {
+  username?: string;
+  password?: Buffer;
+}
+
+export type MqttAuthOutcome =
+  | { accept: true; deviceId?: string }
+  | { accept: false; reasonCode: number; reasonString: string };
+
+/**
+ * Checks MQTT CONNECT credentials against the device registry. With a username, the password
+ * must match the device's stored hash; without one, the client is let in only while anonymous
+ * access is allowed (loopback-only server or `allowAnonymous`).
+ */
+export async function authenticateMqtt(
+  devices: DeviceStore,
+  anonymousAllowed: boolean,
+  request: MqttCredentialsCheck,
+): Promise<MqttAuthOutcome> {
+  if (request.username === undefined) {
+    if (anonymousAllowed) return { accept: true };
+    return {
+      accept: false,
+      reasonCode: NOT_AUTHORIZED,
+      reasonString: 'credentials required',
+    };
+  }
+  const entry = await devices.findByMqttUsername(request.username);
+  const password = request.password?.toString('utf8') ?? '';
+  // Verify against a fixed hash when the user is unknown, so timing does not tell who exists.
+  const ok = await verifyPassword(password, entry?.passwordHash ?? UNKNOWN_USER_HASH);
+  if (!entry || !ok) {
+    return {
+      accept: false,
+      reasonCode: BAD_USERNAME_OR_PASSWORD,
+      reasonString: 'bad user name or password',
+    };
+  }
+  return { accept: true, deviceId: entry.deviceId };
+}
+
+/** scrypt of a random password nobody knows, with the current parameters. */
+const UNKNOWN_USER_HASH =
+  'scrypt$15$8$1$3q2+7w0Rk4kq1tYp5g1b2A==$5m8cA0Hn1mVw9cB8o0o4V6q2yRk2m0m8o1m1m2m3m4k=';

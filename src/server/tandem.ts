@@ -1,0 +1,286 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { buildApi } from '../api/app.js';
+import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
+import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
+import { authenticateMqtt } from '../hub/mqtt-auth.js';
+import { PskCache } from '../hub/psk-cache.js';
+import { silentLogger } from '../log.js';
+import type { Store } from '../store/ports.js';
+import { SqliteStore } from '../store/sqlite/index.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { packageVersion } from '../util/package-root.js';
+import { CoapService } from './coap-service.js';
+import { formatAddress, isLoopback, listenStream } from './listen.js';
+import { createMetricsRegistry, gaugeFrom } from './metrics.js';
+import { MqttService } from './mqtt-service.js';
+
+export interface TandemOptions {
+  /** A validated configuration (see loadConfig / configSchema). */
+  config: TandemConfig;
+  logger?: Logger;
+  clock?: Clock;
+  /** Storage backend; the embedded SQLite store in `config.dataDir` when absent. */
+  store?: Store;
+}
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+/**
+ * One Tandem server: its listeners, protocol engines, store and API. No module-level state:
+ * tests start many side by side on port 0.
+ */
+export class Tandem {
+  readonly config: TandemConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly metrics: Registry;
+  readonly version = packageVersion();
+  #state: State = 'new';
+  #startedAt = 0;
+  #store: Store | undefined;
+  #ownsStore: boolean;
+  #api: FastifyInstance | undefined;
+  readonly #addresses = new Map<ListenerName, BoundAddress>();
+  readonly psk = new PskCache();
+  #mqtt: MqttService | undefined;
+  #coap: CoapService | undefined;
+
+  constructor(options: TandemOptions) {
+    this.config = options.config;
+    this.logger = options.logger ?? silentLogger();
+    this.clock = options.clock ?? systemClock;
+    this.#store = options.store;
+    this.#ownsStore = !options.store;
+    this.metrics = createMetricsRegistry();
+  }
+
+  get store(): Store {
+    if (!this.#store) throw new Error('Tandem is not started');
+    return this.#store;
+  }
+
+  /** The MQTT side (broker and its listeners), once started. */
+  get mqtt(): MqttService {
+    if (!this.#mqtt) throw new Error('Tandem is not started');
+    return this.#mqtt;
+  }
+
+  /** The CoAP side (one endpoint per CoAP listener), once started. */
+  get coap(): CoapService {
+    if (!this.#coap) throw new Error('Tandem is not started');
+    return this.#coap;
+  }
+
+  /**
+   * Devices may connect without credentials only when every device listener is bound to
+   * loopback, or when `allowAnonymous` says so; both cases are logged as a warning at start.
+   */
+  get anonymousAllowed(): boolean {
+    return this.config.allowAnonymous || this.#deviceHosts().every(isLoopback);
+  }
+
+  /** The bound address of a started listener (port 0 resolved), undefined when off. */
+  address(name: ListenerName): BoundAddress | undefined {
+    return this.#addresses.get(name);
+  }
+
+  /** `host:port` of every started listener. */
+  addresses(): Partial<Record<ListenerName, string>> {
+    const out: Partial<Record<ListenerName, string>> = {};
+    for (const [name, a] of this.#addresses) out[name] = formatAddress(a.host, a.port);
+    return out;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`cannot start a Tandem that is ${this.#state}`);
+    this.#state = 'starting';
+    this.#startedAt = this.clock.now();
+    try {
+      this.#store ??= new SqliteStore({
+        dataDir: this.config.dataDir,
+        clock: this.clock,
+        batchSize: this.config.storage.batchSize,
+        flushIntervalMs: this.config.storage.flushIntervalMs,
+      });
+      await this.psk.load(this.#store.devices);
+      this.#registerMetrics();
+      this.#warnIfOpen();
+      await this.#startMqtt();
+      await this.#startCoap();
+      await this.#startHttp();
+    } catch (err) {
+      await this.#shutdown();
+      this.#state = 'stopped';
+      throw err;
+    }
+    this.#state = 'started';
+    this.logger.info(this.addresses(), 'listening');
+  }
+
+  /**
+   * Graceful stop: stop accepting, let the engines say goodbye and drain, cut what is still
+   * open after `shutdownTimeoutMs`, then flush and close the store.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping' || this.#state === 'new') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    await this.#shutdown();
+    this.#state = 'stopped';
+    this.logger.info('stopped');
+  }
+
+  health(): HealthReport {
+    const listeners: Record<string, ListenerStatus> = {};
+    for (const name of LISTENER_NAMES) {
+      const bound = this.#addresses.get(name);
+      if (bound)
+        listeners[name] = { status: 'listening', address: formatAddress(bound.host, bound.port) };
+      else if (this.config.listeners[name].port === 'off') listeners[name] = { status: 'off' };
+      else listeners[name] = { status: 'stopped' };
+    }
+    const store = this.#store?.health() ?? { ok: false, backend: 'none', detail: 'not started' };
+    const allUp = Object.values(listeners).every((l) => l.status !== 'stopped');
+    return {
+      status: store.ok && allUp && this.#state === 'started' ? 'ok' : 'degraded',
+      version: this.version,
+      uptimeSeconds: Math.max(0, (this.clock.now() - this.#startedAt) / 1000),
+      listeners,
+      storage: {
+        status: store.ok ? 'ok' : 'failing',
+        backend: store.backend,
+        ...(store.detail ? { detail: store.detail } : {}),
+      },
+    };
+  }
+
+  #hostOf(name: ListenerName): string {
+    return this.config.listeners[name].host ?? this.config.host;
+  }
+
+  #deviceHosts(): string[] {
+    return LISTENER_NAMES.filter(
+      (n) => n !== 'http' && this.config.listeners[n].port !== 'off',
+    ).map((n) => this.#hostOf(n));
+  }
+
+  #warnIfOpen(): void {
+    if (this.config.allowAnonymous) {
+      this.logger.warn(
+        'allowAnonymous is set: devices may connect without credentials from any address',
+      );
+    } else if (this.anonymousAllowed) {
+      this.logger.warn(
+        'every device listener is bound to loopback: devices may connect without credentials (development mode); bind another host to require authentication',
+      );
+    }
+  }
+
+  async #startMqtt(): Promise<void> {
+    const store = this.store;
+    const anonymous = this.anonymousAllowed;
+    this.#mqtt = new MqttService({
+      config: this.config,
+      logger: this.logger.child({ component: 'mqtt' }),
+      clock: this.clock,
+      version: this.version,
+      hooks: {
+        authenticate: async (request) => {
+          const outcome = await authenticateMqtt(store.devices, anonymous, request);
+          return outcome.accept
+            ? { accept: true, context: { deviceId: outcome.deviceId } }
+            : outcome;
+        },
+      },
+    });
+    const bound = await this.#mqtt.start((name) => this.#hostOf(name));
+    for (const [name, b] of bound) this.#addresses.set(name, { host: b.host, port: b.port });
+  }
+
+  async #startCoap(): Promise<void> {
+    this.#coap = new CoapService({
+      config: this.config,
+      logger: this.logger.child({ component: 'coap' }),
+      clock: this.clock,
+      psk: this.psk,
+    });
+    await this.#coap.start((name) => this.#hostOf(name));
+    for (const [name, l] of this.#coap.listeners) {
+      this.#addresses.set(name, { host: l.host, port: l.port });
+    }
+  }
+
+  async #startHttp(): Promise<void> {
+    const { port } = this.config.listeners.http;
+    if (port === 'off') return;
+    const host = this.#hostOf('http');
+    this.#api = await buildApi({
+      version: this.version,
+      logger: this.logger,
+      health: () => this.health(),
+      metrics: this.metrics,
+    });
+    await this.#api.ready();
+    const bound = await listenStream(this.#api.server, 'http', host, port);
+    this.#addresses.set('http', { host, port: bound });
+  }
+
+  #registerMetrics(): void {
+    gaugeFrom(
+      this.metrics,
+      'tandem_listener_up',
+      'Whether a listener is bound (1) or not (0).',
+      ['listener'],
+      () =>
+        LISTENER_NAMES.filter((n) => this.config.listeners[n].port !== 'off').map((n) => [
+          { listener: n },
+          this.#addresses.has(n) ? 1 : 0,
+        ]),
+    );
+    gaugeFrom(
+      this.metrics,
+      'tandem_store_pending_writes',
+      'Telemetry points buffered, not yet written.',
+      [],
+      () => [[{}, this.#store?.telemetry.pending ?? 0]],
+    );
+  }
+
+  async #shutdown(): Promise<void> {
+    const deadline = this.config.shutdownTimeoutMs;
+    const closing: Promise<unknown>[] = [];
+    if (this.#mqtt) closing.push(this.#mqtt.stop());
+    if (this.#coap) closing.push(this.#coap.stop());
+    if (this.#api) closing.push(this.#api.close());
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = systemClock.setTimeout(() => resolve('timeout'), deadline);
+    });
+    const outcome = await Promise.race([Promise.allSettled(closing), timedOut]);
+    if (timer) systemClock.clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.logger.warn(
+        { timeoutMs: deadline },
+        'connections still open after the shutdown timeout: closing them',
+      );
+      this.#mqtt?.destroyAll();
+    }
+    this.#mqtt = undefined;
+    this.#coap = undefined;
+    this.#addresses.clear();
+    this.#api = undefined;
+    if (this.#store && this.#ownsStore) {
+      await this.#store.close();
+      this.#store = undefined;
+    } else await this.#store?.flush();
+  }
+}
