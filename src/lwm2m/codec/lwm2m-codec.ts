@@ -14,6 +14,7 @@ import {
   encodeLwm2mCbor,
   encodeLwm2mCborComposite,
 } from './lwm2m-cbor.js';
+import { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
 import {
   decodeSenmlCbor,
@@ -43,6 +44,8 @@ const nodeDecoders = new Map<number, NodeDecoder>([
   [ContentFormat.SENML_JSON, decodeSenmlJson],
   [ContentFormat.SENML_CBOR, decodeSenmlCbor],
   [ContentFormat.LWM2M_CBOR, decodeLwm2mCbor],
+  [ContentFormat.JSON, decodeLwm2mJson],
+  [ContentFormat.OLD_JSON, decodeLwm2mJson],
 ]);
 
 const nodeEncoders = new Map<number, NodeEncoder>([
@@ -53,6 +56,8 @@ const nodeEncoders = new Map<number, NodeEncoder>([
   [ContentFormat.SENML_JSON, encodeSenmlJson],
   [ContentFormat.SENML_CBOR, encodeSenmlCbor],
   [ContentFormat.LWM2M_CBOR, encodeLwm2mCbor],
+  [ContentFormat.JSON, encodeLwm2mJson],
+  [ContentFormat.OLD_JSON, encodeLwm2mJson],
 ]);
 
 const compositeDecoders = new Map<number, CompositeDecoder>([
@@ -66,25 +71,6 @@ const compositeEncoders = new Map<number, CompositeEncoder>([
   [ContentFormat.SENML_CBOR, encodeSenmlCborComposite],
   [ContentFormat.LWM2M_CBOR, encodeLwm2mCborComposite],
 ]);
-
-/** Registers a codec for a format (used by the format modules that load after this one). */
-export function registerNodeCodec(
-  format: number,
-  decoder: NodeDecoder,
-  encoder: NodeEncoder,
-): void {
-  nodeDecoders.set(format, decoder);
-  nodeEncoders.set(format, encoder);
-}
-
-export function registerCompositeCodec(
-  format: number,
-  decoder: CompositeDecoder,
-  encoder: CompositeEncoder,
-): void {
-  compositeDecoders.set(format, decoder);
-  compositeEncoders.set(format, encoder);
-}
 
 /**
  * Decodes `bytes` of content format `format` into the node at `path` (object, object
