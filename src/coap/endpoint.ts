@@ -33,6 +33,7 @@ import {
   encodeMessage,
   MessageType,
 } from './message.js';
+import { MessageIdProvider } from './message-id.js';
 import {
   isNewerNotification,
   type NotificationListener,
@@ -169,7 +170,9 @@ export class CoapEndpoint {
   readonly #observations = new Map<string, ObservationState>();
   readonly #observers: ServerObserveRegistry;
   readonly #ctx: ServerContext;
-  #nextMessageId: number;
+  readonly #messageIds: MessageIdProvider;
+  /** Our NON requests by peer and message ID, to fail them on RST (RFC 7252 §4.3). */
+  readonly #nonRequests = new Map<string, PendingExchange>();
   #closed = false;
 
   constructor(transport: DatagramTransport, options: CoapEndpointOptions = {}) {
@@ -186,6 +189,7 @@ export class CoapEndpoint {
     this.#limits = { ...defaultBlockwiseLimits, ...options.blockwise };
     this.#knownOptions = new Set(options.knownOptions ?? []);
     this.#onPeerSeen = options.onPeerSeen;
+    this.#messageIds = new MessageIdProvider(this.#clock, this.params.exchangeLifetimeMs, random);
     this.#dedup = new Deduplicator(
       this.#clock,
       this.params.exchangeLifetimeMs,
@@ -210,7 +214,7 @@ export class CoapEndpoint {
       observers: this.#observers,
       stats: this.stats,
       logger: this.#logger,
-      messageId: () => this.#messageId(),
+      messageId: (peerKey) => this.#messageIds.next(peerKey),
       sendRaw: (peer, data) => this.#sendRaw(peer, data),
       handler: () => this.#handler,
       knownOptions: this.#knownOptions,
@@ -218,8 +222,6 @@ export class CoapEndpoint {
       closed: () => this.#closed,
       remember: (request, message) => this.#requestMessages.set(request, message),
     };
-    // RFC 7252 §4.4: start message IDs at a random value.
-    this.#nextMessageId = Math.floor(random() * 0x10000) & 0xffff;
     transport.onReceive((data, peer) => this.#receive(data, peer));
   }
 
@@ -243,6 +245,7 @@ export class CoapEndpoint {
     this.#congestion.clear();
     this.#dedup.clear();
     this.#blockwise.clear();
+    this.#messageIds.clear();
     await this.transport.close();
   }
 
@@ -264,7 +267,7 @@ export class CoapEndpoint {
   /** Sends an empty CON (RFC 7252 §4.3 "CoAP ping"); resolves when the peer answers with RST. */
   ping(peer: DatagramPeer, timeoutMs = this.params.maxTransmitWaitMs): Promise<boolean> {
     return new Promise((resolve) => {
-      const messageId = this.#messageId();
+      const messageId = this.#messageIds.next(peer.key);
       let timer: TimerHandle | undefined;
       const done = (alive: boolean) => {
         if (timer) this.#clock.clearTimeout(timer);
@@ -445,7 +448,7 @@ export class CoapEndpoint {
   }
 
   #startExchange(pending: PendingExchange, parts: ExchangeParts): void {
-    const messageId = this.#messageId();
+    const messageId = this.#messageIds.next(pending.peer.key);
     pending.messageId = messageId;
     const message: CoapMessage = {
       type: parts.confirmable ? MessageType.Con : MessageType.Non,
@@ -466,6 +469,7 @@ export class CoapEndpoint {
     this.stats.requestsOut++;
     this.#logger?.trace({ peer: pending.peer.key }, `coap out ${describeMessage(message)}`);
     if (!parts.confirmable) {
+      this.#nonRequests.set(`${pending.peer.key}#${messageId}`, pending);
       this.#sendRaw(pending.peer, data);
       return;
     }
@@ -529,15 +533,12 @@ export class CoapEndpoint {
     pending.cancelQueued = undefined;
     if (pending.confirmable && pending.messageId >= 0) {
       this.#reliability.cancel(pending.peer.key, pending.messageId);
+    } else if (pending.messageId >= 0) {
+      const k = `${pending.peer.key}#${pending.messageId}`;
+      if (this.#nonRequests.get(k) === pending) this.#nonRequests.delete(k);
     }
     pending.slot?.release();
     pending.slot = undefined;
-  }
-
-  #messageId(): number {
-    const id = this.#nextMessageId;
-    this.#nextMessageId = (id + 1) & 0xffff;
-    return id;
   }
 
   // ---------------------------------------------------------------- receive path
@@ -614,6 +615,15 @@ export class CoapEndpoint {
       return;
     }
     if (this.#reliability.settle(peer.key, message)) return;
+    if (message.type === MessageType.Rst) {
+      // RFC 7252 §4.3: the peer rejected one of our NON requests.
+      const non = this.#nonRequests.get(`${peer.key}#${message.messageId}`);
+      if (non) {
+        this.#finish(non);
+        non.reject(new CoapResetError(message.messageId));
+        return;
+      }
+    }
     // An RST may also answer a NON notification of ours (RFC 7641 §3.6).
     if (
       message.type === MessageType.Rst &&

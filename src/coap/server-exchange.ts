@@ -45,7 +45,8 @@ export interface ServerContext {
     badOption: number;
   };
   readonly logger: Logger | undefined;
-  messageId(): number;
+  /** A new message ID towards a peer (RFC 7252 §4.4). */
+  messageId(peerKey: string): number;
   sendRaw(peer: DatagramPeer, data: Buffer): void;
   handler(): RequestHandler | undefined;
   /** Critical options understood beyond the RFCs' own. */
@@ -195,7 +196,7 @@ export class ServerExchange {
       // RFC 7252 §5.2.1 piggy-backed in the ACK; §5.2.2 separate as CON; §5.2.3 NON for NON.
       type: piggyback ? MessageType.Ack : con ? MessageType.Con : MessageType.Non,
       code,
-      messageId: piggyback ? req.messageId : ctx.messageId(),
+      messageId: piggyback ? req.messageId : ctx.messageId(this.peer.key),
       token: req.token,
       options: opts,
       payload,
@@ -255,7 +256,7 @@ export function sendNotification(
     };
     entry.seq = (entry.seq + 1) & SEQ_MASK;
   }
-  const messageId = ctx.messageId();
+  const messageId = ctx.messageId(entry.peer.key);
   const message: CoapMessage = {
     type: confirmable ? MessageType.Con : MessageType.Non,
     code: slice.code,

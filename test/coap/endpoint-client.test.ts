@@ -294,6 +294,40 @@ describe('CoAP endpoint as client (RFC 7252)', () => {
     await endpoint.close();
   });
 
+  test('rejects a NON request that the peer answers with RST (RFC 7252 §4.3)', async () => {
+    const { transport, endpoint } = setup();
+    const p = endpoint.request(devicePeer, { code: Code.Get, path: '/x', confirmable: false });
+    await settle();
+    const req = transport.takeOne();
+    assert.equal(req.type, MessageType.Non);
+    transport.deliver(devicePeer, emptyMessage(MessageType.Rst, req.messageId));
+    await assert.rejects(p, CoapResetError);
+    await endpoint.close();
+  });
+
+  test('counts message IDs per peer, from a random start (RFC 7252 §4.4)', async () => {
+    const transport = new FakeTransport();
+    const values = [0.5, 0.25];
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      random: () => values.shift() ?? 0,
+    });
+    const a1 = endpoint.request(devicePeer, { code: Code.Get, path: '/a', confirmable: false });
+    const b1 = endpoint.request(otherPeer, { code: Code.Get, path: '/b', confirmable: false });
+    await settle();
+    const [ma, mb] = transport.take();
+    assert.equal(ma!.messageId, 0x8000);
+    assert.equal(mb!.messageId, 0x4000);
+    transport.deliver(devicePeer, { ...reply(ma!, {}), type: MessageType.Non, messageId: 1 });
+    await a1;
+    const a2 = endpoint.request(devicePeer, { code: Code.Get, path: '/a', confirmable: false });
+    await settle();
+    assert.equal(transport.takeOne().messageId, 0x8001);
+    a2.catch(() => {});
+    b1.catch(() => {});
+    await endpoint.close();
+  });
+
   test('pings a peer with an empty CON and takes RST as alive (RFC 7252 §4.3)', async () => {
     const { transport, endpoint } = setup();
     const p = endpoint.ping(devicePeer);
