@@ -722,6 +722,8 @@ export class CoapEndpoint {
       token: request.token,
       request: message,
       seq: 2,
+      lastConfirmableAt: this.#clock.now(),
+      pendingConfirmable: undefined,
       nonMessageIds: [],
       active: true,
       handle: undefined,

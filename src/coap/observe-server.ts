@@ -30,6 +30,10 @@ export interface ObserverEntry {
   readonly request: CoapMessage;
   /** RFC 7641 §4.4: 24-bit sequence number of the next notification. */
   seq: number;
+  /** Local time of the last CON notification (or of the registration), RFC 7641 §4.5. */
+  lastConfirmableAt: number;
+  /** Message ID of a CON notification still being retransmitted, RFC 7641 §4.5.2. */
+  pendingConfirmable: number | undefined;
   /** Message IDs of NON notifications still answerable with RST. */
   readonly nonMessageIds: number[];
   active: boolean;

@@ -58,6 +58,9 @@ export interface ServerContext {
   remember(request: CoapRequest, message: CoapMessage): void;
 }
 
+/** RFC 7641 §4.5: at least one CON notification a day. */
+const DAY_MS = 24 * 3600 * 1000;
+
 /** RFC 7641 §4.4: sequence numbers are 24 bits. */
 const SEQ_MASK = 0xffffff;
 
@@ -233,9 +236,13 @@ export function sendNotification(
   ctx: ServerContext,
   entry: ObserverEntry,
   response: OutgoingResponse,
-  confirmable: boolean,
+  requestedConfirmable: boolean,
 ): void {
   if (!entry.active) return;
+  const now = ctx.clock.now();
+  // RFC 7641 §4.5: a server sends a CON notification at least every 24 hours, to learn whether
+  // the client is still interested.
+  const confirmable = requestedConfirmable || now - entry.lastConfirmableAt >= DAY_MS;
   const success = response.code >> 5 === 2;
   let slice = sliceBody(
     ctx,
@@ -268,7 +275,14 @@ export function sendNotification(
   const data = encodeMessage(message);
   ctx.stats.notificationsOut++;
   if (confirmable) {
+    // RFC 7641 §4.5.2: a newer notification replaces one still being retransmitted.
+    if (entry.pendingConfirmable !== undefined) {
+      ctx.reliability.cancel(entry.peer.key, entry.pendingConfirmable);
+    }
+    entry.pendingConfirmable = messageId;
+    entry.lastConfirmableAt = now;
     ctx.reliability.sendConfirmable(entry.peer, messageId, data, (outcome) => {
+      if (entry.pendingConfirmable === messageId) entry.pendingConfirmable = undefined;
       // RFC 7641 §3.6 (RST) and §4.5 (no ACK after all retransmissions) end the observation.
       if (outcome.kind === 'rst' || outcome.kind === 'timeout') ctx.observers.end(entry);
     });

@@ -322,6 +322,52 @@ describe('Observe as server (RFC 7641 §4)', () => {
     await server.close();
   });
 
+  test('makes a notification CON once a day, and a newer CON replaces one in retransmission (RFC 7641 §4.5, §4.5.2)', async () => {
+    const transport = new FakeTransport();
+    const clock = new ManualClock();
+    let observer: ServerObservation | undefined;
+    const server = new CoapEndpoint(transport, {
+      clock,
+      random: () => 0,
+      handler: (req, peer) => {
+        observer = server.acceptObserve(req, peer);
+        return { code: Code.Content, payload: 'v0' };
+      },
+    });
+    transport.deliver(devicePeer, {
+      type: MessageType.Con,
+      code: Code.Get,
+      messageId: 1,
+      token: Buffer.from('0a0b', 'hex'),
+      options: [uintOption(OptionNumber.Observe, 0)],
+      payload: Buffer.alloc(0),
+    });
+    await settle();
+    assert.equal(getUintOption(transport.takeOne().options, OptionNumber.Observe), 2);
+    observer!.notify({ code: Code.Content, payload: 'v1' });
+    assert.equal(transport.takeOne().type, MessageType.Non);
+    clock.advance(24 * 3600 * 1000);
+    observer!.notify({ code: Code.Content, payload: 'v2' });
+    const daily = transport.takeOne();
+    assert.equal(daily.type, MessageType.Con);
+    observer!.notify({ code: Code.Content, payload: 'v3' }, { confirmable: true });
+    const newer = transport.takeOne();
+    clock.advance(2000);
+    assert.deepEqual(transport.take(), [newer], 'only the newer CON is retransmitted');
+    transport.deliver(devicePeer, {
+      ...newer,
+      type: MessageType.Ack,
+      code: Code.Empty,
+      token: Buffer.alloc(0),
+      options: [],
+      payload: Buffer.alloc(0),
+    });
+    clock.advance(100_000);
+    assert.equal(transport.take().length, 0);
+    assert.equal(observer!.active, true);
+    await server.close();
+  });
+
   test('removes an observer on a GET with Observe=1 (RFC 7641 §3.6)', async () => {
     const { server, client, observers } = pair();
     const obs = client.observe(otherPeer, { code: Code.Get, path: '/time' }, () => {});
