@@ -351,10 +351,6 @@ export class DtlsServer {
           this.stats.handshakesCompleted++;
           this.#cacheSession(session);
         }
-        if (handshaker.readCid && handshaker.readCid.length > 0 && entry) {
-          entry.cid = handshaker.readCid.toString('hex');
-          this.#byCid.set(entry.cid, entry);
-        }
         this.#o.logger?.debug(
           { peer: peer.key, address, port, suite: session.cipherSuite.name },
           'dtls: session established',
@@ -393,6 +389,11 @@ export class DtlsServer {
     this.#handshakesBySource.set(address, (this.#handshakesBySource.get(address) ?? 0) + 1);
     this.stats.handshakesStarted++;
     conn.receiveRecord(rec);
+    // RFC 9146 §6: from the client's Finished on, its records are found by the CID we issued.
+    if (handshaker.readCid && handshaker.readCid.length > 0 && conn.state !== 'closed') {
+      entry.cid = handshaker.readCid.toString('hex');
+      this.#byCid.set(entry.cid, entry);
+    }
   }
 
   #cacheSession(session: SessionState): void {
