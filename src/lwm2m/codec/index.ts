@@ -23,6 +23,7 @@ export {
 } from './lwm2m-codec.js';
 export { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
 export { decodeOpaque, encodeOpaque } from './opaque.js';
+export { decodePlainCbor, encodePlainCbor } from './plain-cbor.js';
 export type { SenmlRecord } from './senml.js';
 export { decodeSenmlCbor, encodeSenmlCbor, SenmlLabel } from './senml-cbor.js';
 export { decodeSenmlJson, encodeSenmlJson } from './senml-json.js';

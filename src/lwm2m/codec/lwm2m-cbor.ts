@@ -84,7 +84,8 @@ function describe(v: CborValue): string {
   return v === undefined ? 'undefined' : typeof v;
 }
 
-function typedValue(v: CborValue, path: Lwm2mPath, model: Lwm2mModel): Lwm2mValue {
+/** A CBOR value typed by the model's type at `path` (or by its CBOR type without one). */
+export function cborToValue(v: CborValue, path: Lwm2mPath, model: Lwm2mModel): Lwm2mValue {
   const raw = rawValue(v, path);
   const type = modelType(model, path);
   if (type === undefined) return raw;
@@ -138,7 +139,7 @@ export function parseLwm2mCbor(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathV
       if (segs.length < 3) {
         throw new CodecError('INVALID_PATH', `${key2}: a value needs a resource path`);
       }
-      out.push({ path, value: typedValue(value, path, model) });
+      out.push({ path, value: cborToValue(value, path, model) });
     }
   };
   walk(root, []);
@@ -153,7 +154,8 @@ export function parseLwm2mCbor(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathV
   return out;
 }
 
-function cborValue(value: Lwm2mValue): CborValue {
+/** The CBOR item of a value (LwM2M-TS-Core 1.2 §7.4.6, and 1.1 §7.4.6 for application/cbor). */
+export function valueToCbor(value: Lwm2mValue): CborValue {
   switch (value.type) {
     case 'string':
     case 'corelnk':
@@ -201,7 +203,7 @@ export function formatLwm2mCbor(entries: readonly Lwm2mPathValue[], model: Lwm2m
     }
     const last = segs[segs.length - 1]!;
     if (map.has(last)) throw new CodecError('DUPLICATE_PATH', `${e.path} appears twice`);
-    map.set(last, e.value === undefined ? null : cborValue(toType(e, model)));
+    map.set(last, e.value === undefined ? null : valueToCbor(toType(e, model)));
   }
   return writeCbor(root);
 }

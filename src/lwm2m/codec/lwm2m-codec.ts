@@ -16,6 +16,7 @@ import {
 } from './lwm2m-cbor.js';
 import { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
+import { decodePlainCbor, encodePlainCbor } from './plain-cbor.js';
 import {
   decodeSenmlCbor,
   decodeSenmlCborComposite,
@@ -39,6 +40,7 @@ type CompositeEncoder = (entries: readonly Lwm2mPathValue[], model: Lwm2mModel) 
 const nodeDecoders = new Map<number, NodeDecoder>([
   [ContentFormat.TEXT, decodeText],
   [ContentFormat.OPAQUE, decodeOpaque],
+  [ContentFormat.CBOR, decodePlainCbor],
   [ContentFormat.TLV, decodeTlv],
   [ContentFormat.OLD_TLV, decodeTlv],
   [ContentFormat.SENML_JSON, decodeSenmlJson],
@@ -51,6 +53,7 @@ const nodeDecoders = new Map<number, NodeDecoder>([
 const nodeEncoders = new Map<number, NodeEncoder>([
   [ContentFormat.TEXT, encodeText],
   [ContentFormat.OPAQUE, encodeOpaque],
+  [ContentFormat.CBOR, encodePlainCbor],
   [ContentFormat.TLV, encodeTlv],
   [ContentFormat.OLD_TLV, encodeTlv],
   [ContentFormat.SENML_JSON, encodeSenmlJson],
