@@ -125,6 +125,10 @@ export async function fetchRemainingBlocks(
   if (!block) throw new CoapBlockwiseError('invalid Block2 option in a response');
   if (!block.more) return { message: first, payload: first.payload };
   if (block.num !== 0) throw new CoapBlockwiseError('first Block2 response is not block 0');
+  // RFC 7959 §2.2: every block but the last carries exactly the block size.
+  if (first.payload.length !== blockSize(block.szx)) {
+    throw new CoapBlockwiseError('non-final Block2 block of the wrong size');
+  }
   const etag = getOption(first.options, OptionNumber.ETag);
   const parts: Buffer[] = [first.payload];
   let received = first.payload.length;
@@ -151,6 +155,9 @@ export async function fetchRemainingBlocks(
     const tag = getOption(response.options, OptionNumber.ETag);
     if ((etag && !tag?.equals(etag)) || (!etag && tag)) {
       throw new CoapBlockwiseError('representation changed during the Block2 transfer (ETag)');
+    }
+    if (got.more && response.payload.length !== blockSize(got.szx)) {
+      throw new CoapBlockwiseError('non-final Block2 block of the wrong size');
     }
     received += response.payload.length;
     if (received > opts.maxBodySize) throw new CoapBlockwiseError('response body over the limit');

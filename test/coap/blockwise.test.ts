@@ -412,6 +412,16 @@ describe('Block-wise transfers, client side (RFC 7959)', () => {
     await endpoint.close();
   });
 
+  test('fails a Block2 transfer whose non-final block is short, rather than loop (RFC 7959 §2.2)', async () => {
+    const { transport, endpoint } = client();
+    const p = endpoint.request(devicePeer, { code: Code.Get, path: '/status' });
+    await settle();
+    const req = transport.takeOne();
+    transport.deliver(devicePeer, ack(req, Code.Content, [block(OptionNumber.Block2, '0/1/128')]));
+    await assert.rejects(p, { code: 'COAP_ERR_BLOCKWISE' });
+    await endpoint.close();
+  });
+
   test('stops a Block1 transfer at an error response and returns it (RFC 7959 §2.3)', async () => {
     const { transport, endpoint } = client();
     const p = endpoint.request(devicePeer, {

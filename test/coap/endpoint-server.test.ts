@@ -44,6 +44,11 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
     const { transport, endpoint } = setup();
     transport.deliver(devicePeer, get(0x10, ['3', '0']));
     await settle();
+    // Byte-exact: 64 = ver 1, ACK, TKL 4 | 45 = 2.05 | 0010 = MID | token | ff | payload.
+    assert.equal(
+      transport.sent[0]!.data.toString('hex'),
+      `64450010a1b2c3d4ff${Buffer.from('hello 3/0').toString('hex')}`,
+    );
     const ack = transport.takeOne();
     assert.equal(ack.type, MessageType.Ack);
     assert.equal(ack.messageId, 0x10);
@@ -106,7 +111,9 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
 
   test('answers a ping (empty CON) with RST (RFC 7252 §4.3)', async () => {
     const { transport, endpoint } = setup();
-    transport.deliver(devicePeer, emptyMessage(MessageType.Con, 0x4242));
+    transport.deliver(devicePeer, Buffer.from('40004242', 'hex'));
+    // Byte-exact: 70 = ver 1, RST, TKL 0 | 00 = Empty | 4242 = the ping's MID.
+    assert.equal(transport.sent[0]!.data.toString('hex'), '70004242');
     const rst = transport.takeOne();
     assert.equal(rst.type, MessageType.Rst);
     assert.equal(rst.code, Code.Empty);
