@@ -1,13 +1,15 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import type { DatagramPeer, DatagramReceiver, DatagramTransport } from '../transport/datagram.js';
 import { DtlsServer, type DtlsServerOptions, type DtlsServerStats } from './server.js';
 
 export interface DtlsServerTransportOptions extends DtlsServerOptions {
-  /** Address to bind; default 0.0.0.0. */
+  /** Address to bind; default 127.0.0.1 (as the UDP transport). */
   host?: string;
-  /** Port to bind; 0 picks one. Default 5684 (RFC 7252 §12.7 coaps). */
+  /** Port to bind; default 0 (any free port); coaps is 5684 (RFC 7252 §12.7). */
   port?: number;
-  type?: 'udp4' | 'udp6';
+  /** Bind an IPv6 socket to IPv6 only (default false: `::` also takes IPv4). */
+  ipv6Only?: boolean;
 }
 
 /**
@@ -26,14 +28,24 @@ export class DtlsServerTransport implements DatagramTransport {
 
   constructor(options: DtlsServerTransportOptions) {
     this.#options = options;
-    this.#socket = createSocket(options.type ?? 'udp4');
+    this.#socket = createSocket({
+      type: options.host && isIPv6(options.host) ? 'udp6' : 'udp4',
+      ipv6Only: options.ipv6Only ?? false,
+    });
     this.server = new DtlsServer(options, (datagram, address, port) => {
       if (this.#closed) return;
       this.#socket.send(datagram, port, address, (err) => {
         if (err) options.logger?.debug({ err, address, port }, 'dtls: send failed');
       });
     });
-    this.#socket.on('message', (msg, rinfo) => this.server.receive(msg, rinfo.address, rinfo.port));
+    this.#socket.on('message', (msg, rinfo) => {
+      // One device, one address on a dual-stack socket (as the UDP transport does).
+      const address =
+        rinfo.address.startsWith('::ffff:') && rinfo.address.includes('.')
+          ? rinfo.address.slice(7)
+          : rinfo.address;
+      this.server.receive(msg, address, rinfo.port);
+    });
     this.#socket.on('error', (err) => options.logger?.warn({ err }, 'dtls: socket error'));
   }
 
@@ -41,11 +53,18 @@ export class DtlsServerTransport implements DatagramTransport {
     return this.server.stats;
   }
 
+  /** Creates a transport and binds its socket (as `UdpTransport.bind`). */
+  static async bind(options: DtlsServerTransportOptions): Promise<DtlsServerTransport> {
+    const transport = new DtlsServerTransport(options);
+    await transport.listen();
+    return transport;
+  }
+
   /** Binds the socket. */
   listen(): Promise<{ address: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.#socket.once('error', reject);
-      this.#socket.bind(this.#options.port ?? 5684, this.#options.host ?? '0.0.0.0', () => {
+      this.#socket.bind(this.#options.port ?? 0, this.#options.host ?? '127.0.0.1', () => {
         this.#socket.off('error', reject);
         const a = this.#socket.address();
         this.#bound = { address: a.address, port: a.port };

@@ -327,7 +327,7 @@ export class DtlsServer {
   }
 
   #startHandshake(rec: DtlsRecord, messageSeq: number, address: string, port: number): void {
-    const peer = new DtlsPeer(randomBytes(12).toString('base64url'), address, port);
+    const peer = new DtlsPeer(`dtls:${randomBytes(12).toString('base64url')}`, address, port);
     let entry: Entry | undefined;
     let handshaking = true;
     const endHandshake = () => {
