@@ -155,6 +155,8 @@ export class CoapEndpoint {
   #handler: RequestHandler | undefined;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
+  /** Message tracing costs a string per datagram; only when the logger wants it. */
+  readonly #trace: boolean;
   readonly #separateAfterMs: number;
   readonly #szx: number;
   readonly #limits: BlockwiseLimits;
@@ -181,6 +183,7 @@ export class CoapEndpoint {
     this.#clock = options.clock ?? systemClock;
     const random = options.random ?? Math.random;
     this.#logger = options.logger;
+    this.#trace = options.logger?.isLevelEnabled('trace') ?? false;
     this.params = { ...defaultTransmissionParameters, ...options.params };
     this.#separateAfterMs = options.separateResponseAfterMs ?? 1000;
     const szx = szxOf(options.blockSize ?? 1024);
@@ -467,7 +470,8 @@ export class CoapEndpoint {
       return;
     }
     this.stats.requestsOut++;
-    this.#logger?.trace({ peer: pending.peer.key }, `coap out ${describeMessage(message)}`);
+    if (this.#trace)
+      this.#logger?.trace({ peer: pending.peer.key }, `coap out ${describeMessage(message)}`);
     if (!parts.confirmable) {
       this.#nonRequests.set(`${pending.peer.key}#${messageId}`, pending);
       this.#sendRaw(pending.peer, data);
@@ -568,7 +572,7 @@ export class CoapEndpoint {
       return;
     }
     const message = decoded.message;
-    this.#logger?.trace({ peer: peer.key }, `coap in ${describeMessage(message)}`);
+    if (this.#trace) this.#logger?.trace({ peer: peer.key }, `coap in ${describeMessage(message)}`);
     this.#congestion.heard(peer.key);
     this.#onPeerSeen?.(peer);
 

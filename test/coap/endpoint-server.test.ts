@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { type CoapMessage, emptyMessage, MessageType } from '../../src/coap/message.js';
@@ -287,6 +289,31 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
     assert.deepEqual(getStringOptions(a!.options, OptionNumber.LocationPath), ['rd', '5a3f']);
     assert.equal(b!.code, Code.Deleted);
     assert.equal(c!.code, Code.NotFound);
+    await endpoint.close();
+  });
+
+  test('traces messages and logs malformed ones through a pino logger', async () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'trace' },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const transport = new FakeTransport();
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      logger,
+      handler: () => ({ code: Code.Content }),
+    });
+    transport.deliver(devicePeer, get(0x70, ['x']));
+    transport.deliver(devicePeer, Buffer.from('4f010001', 'hex'));
+    await settle();
+    assert.ok(lines.some((l) => l.includes('coap in CON 0.01 mid=112 token=a1b2c3d4 /x')));
+    assert.ok(lines.some((l) => l.includes('malformed datagram')));
     await endpoint.close();
   });
 
