@@ -63,13 +63,16 @@ export class ClientHandshaker extends Handshaker {
   #offeredSession: SessionState | undefined;
   #serverCertType: number = CertificateType.x509;
   #clientCertType: number = CertificateType.x509;
+  /** RFC 9146: the CID the server asked for, applied with the keys of epoch 1. */
+  #pendingWriteCid: Buffer | undefined;
   #serverKey: KeyObject | undefined;
   #identity: PeerIdentity | undefined;
   #ecdhPoint: Buffer | undefined;
   #ecdhServer: { point: Buffer } | undefined;
   #certRequested = false;
   #resumed = false;
-  #helloVerified = false;
+  /** HelloVerifyRequests answered; a server may ask again (a rotated cookie secret). */
+  #helloVerifies = 0;
 
   constructor(
     host: HandshakeHost,
@@ -147,11 +150,11 @@ export class ClientHandshaker extends Handshaker {
   }
 
   #onHello(msg: HandshakeMessage): void {
-    if (msg.msgType === HandshakeType.hello_verify_request && !this.#helloVerified) {
+    if (msg.msgType === HandshakeType.hello_verify_request && this.#helloVerifies < 3) {
       // RFC 6347 §4.2.1: send the ClientHello again with the cookie; neither the first
       // ClientHello nor the HelloVerifyRequest is part of the transcript (§4.2.6).
       const hvr = parseHelloVerifyRequest(msg.body);
-      this.#helloVerified = true;
+      this.#helloVerifies++;
       this.#cookie = Buffer.from(hvr.cookie);
       this.transcript = [];
       this.host.sendFlight([this.#clientHello()], false);
@@ -209,8 +212,6 @@ export class ClientHandshaker extends Handshaker {
     this.#sessionId = Buffer.from(hello.sessionId);
     this.#state = 'server-flight';
   }
-
-  #pendingWriteCid: Buffer | undefined;
 
   #applyCid(): void {
     if (this.#pendingWriteCid) {
