@@ -13,10 +13,12 @@ export {
 } from './content-format.js';
 export { decodeLwm2mCbor, encodeLwm2mCbor } from './lwm2m-cbor.js';
 export {
+  type CreateInstance,
   canDecode,
   canEncode,
   decode,
   decodeComposite,
+  decodeCreate,
   encode,
   encodeComposite,
   isCompositeSupported,

@@ -3,10 +3,11 @@
  * LwM2mDecoder). Every entry point throws nothing but CodecError.
  */
 import type { Lwm2mModel } from '../model/object-model.js';
-import type { Lwm2mNode } from '../node/lwm2m-node.js';
+import type { Lwm2mNode, Lwm2mResource } from '../node/lwm2m-node.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import type { Lwm2mPathValue } from '../node/path-value.js';
-import { CodecError } from './codec-error.js';
+import { ByteReader } from './byte-reader.js';
+import { CodecError, guard } from './codec-error.js';
 import { ContentFormat, contentFormatName } from './content-format.js';
 import {
   decodeLwm2mCbor,
@@ -30,7 +31,7 @@ import {
   encodeSenmlJsonComposite,
 } from './senml-json.js';
 import { decodeText, encodeText } from './text.js';
-import { decodeTlv, encodeTlv } from './tlv.js';
+import { decodeTlv, encodeTlv, readTlvs, TlvType } from './tlv.js';
 
 type NodeDecoder = (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel) => Lwm2mNode;
 type NodeEncoder = (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel) => Buffer;
@@ -156,4 +157,41 @@ export function canEncode(format: number): boolean {
 /** True when the composite entry points accept `format`. */
 export function isCompositeSupported(format: number): boolean {
   return compositeDecoders.has(format);
+}
+
+/** One new object instance of a Create payload; `id` undefined leaves the choice to the client. */
+export interface CreateInstance {
+  readonly id: number | undefined;
+  readonly resources: ReadonlyMap<number, Lwm2mResource>;
+}
+
+/**
+ * Decodes a Create payload sent to `objectPath` (LwM2M-TS 1.0 §5.4.6, TS-Core 1.1 §6.3.6):
+ * object instances with their ids, or, in TLV, bare resources for an instance whose id the
+ * client picks.
+ */
+export function decodeCreate(
+  bytes: Uint8Array,
+  format: number,
+  objectPath: Lwm2mPath,
+  model: Lwm2mModel,
+): CreateInstance[] {
+  if (!objectPath.isObject()) {
+    throw new CodecError('INVALID_PATH', `Create targets an object, not ${objectPath}`);
+  }
+  if (format === ContentFormat.TLV || format === ContentFormat.OLD_TLV) {
+    const bare = guard('MALFORMED', `TLV ${objectPath}`, () => {
+      const tlvs = readTlvs(new ByteReader(bytes));
+      return tlvs.length > 0 && tlvs.every((t) => t.type !== TlvType.OBJECT_INSTANCE);
+    });
+    if (bare) {
+      // The instance path only serves model look-ups; the id stays for the client to choose.
+      const node = decodeTlv(bytes, objectPath.append(0), model);
+      if (node.kind !== 'object-instance') throw new CodecError('UNEXPECTED_NODE', 'Create');
+      return [{ id: undefined, resources: node.resources }];
+    }
+  }
+  const node = decode(bytes, format, objectPath, model);
+  if (node.kind !== 'object') throw new CodecError('UNEXPECTED_NODE', `${objectPath}: Create`);
+  return [...node.instances.values()].map((i) => ({ id: i.id, resources: i.resources }));
 }

@@ -181,7 +181,11 @@ export function recordsToPathValues(
   return out;
 }
 
-/** Records for path-values: a base name per object instance, names relative to it. */
+/**
+ * Records for path-values: a base name per object instance, names relative to it, a base time
+ * whenever the time changes. Entries without a time come first: once a base time is set it
+ * applies to every later record (RFC 8428 §4.5.1), so an untimed entry cannot follow a timed one.
+ */
 export function pathValuesToRecords(
   entries: readonly Lwm2mPathValue[],
   model: Lwm2mModel,
@@ -189,7 +193,11 @@ export function pathValuesToRecords(
   const records: SenmlRecord[] = [];
   let bn: string | undefined;
   let bt: number | undefined;
-  for (const e of entries) {
+  const ordered = [
+    ...entries.filter((e) => e.time === undefined),
+    ...entries.filter((e) => e.time !== undefined),
+  ];
+  for (const e of ordered) {
     const r: SenmlRecord = {};
     const segs = e.path.segments;
     // Leaves share "/o/i/" as base name; other paths (a Read-Composite request) carry it whole.

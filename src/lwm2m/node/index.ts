@@ -26,4 +26,12 @@ export {
   type ValueType,
   valuesEqual,
 } from './lwm2m-value.js';
-export { buildNode, flattenNode, groupByPaths, type Lwm2mPathValue } from './path-value.js';
+export {
+  buildNode,
+  flattenNode,
+  groupByPaths,
+  groupByTime,
+  type Lwm2mPathValue,
+  RELATIVE_TIME_LIMIT,
+  resolveTime,
+} from './path-value.js';

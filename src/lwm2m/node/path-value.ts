@@ -16,7 +16,8 @@ import type { Lwm2mValue } from './lwm2m-value.js';
  * One leaf of a composite payload (Read-Composite, Write-Composite, Send, Observe-Composite):
  * a resource or resource-instance path and its value. `value` is absent for a path without
  * a value (a Read-Composite request; a Write-Composite entry that deletes, LwM2M-TS-Core 1.1
- * §7.4.4). `time` is seconds since the epoch when the payload carried a timestamp.
+ * §7.4.4). `time` is seconds since the epoch when the payload carried a timestamp; as in
+ * RFC 8428 §4.5.3 a time below 2^28 is relative to now (`resolveTime`).
  */
 export interface Lwm2mPathValue {
   readonly path: Lwm2mPath;
@@ -147,5 +148,29 @@ export function groupByPaths(
       ),
     );
   }
+  return out;
+}
+
+/** RFC 8428 §4.5.3: times below 2^28 are relative to now; others are absolute. */
+export const RELATIVE_TIME_LIMIT = 2 ** 28;
+
+/** The absolute time (seconds) of an entry's `time`, resolving a relative one against `now`. */
+export function resolveTime(time: number, nowSeconds: number): number {
+  return time < RELATIVE_TIME_LIMIT ? nowSeconds + time : time;
+}
+
+/**
+ * Groups entries by timestamp, oldest first, untimed entries under `undefined` (the shape of a
+ * Send or a notification with historical data: one set of values per instant).
+ */
+export function groupByTime(
+  entries: readonly Lwm2mPathValue[],
+): Map<number | undefined, Lwm2mPathValue[]> {
+  const out = new Map<number | undefined, Lwm2mPathValue[]>();
+  const times = [...new Set(entries.map((e) => e.time))].sort((a, b) =>
+    a === undefined ? -1 : b === undefined ? 1 : a - b,
+  );
+  for (const t of times) out.set(t, []);
+  for (const e of entries) out.get(e.time)!.push(e);
   return out;
 }

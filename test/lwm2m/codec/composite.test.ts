@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CodecError } from '../../../src/lwm2m/codec/codec-error.js';
+import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
+import {
+  decodeComposite,
+  decodeCreate,
+  encodeComposite,
+} from '../../../src/lwm2m/codec/lwm2m-codec.js';
+import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
+import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
+import { groupByPaths, groupByTime, resolveTime } from '../../../src/lwm2m/node/path-value.js';
+import { hex, linkModel, oma } from './vectors.js';
+
+const path = Lwm2mPath.parse;
+
+describe('Create payloads (LwM2M-TS 1.0 §5.4.6)', () => {
+  it('reads bare resource TLVs as an instance whose id the client picks', () => {
+    // Two resources of object 66 without an object instance TLV around them.
+    const created = decodeCreate(
+      hex('C8 00 03 616263 C4 02 0043 0000'),
+      ContentFormat.TLV,
+      path('/66'),
+      linkModel,
+    );
+    assert.equal(created.length, 1);
+    assert.equal(created[0]!.id, undefined);
+    assert.deepEqual(created[0]!.resources.get(0), singleResource(0, Value.string('abc')));
+    assert.deepEqual(created[0]!.resources.get(2), singleResource(2, Value.objlnk(67, 0)));
+  });
+
+  it('reads object instance TLVs with their ids', () => {
+    const created = decodeCreate(
+      hex('08 07 05 C8 00 02 6869'),
+      ContentFormat.TLV,
+      path('/66'),
+      linkModel,
+    );
+    assert.deepEqual(
+      created.map((c) => c.id),
+      [7],
+    );
+  });
+
+  it('reads a SenML JSON Create with the instance id in the names', () => {
+    const json = '[{"bn":"/66/3/","n":"0","vs":"x"},{"n":"1","vs":"y"}]';
+    const created = decodeCreate(
+      Buffer.from(json),
+      ContentFormat.SENML_JSON,
+      path('/66'),
+      linkModel,
+    );
+    assert.deepEqual(
+      created.map((c) => [c.id, c.resources.size]),
+      [[3, 2]],
+    );
+  });
+
+  it('refuses a Create aimed below an object', () => {
+    assert.throws(
+      () => decodeCreate(hex('C1 00 01'), ContentFormat.TLV, path('/66/0'), linkModel),
+      (e: unknown) => e instanceof CodecError && e.code === 'INVALID_PATH',
+    );
+  });
+});
+
+describe('composite values (Read-Composite, Write-Composite, Send)', () => {
+  it('writes untimed entries before timed ones so a base time never leaks onto them (RFC 8428 §4.5.1)', () => {
+    const entries = [
+      { path: path('/3303/0/5700'), value: Value.float(21.5), time: 1700000000 },
+      { path: path('/3/0/9'), value: Value.integer(80) },
+    ];
+    const bytes = encodeComposite(entries, ContentFormat.SENML_JSON, oma);
+    assert.equal(
+      bytes.toString(),
+      '[{"bn":"/3/0/","n":"9","v":80},{"bn":"/3303/0/","bt":1700000000,"n":"5700","v":21.5}]',
+    );
+    assert.deepEqual(decodeComposite(bytes, ContentFormat.SENML_JSON, oma), [
+      entries[1],
+      entries[0],
+    ]);
+  });
+
+  it('groups a Send by time and resolves relative times (RFC 8428 §4.5.3)', () => {
+    const json =
+      '[{"bn":"/3303/0/5700","bt":-20,"v":20.5},{"bt":-10,"v":21.5},{"bn":"/3/0/9","bt":1700000000,"v":80}]';
+    const entries = decodeComposite(Buffer.from(json), ContentFormat.SENML_JSON, oma);
+    const groups = groupByTime(entries);
+    assert.deepEqual([...groups.keys()], [-20, -10, 1700000000]);
+    assert.equal(resolveTime(-20, 1700000100), 1700000080);
+    assert.equal(resolveTime(1700000000, 1), 1700000000);
+  });
+
+  it('rebuilds the node of each requested path from a Read-Composite response', () => {
+    const json =
+      '[{"bn":"/3/0/","n":"0","vs":"OMA"},{"n":"6/0","v":1},{"bn":"/1/0/","n":"1","v":300}]';
+    const entries = decodeComposite(Buffer.from(json), ContentFormat.SENML_JSON, oma);
+    const nodes = groupByPaths([path('/3/0'), path('/1/0/1'), path('/4')], entries);
+    assert.equal(nodes.get('/3/0')?.kind, 'object-instance');
+    assert.deepEqual(nodes.get('/1/0/1'), singleResource(1, Value.integer(300)));
+    assert.equal(nodes.get('/4')?.kind, 'object');
+  });
+
+  it('refuses a composite in a single-value format (4.06 / 4.15)', () => {
+    assert.throws(
+      () => encodeComposite([], ContentFormat.TLV, oma),
+      (e: unknown) => e instanceof CodecError && e.coapCode === '4.06',
+    );
+    assert.throws(
+      () => decodeComposite(Buffer.alloc(0), ContentFormat.TEXT, oma),
+      (e: unknown) => e instanceof CodecError && e.coapCode === '4.15',
+    );
+  });
+});
