@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import mqtt from 'mqtt';
 import { SETTINGS } from '../../src/config/settings.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -144,4 +145,22 @@ describe('tandem CLI', () => {
       assert.ok(existsSync(join(cwd, 'data', 'tandem.db')), 'the store lives in --data-dir');
     });
   }
+
+  test('on SIGTERM a connected MQTT 5 client gets DISCONNECT 0x8B Server shutting down', async (t) => {
+    const cwd = tempDir(t);
+    const child = tandem(['start', ...ALL_PORTS_ZERO, '--data-dir=data'], cwd);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const line = await listening(child);
+    const client = await mqtt.connectAsync(`mqtt://${line.mqtt}`, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    const disconnect = new Promise<number | undefined>((resolve) =>
+      client.on('disconnect', (packet) => resolve(packet.reasonCode)),
+    );
+    child.kill('SIGTERM');
+    assert.equal(await disconnect, 0x8b); // MQTT 5.0 §3.14.2.1
+    assert.equal(await exited, 0);
+    await client.endAsync(true);
+  });
 });
