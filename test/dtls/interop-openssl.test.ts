@@ -285,6 +285,40 @@ describe('interop with openssl s_server (our client)', () => {
     assert.deepEqual(r.got, ['hello from openssl\n']);
   });
 
+  it('answers a HelloRequest with a no_renegotiation warning (RFC 5746 §4.2)', async () => {
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-accept',
+      '127.0.0.1:0',
+      '-psk',
+      PSK_HEX,
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-nocert',
+    ]);
+    let transport: DtlsClientTransport | undefined;
+    try {
+      const port = Number((await server.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/))[1]);
+      transport = new DtlsClientTransport({
+        host: '127.0.0.1',
+        port,
+        psk: { identity: 'dev1', key: PSK },
+      });
+      const closed = new Promise<unknown>((resolve) => transport!.client.onClose(resolve));
+      transport.send(transport.peer, Buffer.from('before\n'));
+      await transport.client.connect();
+      await server.waitFor(/before/);
+      server.write('r\n'); // s_server: send a HelloRequest
+      await server.waitFor(/no renegotiation/);
+      // OpenSSL ends the connection when its renegotiation is refused.
+      assert.equal(((await closed) as { code?: string }).code, 'DTLS_ERR_HANDSHAKE_FAILURE');
+    } finally {
+      await transport?.close();
+      await server.stop();
+    }
+  });
+
   it('completes PSK-AES128-CBC-SHA256 (RFC 5487)', async () => {
     const r = await converse(['-psk', PSK_HEX, '-cipher', 'PSK-AES128-CBC-SHA256', '-nocert'], {
       psk: { identity: 'dev1', key: PSK },
