@@ -111,7 +111,7 @@ function decodeBlockOption(message: CoapMessage, number: number): BlockOption | 
 
 /**
  * Given a response that may carry Block2 with M set, fetches the later blocks (RFC 7959 §2.4)
- * with the request's options and returns the whole body. Also used for notifications (§3.4).
+ * with the request's options and returns the whole body. Also used for notifications (§2.6).
  */
 export async function fetchRemainingBlocks(
   exchange: Exchange,
@@ -135,7 +135,9 @@ export async function fetchRemainingBlocks(
   let last = first;
   // RFC 7959 §2.6, §3.3: later blocks of a notification are asked for without Observe.
   const options = withoutOptions(request.options, OptionNumber.Observe, OptionNumber.Block1);
-  const method = request.code === Code.Fetch ? Code.Fetch : Code.Get;
+  // RFC 7959 §2.7: the later blocks of a response to a request with a body (POST, PUT, FETCH)
+  // are asked for with the same method; only FETCH repeats its body, which names the resource.
+  const method = request.code;
   while (block.more) {
     const size = blockSize(block.szx);
     if (received % size !== 0) throw new CoapBlockwiseError('block size does not divide the body');

@@ -99,6 +99,12 @@ export async function handleRequest(
         exchange.respondBlock(key, cached.code, cached.options, cached.body, block2, block1);
         return;
       }
+      // RFC 7959 §2.7: a later block of the response to a POST/PUT/PATCH needs the transfer's
+      // state; running the handler again would repeat the action, so the transfer is over.
+      if (message.code !== Code.Get && message.code !== Code.Fetch) {
+        exchange.respond({ code: Code.RequestEntityIncomplete, payload: 'no such transfer' });
+        return;
+      }
     }
   }
   const observeValue = getUintOption(message.options, OptionNumber.Observe);

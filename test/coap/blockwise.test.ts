@@ -17,7 +17,7 @@ import {
   uintOption,
 } from '../../src/coap/option.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { devicePeer, FakeTransport, settle } from './fake-transport.js';
+import { devicePeer, FakeTransport, linkTransports, otherPeer, settle } from './fake-transport.js';
 
 const body = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => 65 + (i % 26)));
 
@@ -439,6 +439,49 @@ describe('Block-wise transfers, client side (RFC 7959)', () => {
     assert.equal(res.code, Code.RequestEntityTooLarge);
     await settle();
     assert.equal(transport.take().length, 0);
+    await endpoint.close();
+  });
+});
+
+describe('Block-wise transfers between two endpoints (RFC 7959)', () => {
+  test('POSTs a large body with Block1 and receives a large answer with Block2, handler run once (RFC 7959 §2.7)', async () => {
+    const st = new FakeTransport();
+    const ct = new FakeTransport();
+    linkTransports(st, otherPeer, ct, devicePeer);
+    let calls = 0;
+    const server = new CoapEndpoint(st, {
+      clock: new ManualClock(),
+      blockSize: 128,
+      handler: (req) => {
+        calls++;
+        return {
+          code: Code.Changed,
+          payload: Buffer.concat([req.payload, req.payload]).subarray(0, 500),
+        };
+      },
+    });
+    const client = new CoapEndpoint(ct, { clock: new ManualClock(), blockSize: 64 });
+    const payload = body(300);
+    const res = await client.request(otherPeer, { code: Code.Post, path: '/soap', payload });
+    assert.equal(res.code, Code.Changed);
+    assert.deepEqual(res.payload, Buffer.concat([payload, payload]).subarray(0, 500));
+    assert.equal(calls, 1);
+    // 5 Block1 requests of 64 bytes, then 3 more Block2 requests of 128-byte blocks.
+    assert.equal(server.stats.requestsIn, 8);
+    assert.equal(client.stats.blockwiseTransfers, 2);
+    await client.close();
+    await server.close();
+  });
+
+  test('answers 4.08 to a later Block2 of a POST whose transfer is gone (RFC 7959 §2.7)', async () => {
+    const { transport, endpoint, calls } = server();
+    transport.deliver(
+      devicePeer,
+      request(Code.Post, 'soap', [block(OptionNumber.Block2, '1/0/128')]),
+    );
+    await settle();
+    assert.equal(transport.takeOne().code, Code.RequestEntityIncomplete);
+    assert.equal(calls(), 0);
     await endpoint.close();
   });
 });
