@@ -73,6 +73,30 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.equal(client?.kind === 'x509' && client.subject, 'CN=dev1');
   });
 
+  it('validates a chain through an intermediate CA to the trust anchor (RFC 5280 §6.1)', async () => {
+    const net = new Lossy(
+      {
+        certificate: {
+          privateKey: pki.chainedKey,
+          certificateChain: [pki.chainedCert, pki.intermediateCert],
+        },
+      },
+      { ...x509Client(), certificate: undefined },
+    );
+    assert.equal(await net.handshake(), undefined);
+    const server = net.client.serverIdentity;
+    assert.equal(server?.kind === 'x509' && server.subject, 'CN=chained.test');
+  });
+
+  it('refuses a chain that lacks its intermediate CA with unknown_ca (RFC 5280 §6.1)', async () => {
+    const net = new Lossy(
+      { certificate: { privateKey: pki.chainedKey, certificateChain: [pki.chainedCert] } },
+      { ...x509Client(), certificate: undefined },
+    );
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_UNKNOWN_CA');
+  });
+
   it('refuses a client certificate from an untrusted CA with unknown_ca (RFC 5246 §7.2.2)', async () => {
     const net = new Lossy(
       { ...x509Server(), clientAuth: 'require' },

@@ -12,6 +12,10 @@ export interface TestPki {
   serverCert: string;
   clientKey: string;
   clientCert: string;
+  /** A server certificate issued by an intermediate CA under the test CA. */
+  chainedKey: string;
+  chainedCert: string;
+  intermediateCert: string;
   /** A client certificate from a CA the server does not trust. */
   strangerKey: string;
   strangerCert: string;
@@ -38,9 +42,14 @@ export function makePki(): TestPki {
       '-days',
       '2',
     );
-  const leaf = (name: string, cn: string, caName: string) => {
+  const leaf = (name: string, cn: string, caName: string, isCa = false) => {
     ossl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    writeFileSync(p(`${name}.ext`), 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n');
+    writeFileSync(
+      p(`${name}.ext`),
+      isCa
+        ? 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n'
+        : 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n',
+    );
     ossl(
       'x509',
       '-req',
@@ -64,6 +73,8 @@ export function makePki(): TestPki {
   leaf('server', 'server.test', 'ca');
   leaf('client', 'dev1', 'ca');
   leaf('stranger', 'stranger', 'other');
+  leaf('inter', 'Tandem Intermediate CA', 'ca', true);
+  leaf('chained', 'chained.test', 'inter');
   const read = (n: string) => readFileSync(p(n), 'utf8');
   return {
     dir,
@@ -73,6 +84,9 @@ export function makePki(): TestPki {
     serverCert: read('server.pem'),
     clientKey: read('client.key'),
     clientCert: read('client.pem'),
+    chainedKey: read('chained.key'),
+    chainedCert: read('chained.pem'),
+    intermediateCert: read('inter.pem'),
     strangerKey: read('stranger.key'),
     strangerCert: read('stranger.pem'),
     path: p,
