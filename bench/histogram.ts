@@ -32,6 +32,12 @@ export class LatencyHistogram {
     if (us > this.max) this.max = us;
   }
 
+  reset(): void {
+    this.counts.fill(0);
+    this.count = 0;
+    this.max = 0;
+  }
+
   merge(other: LatencyHistogram): void {
     for (let i = 0; i < BUCKETS; i++)
       this.counts[i] = (this.counts[i] ?? 0) + (other.counts[i] ?? 0);

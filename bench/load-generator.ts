@@ -192,6 +192,12 @@ export class LoadGenerator {
     );
   }
 
+  async reset(): Promise<Counters[]> {
+    return Promise.all(
+      this.workers.map((worker) => worker.request({ type: 'reset' }, 'stats', 10_000)),
+    );
+  }
+
   async finish(): Promise<Reply<'final'>[]> {
     return Promise.all(
       this.workers.map((worker) => worker.request({ type: 'finish' }, 'final', 30_000)),

@@ -40,6 +40,8 @@ export type ToWorker =
     }
   | { type: 'start'; durationMs: number; settleMs: number; flow?: FlowControl }
   | { type: 'stats' }
+  /** Zeroes the counters and the histogram: the end of a warm-up. */
+  | { type: 'reset' }
   | { type: 'finish' };
 
 export interface Counters {

@@ -47,6 +47,24 @@ const clients: Client[] = [];
 const publishers: Publisher[] = [];
 let finishing = false;
 
+/**
+ * Starts the measured phase after a warm-up. QoS 1/2 messages still in flight stay counted as
+ * unacked, so that their late acknowledgements balance.
+ */
+function resetCounters(): void {
+  counters.sent = 0;
+  counters.acked = 0;
+  counters.unacked = publishers.reduce((n, p) => n + p.unacked, 0);
+  counters.received = 0;
+  counters.firstSendAt = 0;
+  counters.lastReceiveAt = 0;
+  counters.dropped = 0;
+  histogram.reset();
+  flowState.forgiven = 0;
+  flowState.lastReceived = -1;
+  mirrorCounters();
+}
+
 /** QoS 0 flow control shared with the other workers (see FlowControl), when publishing. */
 const flowState = {
   shared: null as Float64Array | null,
@@ -153,6 +171,10 @@ abstract class Client {
   }
 
   protected onData(chunk: Buffer): void {
+    // Acknowledgements and, for a publisher, the PUBLISH packets that refill its window leave in
+    // one write (corked until the end of this turn).
+    this.socket.cork();
+    process.nextTick(uncork, this.socket);
     try {
       this.scanner.push(chunk);
     } catch (error) {
@@ -178,6 +200,10 @@ abstract class Client {
       else this.setupDone();
     }
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 class IdleClient extends Client {}
@@ -492,6 +518,10 @@ channel.onMessage((message) => {
       break;
     case 'stats':
       reply({ type: 'stats', ...counters, unacked: publishers.reduce((n, p) => n + p.unacked, 0) });
+      break;
+    case 'reset':
+      resetCounters();
+      reply({ type: 'stats', ...counters });
       break;
     case 'finish':
       reply(finalReport(), () => {

@@ -213,8 +213,8 @@ export function markdown(
       '',
       `CPU is measured over the publishing window from /proc/<pid>/stat (broker) and process.cpuUsage() (the generator: harness and its worker threads), in % of one core. Mosquitto runs on one thread: at ${SATURATED_PCT} % or more of a core it is the bottleneck, not the generator. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads), on a machine with ${machine.cpus} CPUs shared with the broker.`,
       '',
-      '| scenario | Mosquitto CPU | generator CPU | Mosquitto saturated |',
-      '|---|---:|---:|---|',
+      '| scenario | Mosquitto CPU | generator CPU | CPU µs per delivery, Mosquitto | CPU µs per delivery, generator | Mosquitto saturated |',
+      '|---|---:|---:|---:|---:|---|',
     );
     for (const s of throughput) {
       const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');

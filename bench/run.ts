@@ -37,7 +37,8 @@ options:
   --workers N       load worker threads (default os.availableParallelism())
   --payload B       payload bytes per PUBLISH, at least 8 (default 64)
   --window N        QoS 1/2 in-flight window per publisher (default 100, 10 for fan-in)
-  --qos0-window N   QoS 0 deliveries in flight over all publishers (default 5000)
+  --qos0-window N   QoS 0 deliveries in flight over all publishers (default 2000)
+  --warmup S        publishing before each measured run, in seconds; 0 for none (default 1)
   --out DIR         where results are written (default bench/results)
 `;
 
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
       payload: { type: 'string' },
       window: { type: 'string' },
       'qos0-window': { type: 'string' },
+      warmup: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -92,7 +94,8 @@ async function main(): Promise<void> {
     payloadSize: Math.max(8, Math.round(positiveInt(values.payload, 64, 'payload'))),
     window: values.window === undefined ? 0 : Math.round(positiveInt(values.window, 100, 'window')),
     idleConnections: Math.round(positiveInt(values.connections, 10_000, 'connections')),
-    qos0Window: Math.round(positiveInt(values['qos0-window'], 5000, 'qos0-window')),
+    qos0Window: Math.round(positiveInt(values['qos0-window'], 2000, 'qos0-window')),
+    warmupS: values.warmup === '0' ? 0 : positiveInt(values.warmup, 1, 'warmup'),
   };
   const brokerNames = (values.brokers ?? 'mosquitto,aedes,tandem').split(',').map((b) => b.trim());
   for (const name of brokerNames) {

@@ -68,6 +68,8 @@ export interface Options {
   /** Per-publisher QoS 1/2 window; 0 picks 100 (one or few publishers) or 10 (fan-in). */
   window: number;
   idleConnections: number;
+  /** Publishing before the measured phase, in seconds (0: none). */
+  warmupS: number;
   /** QoS 0: most deliveries in flight (sent × subscribers − received) over all publishers. */
   qos0Window: number;
 }
@@ -121,16 +123,39 @@ const POLL_MS = 200;
 const STALL_MS = 3000;
 const DRAIN_LIMIT_MS = 30_000;
 const SETTLE_MS = 10_000;
+/** Quiet time after the last CONNACK before the idle scenario reads the broker's memory. */
+const IDLE_QUIET_MS = 3000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Spreads subscribers from the first worker on and publishers from the last one back. */
-function spread(specs: ClientSpec[], workers: number, fromEnd: boolean): ClientSpec[][] {
-  const out: ClientSpec[][] = Array.from({ length: workers }, () => []);
+/** Deals `specs` round-robin over the workers `first` to `last`, into `out`. */
+function deal(specs: ClientSpec[], out: ClientSpec[][], first: number, last: number): void {
+  const span = last - first + 1;
   specs.forEach((spec, i) => {
-    const slot = fromEnd ? workers - 1 - (i % workers) : i % workers;
-    out[slot]!.push(spec);
+    out[first + (i % span)]!.push(spec);
   });
+}
+
+/**
+ * Places the clients on the workers. A lone subscriber (1 → 1, fan-in) gets a worker to itself
+ * and the publishers share the others; many subscribers (fan-out) are spread over all workers.
+ */
+function place(subscribers: ClientSpec[], publishers: ClientSpec[], workers: number) {
+  const subs: ClientSpec[][] = Array.from({ length: workers }, () => []);
+  const pubs: ClientSpec[][] = Array.from({ length: workers }, () => []);
+  if (workers > 1 && subscribers.length === 1) {
+    deal(subscribers, subs, 0, 0);
+    deal(publishers, pubs, 1, workers - 1);
+  } else {
+    deal(subscribers, subs, 0, workers - 1);
+    deal([...publishers].reverse(), pubs, 0, workers - 1);
+  }
+  return { subs, pubs };
+}
+
+function spread(specs: ClientSpec[], workers: number): ClientSpec[][] {
+  const out: ClientSpec[][] = Array.from({ length: workers }, () => []);
+  deal(specs, out, 0, workers - 1);
   return out;
 }
 
@@ -177,14 +202,46 @@ export async function runThroughput(
   const generator = LoadGenerator.spawn(workers, 'thread');
   try {
     const connectOptions = { host: HOST, port: broker.port, concurrency: 50, timeoutMs: 30_000 };
-    const subFailure = connectFailures(
-      await generator.connect(spread(subscribers, workers, false), connectOptions),
-    );
+    const placed = place(subscribers, publishers, workers);
+    const subFailure = connectFailures(await generator.connect(placed.subs, connectOptions));
     if (subFailure) throw new Error(`subscribers: ${subFailure}`);
-    const pubFailure = connectFailures(
-      await generator.connect(spread(publishers, workers, true), connectOptions),
-    );
+    const pubFailure = connectFailures(await generator.connect(placed.pubs, connectOptions));
     if (pubFailure) throw new Error(`publishers: ${pubFailure}`);
+
+    const flow =
+      scenario.qos === 0
+        ? { subscribers: scenario.subscribers, window: options.qos0Window }
+        : undefined;
+    const expectedOf = (c: Counters): number =>
+      (scenario.qos === 0 ? c.sent : c.acked) * scenario.subscribers;
+    // Waits for the broker to deliver what it accepted: until everything arrived, or nothing
+    // arrived for STALL_MS, bounded by DRAIN_LIMIT_MS.
+    const drain = async (): Promise<Counters> => {
+      const drainStart = Date.now();
+      let lastProgress = Date.now();
+      let lastReceived = -1;
+      let counters = sumCounters(await generator.stats());
+      while (Date.now() - drainStart < DRAIN_LIMIT_MS) {
+        if (counters.received >= expectedOf(counters)) break;
+        if (counters.received !== lastReceived) {
+          lastReceived = counters.received;
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > STALL_MS) {
+          break;
+        }
+        await sleep(POLL_MS);
+        counters = sumCounters(await generator.stats());
+      }
+      return counters;
+    };
+
+    // A warm-up lets the JIT of the Node brokers settle; its deliveries count for loss only.
+    let warmup: Counters | null = null;
+    if (options.warmupS > 0) {
+      await generator.publish(options.warmupS * 1000, SETTLE_MS, flow);
+      warmup = await drain();
+      await generator.reset();
+    }
 
     const durationMs = options.durationS * 1000;
     const brokerCpu0 = processCpuSeconds(broker.pid);
@@ -200,35 +257,14 @@ export async function runThroughput(
     };
     // CPU is sampled over the publishing window, without the drain that follows.
     const sampler = setTimeout(sampleCpu, durationMs);
-    const flow =
-      scenario.qos === 0
-        ? { subscribers: scenario.subscribers, window: options.qos0Window }
-        : undefined;
-    let counters = sumCounters(await generator.publish(durationMs, SETTLE_MS, flow));
+    await generator.publish(durationMs, SETTLE_MS, flow);
     clearTimeout(sampler);
     sampleCpu();
+    await drain();
 
-    const expectedOf = (c: Counters): number =>
-      (scenario.qos === 0 ? c.sent : c.acked) * scenario.subscribers;
-    // Wait for the broker to deliver what it accepted: until everything arrived, or nothing
-    // arrived for STALL_MS, bounded by DRAIN_LIMIT_MS.
-    const drainStart = Date.now();
-    let lastProgress = Date.now();
-    let lastReceived = -1;
-    while (Date.now() - drainStart < DRAIN_LIMIT_MS) {
-      counters = sumCounters(await generator.stats());
-      if (counters.received >= expectedOf(counters)) break;
-      if (counters.received !== lastReceived) {
-        lastReceived = counters.received;
-        lastProgress = Date.now();
-      } else if (Date.now() - lastProgress > STALL_MS) {
-        break;
-      }
-      await sleep(POLL_MS);
-    }
     const brokerPeakRssKb = statusKb(broker.pid, 'VmHWM');
     const finals = await generator.finish();
-    counters = sumCounters(finals);
+    const counters = sumCounters(finals);
     const histogram = new LatencyHistogram();
     for (const part of finals) {
       const h = new LatencyHistogram(part.histogram);
@@ -240,6 +276,8 @@ export async function runThroughput(
         ? (counters.lastReceiveAt - counters.firstSendAt) / 1e6
         : Number.NaN;
     const expected = expectedOf(counters);
+    const warmupExpected = warmup ? expectedOf(warmup) : 0;
+    const warmupReceived = warmup ? warmup.received : 0;
     return {
       kind: 'throughput',
       scenario: scenario.name,
@@ -248,9 +286,9 @@ export async function runThroughput(
       sent: counters.sent,
       acked: counters.acked,
       unacked: counters.unacked,
-      expected,
-      received: counters.received,
-      lost: expected - counters.received,
+      expected: expected + warmupExpected,
+      received: counters.received + warmupReceived,
+      lost: expected + warmupExpected - counters.received - warmupReceived,
       deliveredPerSecond: counters.received / windowSeconds,
       publishedPerSecond: (scenario.qos === 0 ? counters.sent : counters.acked) / options.durationS,
       windowSeconds,
@@ -309,7 +347,7 @@ export async function runIdle(
     await sleep(1000);
     const rssBeforeKb = statusKb(broker.pid, 'VmRSS');
     const started = performance.now();
-    const replies = await generator.connect(spread(clients, processes, false), {
+    const replies = await generator.connect(spread(clients, processes), {
       host: HOST,
       port: broker.port,
       concurrency: 100,
@@ -317,7 +355,7 @@ export async function runIdle(
     });
     const connectSeconds = (performance.now() - started) / 1000;
     const connected = replies.reduce((n, r) => n + r.ok, 0);
-    await sleep(2000);
+    await sleep(IDLE_QUIET_MS);
     const rssAfterKb = statusKb(broker.pid, 'VmRSS');
     return {
       kind: 'idle',
