@@ -30,6 +30,8 @@ export class DtlsClientTransport implements DatagramTransport {
   #bound: Promise<void> | undefined;
   #address: { address: string; port: number } | undefined;
   #closed = false;
+  #inflight = 0;
+  #drained: (() => void)[] = [];
 
   constructor(options: DtlsClientTransportOptions) {
     this.#options = options;
@@ -41,10 +43,14 @@ export class DtlsClientTransport implements DatagramTransport {
     };
     this.client = new DtlsClient(options, (datagram) => {
       if (this.#closed) return;
+      this.#inflight++;
+      const done = () => {
+        if (--this.#inflight === 0) for (const f of this.#drained.splice(0)) f();
+      };
       void this.#bind().then(() => {
-        if (this.#closed) return;
         this.#socket.send(datagram, options.port, options.host, (err) => {
           if (err) options.logger?.debug({ err }, 'dtls: send failed');
+          done();
         });
       });
     });
@@ -92,9 +98,10 @@ export class DtlsClientTransport implements DatagramTransport {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.client.close();
-    await new Promise((r) => setImmediate(r));
+    this.client.close(); // close_notify (RFC 5246 §7.2.1)
     this.#closed = true;
+    // Let the close_notify datagram leave before the socket goes.
+    if (this.#inflight > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
     if (this.#bound) {
       await this.#bound;
       await new Promise<void>((resolve) => this.#socket.close(() => resolve()));

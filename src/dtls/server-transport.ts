@@ -25,6 +25,8 @@ export class DtlsServerTransport implements DatagramTransport {
   readonly #options: DtlsServerTransportOptions;
   #bound: { address: string; port: number } | undefined;
   #closed = false;
+  #inflight = 0;
+  #drained: (() => void)[] = [];
 
   constructor(options: DtlsServerTransportOptions) {
     this.#options = options;
@@ -34,8 +36,10 @@ export class DtlsServerTransport implements DatagramTransport {
     });
     this.server = new DtlsServer(options, (datagram, address, port) => {
       if (this.#closed) return;
+      this.#inflight++;
       this.#socket.send(datagram, port, address, (err) => {
         if (err) options.logger?.debug({ err, address, port }, 'dtls: send failed');
+        if (--this.#inflight === 0) for (const f of this.#drained.splice(0)) f();
       });
     });
     this.#socket.on('message', (msg, rinfo) => {
@@ -92,8 +96,10 @@ export class DtlsServerTransport implements DatagramTransport {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.server.close();
+    this.server.close(); // close_notify to every session (RFC 5246 §7.2.1)
     this.#closed = true;
+    // Let the close_notify datagrams leave before the socket goes.
+    if (this.#inflight > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 }
