@@ -15,13 +15,20 @@ export class Deduplicator {
   readonly #clock: Clock;
   readonly #lifetimeMs: number;
   readonly #maxEntries: number;
+  readonly #maxReplyBytes: number;
+  #replyBytes = 0;
   // Insertion order is expiry order (one lifetime for all), so pruning only looks at the front.
   readonly #entries = new Map<string, DedupEntry>();
 
-  constructor(clock: Clock, lifetimeMs: number, maxEntries: number) {
+  /**
+   * `maxEntries` bounds the remembered messages and `maxReplyBytes` the cached replies: past
+   * either, the oldest entries are forgotten first.
+   */
+  constructor(clock: Clock, lifetimeMs: number, maxEntries: number, maxReplyBytes = 16 << 20) {
     this.#clock = clock;
     this.#lifetimeMs = lifetimeMs;
     this.#maxEntries = maxEntries;
+    this.#maxReplyBytes = maxReplyBytes;
   }
 
   /** The entry of a message already seen, or `undefined` after recording this one as seen. */
@@ -31,10 +38,7 @@ export class Deduplicator {
     const found = this.#entries.get(key);
     if (found) return found;
     // Bounded memory: the oldest entry goes first when the table is full.
-    if (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
+    if (this.#entries.size >= this.#maxEntries) this.#evictOldest();
     this.#entries.set(key, { expiresAt: this.#clock.now() + this.#lifetimeMs, reply: undefined });
     return undefined;
   }
@@ -42,14 +46,28 @@ export class Deduplicator {
   /** Records the reply sent to a message, for replay to its duplicates. */
   setReply(peerKey: string, messageId: number, reply: Buffer): void {
     const entry = this.#entries.get(`${peerKey}#${messageId}`);
-    if (entry) entry.reply = reply;
+    if (!entry) return;
+    this.#replyBytes += reply.length - (entry.reply?.length ?? 0);
+    entry.reply = reply;
+    while (this.#replyBytes > this.#maxReplyBytes && this.#entries.size > 0) this.#evictOldest();
+  }
+
+  #evictOldest(): void {
+    const oldest = this.#entries.entries().next();
+    if (oldest.done) return;
+    this.#delete(oldest.value[0], oldest.value[1]);
+  }
+
+  #delete(key: string, entry: DedupEntry): void {
+    this.#entries.delete(key);
+    this.#replyBytes -= entry.reply?.length ?? 0;
   }
 
   prune(): void {
     const now = this.#clock.now();
     for (const [key, entry] of this.#entries) {
       if (entry.expiresAt > now) break;
-      this.#entries.delete(key);
+      this.#delete(key, entry);
     }
   }
 
@@ -57,7 +75,13 @@ export class Deduplicator {
     return this.#entries.size;
   }
 
+  /** Bytes of cached replies. */
+  get replyBytes(): number {
+    return this.#replyBytes;
+  }
+
   clear(): void {
     this.#entries.clear();
+    this.#replyBytes = 0;
   }
 }

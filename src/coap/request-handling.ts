@@ -122,6 +122,8 @@ export async function handleRequest(
       const request = requestFromMessage(message, body);
       ctx.remember(request, message);
       response = await handler(request, peer);
+      if (typeof response?.code !== 'number')
+        throw new TypeError('handler returned no response code');
     } catch (err) {
       ctx.stats.handlerErrors++;
       ctx.logger?.error({ err, peer: peer.key }, 'coap: request handler failed');
@@ -129,6 +131,17 @@ export async function handleRequest(
     }
   }
   if (ctx.closed()) return;
-  const payload = toBuffer(response.payload);
-  exchange.respondBlock(key, response.code, responseOptions(response), payload, block2, block1);
+  let options: CoapOption[];
+  let payload: Buffer;
+  try {
+    options = responseOptions(response);
+    payload = toBuffer(response.payload);
+  } catch (err) {
+    // A response that cannot be put on the wire (an option value out of range) is our bug.
+    ctx.stats.handlerErrors++;
+    ctx.logger?.error({ err, peer: peer.key }, 'coap: invalid response from the handler');
+    exchange.respond({ code: Code.InternalServerError });
+    return;
+  }
+  exchange.respondBlock(key, response.code, options, payload, block2, block1);
 }

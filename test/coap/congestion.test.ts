@@ -87,6 +87,17 @@ describe('Congestion control, deduplication and message IDs (RFC 7252 §4.4, §4
     assert.equal(d.size, 0);
   });
 
+  test('bounds the bytes of cached replies, forgetting the oldest first (RFC 7252 §4.5)', () => {
+    const d = new Deduplicator(new ManualClock(), 247_000, 100, 10);
+    d.seen('p', 1);
+    d.setReply('p', 1, Buffer.alloc(6));
+    d.seen('p', 2);
+    d.setReply('p', 2, Buffer.alloc(6));
+    assert.equal(d.size, 1);
+    assert.equal(d.replyBytes, 6);
+    assert.equal(d.seen('p', 1), undefined, 'p#1 made room for p#2');
+  });
+
   test('forgets an idle peer message-ID counter after EXCHANGE_LIFETIME (RFC 7252 §4.4)', () => {
     const clock = new ManualClock();
     let r = 0;

@@ -262,6 +262,24 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
     await endpoint.close();
   });
 
+  test('answers 5.00 when the handler returns nothing or an unencodable response', async () => {
+    const transport = new FakeTransport();
+    let n = 0;
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      handler: (() => (n++ === 0 ? undefined : { code: Code.Content, maxAge: -1 })) as never,
+    });
+    transport.deliver(devicePeer, get(0x63, ['x']));
+    transport.deliver(devicePeer, get(0x64, ['x']));
+    await settle();
+    assert.deepEqual(
+      transport.take().map((m) => m.code),
+      [Code.InternalServerError, Code.InternalServerError],
+    );
+    assert.equal(endpoint.stats.handlerErrors, 2);
+    await endpoint.close();
+  });
+
   test('rejects an unexpected CON response with RST (RFC 7252 §4.2)', async () => {
     const { transport, endpoint } = setup();
     transport.deliver(devicePeer, { ...get(0x62, []), code: Code.Content });
