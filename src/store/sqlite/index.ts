@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../../util/clock.js';
 import type { Store, StoreHealth } from '../ports.js';
 import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
+import { SqliteMqttPersistence } from './mqtt-persistence.js';
 import { SqliteTelemetryStore } from './telemetry-store.js';
 
 export interface SqliteStoreOptions {
@@ -20,6 +21,8 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly devices: SqliteDeviceStore;
   readonly telemetry: SqliteTelemetryStore;
+  /** The MQTT broker's persistence (sessions, subscriptions, retained, in-flight, queues). */
+  readonly mqtt: SqliteMqttPersistence;
   readonly schemaVersion: number;
   readonly path: string;
 
@@ -49,6 +52,7 @@ export class SqliteStore implements Store {
       batchSize: options.batchSize ?? 500,
       flushIntervalMs: options.flushIntervalMs ?? 1000,
     });
+    this.mqtt = new SqliteMqttPersistence(this.db, { now: () => clock.now() });
   }
 
   health(): StoreHealth {
@@ -63,11 +67,13 @@ export class SqliteStore implements Store {
 
   async flush(): Promise<void> {
     this.telemetry.flush();
+    this.mqtt.flush();
   }
 
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.telemetry.flush();
+    this.mqtt.close();
     if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }

@@ -58,6 +58,86 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX telemetry_by_device_ts ON telemetry (device_id, ts);
     `,
   },
+  {
+    version: 2,
+    name: 'mqtt sessions, subscriptions, retained messages, deliveries and incoming QoS 2',
+    // No foreign keys: the broker writes a session's rows in any order and deletes them lazily.
+    // Messages are columns (payload BLOB, properties JSON with Buffers as {"$b64": ...}).
+    sql: `
+      CREATE TABLE mqtt_sessions (
+        client_id TEXT PRIMARY KEY,
+        protocol_version INTEGER NOT NULL,
+        expiry_interval INTEGER NOT NULL,
+        disconnected_at INTEGER,
+        will_delay INTEGER,
+        will_topic TEXT,
+        will_payload BLOB,
+        will_qos INTEGER,
+        will_retain INTEGER,
+        will_properties TEXT,
+        will_expires_at INTEGER,
+        will_origin TEXT
+      );
+      CREATE TABLE mqtt_subscriptions (
+        client_id TEXT NOT NULL,
+        filter TEXT NOT NULL,
+        topic_filter TEXT NOT NULL,
+        qos INTEGER NOT NULL,
+        no_local INTEGER NOT NULL,
+        retain_as_published INTEGER NOT NULL,
+        retain_handling INTEGER NOT NULL,
+        subscription_identifier INTEGER,
+        share_group TEXT,
+        PRIMARY KEY (client_id, filter)
+      ) WITHOUT ROWID;
+      CREATE TABLE mqtt_retained (
+        topic TEXT PRIMARY KEY,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        properties TEXT,
+        expires_at INTEGER,
+        origin TEXT
+      );
+      CREATE TABLE mqtt_deliveries (
+        client_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'publish', 'pubrel')),
+        packet_id INTEGER,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        subscription_ids TEXT,
+        share_group TEXT,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        message_qos INTEGER NOT NULL,
+        message_retain INTEGER NOT NULL,
+        properties TEXT,
+        expires_at INTEGER,
+        origin TEXT,
+        PRIMARY KEY (client_id, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE mqtt_incoming_qos2 (
+        client_id TEXT NOT NULL,
+        packet_id INTEGER NOT NULL,
+        PRIMARY KEY (client_id, packet_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    name: 'api tokens',
+    // Only the SHA-256 of a token is kept (see src/hub/api-tokens.ts for why not a slow hash).
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('read-only', 'operator', 'admin')),
+        description TEXT NOT NULL DEFAULT '',
+        hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export class MigrationError extends Error {
