@@ -19,9 +19,11 @@ export {
   decode,
   decodeComposite,
   decodeCreate,
+  decodeTimestamped,
   encode,
   encodeComposite,
   isCompositeSupported,
+  type TimestampedNode,
 } from './lwm2m-codec.js';
 export { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
 export { decodeOpaque, encodeOpaque } from './opaque.js';

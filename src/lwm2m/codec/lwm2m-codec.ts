@@ -4,8 +4,8 @@
  */
 import type { Lwm2mModel } from '../model/object-model.js';
 import type { Lwm2mNode, Lwm2mResource } from '../node/lwm2m-node.js';
-import type { Lwm2mPath } from '../node/lwm2m-path.js';
-import type { Lwm2mPathValue } from '../node/path-value.js';
+import { Lwm2mPath } from '../node/lwm2m-path.js';
+import { buildNode, groupByTime, type Lwm2mPathValue } from '../node/path-value.js';
 import { ByteReader } from './byte-reader.js';
 import { CodecError, guard } from './codec-error.js';
 import { ContentFormat, contentFormatName } from './content-format.js';
@@ -15,7 +15,7 @@ import {
   encodeLwm2mCbor,
   encodeLwm2mCborComposite,
 } from './lwm2m-cbor.js';
-import { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
+import { decodeLwm2mJson, decodeLwm2mJsonComposite, encodeLwm2mJson } from './lwm2m-json.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
 import { decodePlainCbor, encodePlainCbor } from './plain-cbor.js';
 import {
@@ -32,6 +32,7 @@ import {
 } from './senml-json.js';
 import { decodeText, encodeText } from './text.js';
 import { decodeTlv, encodeTlv, readTlvs, TlvType } from './tlv.js';
+import { resourceModelAt } from './value-converter.js';
 
 type NodeDecoder = (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel) => Lwm2mNode;
 type NodeEncoder = (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel) => Buffer;
@@ -68,6 +69,8 @@ const compositeDecoders = new Map<number, CompositeDecoder>([
   [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
   [ContentFormat.SENML_CBOR, decodeSenmlCborComposite],
   [ContentFormat.LWM2M_CBOR, decodeLwm2mCborComposite],
+  [ContentFormat.JSON, decodeLwm2mJsonComposite],
+  [ContentFormat.OLD_JSON, decodeLwm2mJsonComposite],
 ]);
 
 const compositeEncoders = new Map<number, CompositeEncoder>([
@@ -194,4 +197,47 @@ export function decodeCreate(
   const node = decode(bytes, format, objectPath, model);
   if (node.kind !== 'object') throw new CodecError('UNEXPECTED_NODE', `${objectPath}: Create`);
   return [...node.instances.values()].map((i) => ({ id: i.id, resources: i.resources }));
+}
+
+/** One node at one instant: a notification or Send with historical values. */
+export interface TimestampedNode {
+  /** Seconds since the epoch (or relative to now below 2^28, RFC 8428 §4.5.3); absent: now. */
+  readonly time: number | undefined;
+  readonly node: Lwm2mNode;
+}
+
+/**
+ * Decodes a payload that may carry several timestamped values of the node at `path`
+ * (LwM2M-TS 1.0 §6.4.4 JSON with "bt"/"t", TS-Core 1.1 §7.4.4 SenML): one node per instant,
+ * oldest first, the untimed one first. Formats without time give one untimed node.
+ */
+export function decodeTimestamped(
+  bytes: Uint8Array,
+  format: number,
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): TimestampedNode[] {
+  const composite = compositeDecoders.get(format);
+  if (!composite || format === ContentFormat.LWM2M_CBOR) {
+    return [{ time: undefined, node: decode(bytes, format, path, model) }];
+  }
+  const entries = composite(bytes, model);
+  const multiple = (o: number, r: number) =>
+    resourceModelAt(model, new Lwm2mPath(o, 0, r))?.multiple ?? false;
+  const out: TimestampedNode[] = [];
+  for (const [time, group] of groupByTime(entries)) {
+    for (const e of group) {
+      if (!e.path.startsWith(path)) {
+        throw new CodecError('INVALID_PATH', `${e.path} is not under ${path}`);
+      }
+    }
+    let node: Lwm2mNode | undefined;
+    try {
+      node = buildNode(path, group, multiple);
+    } catch (e) {
+      throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
+    }
+    if (node) out.push({ time, node });
+  }
+  return out;
 }

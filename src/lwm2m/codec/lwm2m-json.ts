@@ -8,9 +8,16 @@
 import type { Lwm2mModel } from '../model/object-model.js';
 import type { Lwm2mNode } from '../node/lwm2m-node.js';
 import { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { Lwm2mPathValue } from '../node/path-value.js';
 import { decodeUtf8 } from './byte-reader.js';
 import { CodecError, guard } from './codec-error.js';
-import { MAX_RECORDS, nodeToRecords, recordsToNode, type SenmlRecord } from './senml.js';
+import {
+  MAX_RECORDS,
+  nodeToRecords,
+  recordsToNode,
+  recordsToPathValues,
+  type SenmlRecord,
+} from './senml.js';
 import { modelType } from './value-converter.js';
 
 const BIG_V = /"v"\s*:\s*(-?\d{16,})(?=\s*[,}])/g;
@@ -135,4 +142,11 @@ export function encodeLwm2mJson(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mMo
     if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
     return formatLwm2mJson(records);
   });
+}
+
+/** The entries with their times (a notification with historical values, LwM2M-TS 1.0 §6.4.4). */
+export function decodeLwm2mJsonComposite(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] {
+  return guard('MALFORMED', 'LwM2M JSON', () =>
+    recordsToPathValues(parseLwm2mJson(bytes, model), model),
+  );
 }

@@ -324,8 +324,9 @@ export function decodeTlv(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel)
         );
       }
       // LwM2M-TS-Core 1.0 §6.4.3.1: a single-instance object's resources may come without
-      // their object instance TLV; they are instance 0.
-      if (tlvs.every(isResourceTlv) && model.getObject(o)?.multiple === false) {
+      // their object instance TLV; they are instance 0 (also for an object we do not know).
+      // For a multiple-instance object that is a Create without id: see decodeCreate.
+      if (tlvs.every(isResourceTlv) && model.getObject(o)?.multiple !== true) {
         return object(o, [toInstance(0, tlvs, path.append(0), model)]);
       }
       throw new CodecError('UNEXPECTED_NODE', `${path}: expected object instance TLVs`);
@@ -346,16 +347,34 @@ export function decodeTlv(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel)
       return toInstance(i!, tlvs, path, model);
     }
     if (path.isResource()) {
-      const only = tlvs[0];
-      if (tlvs.length === 1 && only && isResourceTlv(only)) {
+      let tlvsAt: readonly Tlv[] = tlvs;
+      const wrapper = tlvs[0];
+      // Some clients wrap a resource in its object instance TLV: accept it when the id matches.
+      if (tlvs.length === 1 && wrapper?.type === TlvType.OBJECT_INSTANCE) {
+        if (wrapper.id !== i) {
+          throw new CodecError('INVALID_PATH', `${path}: payload is object instance ${wrapper.id}`);
+        }
+        tlvsAt = wrapper.children ?? [];
+      }
+      const only = tlvsAt[0];
+      if (tlvsAt.length === 1 && only && isResourceTlv(only)) {
         if (only.id !== r) {
           throw new CodecError('INVALID_PATH', `${path}: payload is resource ${only.id}`);
         }
         return toResource(only, path.parent(), model);
       }
-      // Some clients send a multiple resource's instances without their resource TLV.
-      if (tlvs.every((t) => t.type === TlvType.RESOURCE_INSTANCE)) {
-        return multipleResource(r!, leafType(model, path), toResourceInstances(tlvs, path, model));
+      // Some clients send a multiple resource's instances without their resource TLV; an empty
+      // payload is an empty multiple resource. Neither fits a resource the model calls single.
+      const rm = resourceModelAt(model, path);
+      if (rm?.multiple !== false && tlvsAt.every((t) => t.type === TlvType.RESOURCE_INSTANCE)) {
+        if (tlvsAt.length === 0 && rm === undefined) {
+          throw new CodecError('UNEXPECTED_NODE', `${path}: empty payload for an unknown resource`);
+        }
+        return multipleResource(
+          r!,
+          leafType(model, path),
+          toResourceInstances(tlvsAt, path, model),
+        );
       }
       throw new CodecError('UNEXPECTED_NODE', `${path}: expected one resource TLV`);
     }

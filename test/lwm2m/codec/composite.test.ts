@@ -5,6 +5,7 @@ import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
 import {
   decodeComposite,
   decodeCreate,
+  decodeTimestamped,
   encodeComposite,
 } from '../../../src/lwm2m/codec/lwm2m-codec.js';
 import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
@@ -111,5 +112,50 @@ describe('composite values (Read-Composite, Write-Composite, Send)', () => {
       () => decodeComposite(Buffer.alloc(0), ContentFormat.TEXT, oma),
       (e: unknown) => e instanceof CodecError && e.coapCode === '4.15',
     );
+  });
+});
+
+describe('timestamped values (notifications with history, Send)', () => {
+  it('decodes LwM2M JSON values at times relative to "bt" (LwM2M-TS 1.0 §6.4.4)', () => {
+    const json =
+      '{"bn":"/3303/0/5700","bt":25462634,"e":[{"v":22.4,"t":-5},{"v":22.9,"t":-30},{"v":24.1,"t":-50}]}';
+    const nodes = decodeTimestamped(
+      Buffer.from(json),
+      ContentFormat.JSON,
+      path('/3303/0/5700'),
+      oma,
+    );
+    assert.deepEqual(
+      nodes.map((n) => [n.time, n.node]),
+      [
+        [25462584, singleResource(5700, Value.float(24.1))],
+        [25462604, singleResource(5700, Value.float(22.9))],
+        [25462629, singleResource(5700, Value.float(22.4))],
+      ],
+    );
+  });
+
+  it('decodes SenML JSON instances at two times (LwM2M-TS-Core 1.1 §7.4.4)', () => {
+    const json =
+      '[{"bn":"/3303/0/","bt":1700000000,"n":"5700","v":20},{"n":"5701","vs":"Cel"},' +
+      '{"bt":1700000060,"n":"5700","v":21}]';
+    const nodes = decodeTimestamped(
+      Buffer.from(json),
+      ContentFormat.SENML_JSON,
+      path('/3303/0'),
+      oma,
+    );
+    assert.deepEqual(
+      nodes.map((n) => [n.time, n.node.kind === 'object-instance' ? n.node.resources.size : 0]),
+      [
+        [1700000000, 2],
+        [1700000060, 1],
+      ],
+    );
+  });
+
+  it('gives one untimed node for formats without time', () => {
+    const nodes = decodeTimestamped(hex('C1 09 64'), ContentFormat.TLV, path('/3/0/9'), oma);
+    assert.deepEqual(nodes, [{ time: undefined, node: singleResource(9, Value.integer(100)) }]);
   });
 });

@@ -14,6 +14,7 @@ import type {
 } from '../../../src/lwm2m/node/lwm2m-node.js';
 import {
   multipleResource,
+  object,
   objectInstance,
   resourceInstance,
   singleResource,
@@ -292,6 +293,22 @@ describe('TLV values and nodes', () => {
     assert.deepEqual(node.value, { type: 'opaque', value: Buffer.from([0x2a]) });
   });
 
+  it('reads empty payloads: an empty object, instance and multiple resource', () => {
+    assert.deepEqual(decodeTlv(Buffer.alloc(0), path('/2'), oma), object(2, []));
+    assert.deepEqual(decodeTlv(Buffer.alloc(0), path('/2/0'), oma), objectInstance(0, []));
+    assert.deepEqual(
+      decodeTlv(Buffer.alloc(0), path('/3/0/6'), oma),
+      multipleResource(6, 'integer', []),
+    );
+  });
+
+  it('reads a resource wrapped in its object instance TLV, and bare resources of an unknown object', () => {
+    const wrapped = decodeTlv(hex('08 00 03 C1 09 64'), path('/3/0/9'), oma);
+    assert.deepEqual(wrapped, singleResource(9, Value.integer(100)));
+    const unknown = decodeTlv(hex('C1 01 05'), path('/10234'), EMPTY_MODEL) as Lwm2mObject;
+    assert.deepEqual([...unknown.instances.keys()], [0]);
+  });
+
   it('encodes an empty multiple resource (LwM2M-TS-Core 1.1 §7.4.3)', () => {
     const r = multipleResource(6, 'integer', []);
     assert.equal(encodeTlv(r, path('/3/0/6'), oma).toString('hex'), '8006');
@@ -322,6 +339,15 @@ describe('TLV hostile input', () => {
     ['a single value for a multiple resource', 'C1 06 01', 'UNEXPECTED_NODE'],
     ['a multiple resource for a single resource', '83 09 41 00 01', 'UNEXPECTED_NODE'],
     ['the wrong object instance id', '08 01 03 C1 09 64', 'INVALID_PATH'],
+    ['an empty payload for a single resource', '', 'UNEXPECTED_NODE', path('/3/0/9')],
+    ['resource instances for a single resource', '41 00 01', 'UNEXPECTED_NODE', path('/3/0/9')],
+    [
+      'a resource wrapped in the wrong instance',
+      '08 01 03 C1 09 64',
+      'INVALID_PATH',
+      path('/3/0/9'),
+    ],
+    ['bare resources for a multiple-instance object', 'C1 00 01', 'UNEXPECTED_NODE', path('/66')],
   ];
   for (const [name, bytes, code, at] of cases) {
     it(`rejects ${name} with ${code}`, () => {
