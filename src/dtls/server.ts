@@ -287,8 +287,9 @@ export class DtlsServer {
       this.stats.handshakesRejected++;
       return;
     }
-    // RFC 6347 §4.2.8: a new handshake from an address with an association replaces it once
-    // the cookie proves the address (here: at once, not after the new handshake completes).
+    // RFC 6347 §4.2.8: a new handshake from an address with an association (a rebooted client)
+    // replaces it; the server MUST NOT destroy the old one before the client proved
+    // reachability, which the valid cookie does.
     existing?.conn.destroy();
     this.#startHandshake(rec, f.messageSeq, address, port);
   }

@@ -126,6 +126,25 @@ describe('Connection ID (RFC 9146)', () => {
   });
 });
 
+describe('a client that reboots (RFC 6347 §4.2.8)', () => {
+  it('replaces the old association after a new cookie exchange from the same address', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    net.client.send(Buffer.from('old'));
+    net.pump();
+    const oldKey = net.lastPeerKey;
+    net.newClient(); // lost its state, same address and port
+    net.client.send(Buffer.from('new'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.deepEqual(net.received.server, ['old', 'new']);
+    assert.notEqual(net.lastPeerKey, oldKey);
+    assert.equal(net.server.sessions, 1);
+    assert.equal(net.server.peer(oldKey!), undefined);
+    assert.equal(net.server.stats.handshakesCompleted, 2);
+  });
+});
+
 describe('session resumption (RFC 5246 §7.3)', () => {
   it('resumes a session by its id with an abbreviated handshake', async () => {
     const net = new Lossy();
