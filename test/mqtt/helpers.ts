@@ -14,6 +14,11 @@ export interface TestBroker {
   raws: RawClient[];
   client(options?: IClientOptions): Promise<MqttClient>;
   raw(): Promise<RawClient>;
+  /** Connects a client that starts collecting `count` messages before CONNACK arrives. */
+  clientCollecting(
+    options: IClientOptions,
+    count: number,
+  ): { client: MqttClient; messages: ReturnType<typeof collect> };
   close(): Promise<void>;
 }
 
@@ -46,6 +51,11 @@ export async function startBroker(options: MqttBrokerOptions = {}): Promise<Test
       });
       return c;
     },
+    clientCollecting(opts: IClientOptions, count: number) {
+      const c = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, ...opts });
+      tb.clients.push(c);
+      return { client: c, messages: collect(c, count) };
+    },
     async raw() {
       const r = await RawClient.connect(port);
       tb.raws.push(r);
@@ -66,6 +76,8 @@ export async function startBroker(options: MqttBrokerOptions = {}): Promise<Test
 export class RawClient {
   readonly socket: net.Socket;
   readonly packets: Packet[] = [];
+  /** Every byte received, for assertions on exact encodings. */
+  readonly received: Buffer[] = [];
   closed = false;
   #parser!: ReturnType<typeof mqttPacket.parser>;
   #waiters: Array<() => void> = [];
@@ -73,7 +85,10 @@ export class RawClient {
   private constructor(socket: net.Socket, version: number) {
     this.socket = socket;
     this.useVersion(version);
-    socket.on('data', (d) => this.#parser.parse(d));
+    socket.on('data', (d) => {
+      this.received.push(d);
+      this.#parser.parse(d);
+    });
     socket.on('close', () => {
       this.closed = true;
       this.#wake();
