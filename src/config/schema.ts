@@ -63,6 +63,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    mqtt: z
+      .object({
+        /**
+         * Topic-filter patterns an authenticated device may publish and subscribe to; `%d` is
+         * its device id. Anonymous clients (development mode) are not restricted.
+         */
+        deviceTopics: z.array(z.string().min(1)).min(1).default(['devices/%d/#']),
+      })
+      .strict()
+      .prefault({}),
     lwm2m: z
       .object({
         /** Directory of extra DDF XML object definitions, loaded beside the OMA registry. */
