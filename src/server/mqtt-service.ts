@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { TandemConfig } from '../config/schema.js';
 import { MqttBroker } from '../mqtt/broker.js';
 import type { MqttHooks } from '../mqtt/options.js';
+import type { MqttPersistence } from '../mqtt/persistence/types.js';
 import { selectMqttProtocol, webSocketDuplex } from '../mqtt/ws-stream.js';
 import type { Clock } from '../util/clock.js';
 import { listenStream } from './listen.js';
@@ -36,6 +37,8 @@ export class MqttService {
     clock: Clock;
     hooks: MqttHooks;
     version: string;
+    /** Where sessions, retained messages and QoS 1/2 state live; in memory when absent. */
+    persistence?: MqttPersistence;
   }) {
     this.#config = options.config;
     this.#logger = options.logger;
@@ -44,12 +47,17 @@ export class MqttService {
       clock: options.clock,
       hooks: options.hooks,
       version: options.version,
+      ...(options.persistence ? { persistence: options.persistence } : {}),
     });
   }
 
-  /** Binds every MQTT listener that is not off; returns what each is bound to. */
+  /**
+   * Restores the persisted sessions and retained messages, then binds every MQTT listener that
+   * is not off; returns what each is bound to. A failed restore fails the start.
+   */
   async start(hostOf: (name: MqttListener) => string): Promise<Map<MqttListener, Bound>> {
     const { listeners, dataDir } = this.#config;
+    await this.broker.ready;
     if (listeners.mqtt.port !== 'off') {
       await this.#listen('mqtt', this.#tcpServer(), hostOf('mqtt'), listeners.mqtt.port);
     }

@@ -193,6 +193,9 @@ export class Tandem {
       logger: this.logger.child({ component: 'mqtt' }),
       clock: this.clock,
       version: this.version,
+      // The embedded store keeps the broker's state in its SQLite file (survives kill -9);
+      // other backends get the broker's memory persistence until they implement the port.
+      ...(store instanceof SqliteStore ? { persistence: store.mqtt } : {}),
       hooks: {
         authenticate: async (request) => {
           const outcome = await authenticateMqtt(store.devices, anonymous, request);
