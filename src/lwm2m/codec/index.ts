@@ -22,6 +22,7 @@ export {
   decodeTimestamped,
   encode,
   encodeComposite,
+  encodeTimestamped,
   isCompositeSupported,
   type TimestampedNode,
 } from './lwm2m-codec.js';

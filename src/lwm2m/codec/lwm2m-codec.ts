@@ -5,7 +5,7 @@
 import type { Lwm2mModel } from '../model/object-model.js';
 import type { Lwm2mNode, Lwm2mResource } from '../node/lwm2m-node.js';
 import { Lwm2mPath } from '../node/lwm2m-path.js';
-import { buildNode, groupByTime, type Lwm2mPathValue } from '../node/path-value.js';
+import { buildNode, flattenNode, groupByTime, type Lwm2mPathValue } from '../node/path-value.js';
 import { ByteReader } from './byte-reader.js';
 import { CodecError, guard } from './codec-error.js';
 import { ContentFormat, contentFormatName } from './content-format.js';
@@ -15,7 +15,12 @@ import {
   encodeLwm2mCbor,
   encodeLwm2mCborComposite,
 } from './lwm2m-cbor.js';
-import { decodeLwm2mJson, decodeLwm2mJsonComposite, encodeLwm2mJson } from './lwm2m-json.js';
+import {
+  decodeLwm2mJson,
+  decodeLwm2mJsonComposite,
+  encodeLwm2mJson,
+  encodeLwm2mJsonTimestamped,
+} from './lwm2m-json.js';
 import { decodeOpaque, encodeOpaque } from './opaque.js';
 import { decodePlainCbor, encodePlainCbor } from './plain-cbor.js';
 import {
@@ -240,4 +245,31 @@ export function decodeTimestamped(
     if (node) out.push({ time, node });
   }
   return out;
+}
+
+/**
+ * Encodes nodes at several instants (a notification with history, a Send) in a format that
+ * carries time: SenML JSON/CBOR (LwM2M-TS-Core 1.1 §7.4.4) or LwM2M JSON (TS 1.0 §6.4.4).
+ * Other formats cannot (NOT_ACCEPTABLE); a single untimed node falls back to `encode`.
+ */
+export function encodeTimestamped(
+  nodes: readonly TimestampedNode[],
+  format: number,
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Buffer {
+  const only = nodes[0];
+  if (nodes.length === 1 && only && only.time === undefined) {
+    return encode(only.node, format, path, model);
+  }
+  const entries = nodes.flatMap((n) =>
+    flattenNode(n.node, path).map((e) => (n.time === undefined ? e : { ...e, time: n.time })),
+  );
+  if (format === ContentFormat.JSON || format === ContentFormat.OLD_JSON) {
+    return encodeLwm2mJsonTimestamped(entries, path, model);
+  }
+  if (format !== ContentFormat.SENML_JSON && format !== ContentFormat.SENML_CBOR) {
+    throw new CodecError('NOT_ACCEPTABLE', `${contentFormatName(format)} carries no timestamps`);
+  }
+  return encodeComposite(entries, format, model);
 }

@@ -150,3 +150,40 @@ export function decodeLwm2mJsonComposite(bytes: Uint8Array, model: Lwm2mModel): 
     recordsToPathValues(parseLwm2mJson(bytes, model), model),
   );
 }
+
+/**
+ * Timestamped entries as LwM2M JSON (LwM2M-TS 1.0 §6.4.4): names relative to `path`, one
+ * top-level "bt" (the earliest time) and each entry's "t" relative to it.
+ */
+export function encodeLwm2mJsonTimestamped(
+  entries: readonly Lwm2mPathValue[],
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+): Buffer {
+  return guard('TYPE_MISMATCH', `LwM2M JSON ${path}`, () => {
+    const times = entries.map((e) => e.time).filter((t): t is number => t !== undefined);
+    const bt = times.length > 0 ? Math.min(...times) : undefined;
+    const prefix = path.segments.length;
+    const records = entries.map((e, i) => {
+      if (!e.path.startsWith(path)) {
+        throw new CodecError('INVALID_PATH', `${e.path} is not under ${path}`);
+      }
+      if (e.value === undefined) throw new CodecError('MALFORMED', `${e.path} has no value`);
+      const node = { kind: 'resource-instance' as const, id: 0, value: e.value };
+      const [r] = nodeToRecords(node, e.path, model);
+      const out: SenmlRecord = { ...r! };
+      delete out.bn;
+      const rest = e.path.segments.slice(prefix).join('/');
+      if (rest !== '') out.n = rest;
+      else delete out.n;
+      if (i === 0) {
+        out.bn = path.isResource() || path.isResourceInstance() ? `${path}` : `${path}/`;
+        if (bt !== undefined) out.bt = bt;
+      }
+      if (e.time !== undefined && bt !== undefined) out.t = e.time - bt;
+      return out;
+    });
+    if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
+    return formatLwm2mJson(records);
+  });
+}

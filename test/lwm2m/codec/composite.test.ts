@@ -7,6 +7,7 @@ import {
   decodeCreate,
   decodeTimestamped,
   encodeComposite,
+  encodeTimestamped,
 } from '../../../src/lwm2m/codec/lwm2m-codec.js';
 import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
@@ -157,5 +158,36 @@ describe('timestamped values (notifications with history, Send)', () => {
   it('gives one untimed node for formats without time', () => {
     const nodes = decodeTimestamped(hex('C1 09 64'), ContentFormat.TLV, path('/3/0/9'), oma);
     assert.deepEqual(nodes, [{ time: undefined, node: singleResource(9, Value.integer(100)) }]);
+  });
+});
+
+describe('timestamped encoding', () => {
+  const history = [
+    { time: 25462584, node: singleResource(5700, Value.float(24.1)) },
+    { time: 25462604, node: singleResource(5700, Value.float(22.9)) },
+  ];
+
+  it('writes LwM2M JSON with one "bt" and relative "t" (LwM2M-TS 1.0 §6.4.4)', () => {
+    const bytes = encodeTimestamped(history, ContentFormat.JSON, path('/3303/0/5700'), oma);
+    assert.equal(
+      bytes.toString(),
+      '{"bn":"/3303/0/5700","bt":25462584,"e":[{"v":24.1,"t":0},{"v":22.9,"t":20}]}',
+    );
+    const back = decodeTimestamped(bytes, ContentFormat.JSON, path('/3303/0/5700'), oma);
+    assert.deepEqual(back, history);
+  });
+
+  it('writes SenML with a base time per instant (LwM2M-TS-Core 1.1 §7.4.4)', () => {
+    for (const format of [ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR]) {
+      const bytes = encodeTimestamped(history, format, path('/3303/0/5700'), oma);
+      assert.deepEqual(decodeTimestamped(bytes, format, path('/3303/0/5700'), oma), history);
+    }
+  });
+
+  it('refuses timestamps in TLV (4.06)', () => {
+    assert.throws(
+      () => encodeTimestamped(history, ContentFormat.TLV, path('/3303/0/5700'), oma),
+      (e: unknown) => e instanceof CodecError && e.code === 'NOT_ACCEPTABLE',
+    );
   });
 });
