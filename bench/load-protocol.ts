@@ -12,6 +12,8 @@ export interface ClientSpec {
   payloadSize: number;
   /** Most QoS 1/2 PUBLISH packets a publisher leaves unacknowledged. */
   window: number;
+  /** Messages per second a publisher sends at most (0 or absent: as fast as the windows allow). */
+  rate?: number;
 }
 
 /**

@@ -255,6 +255,10 @@ class Publisher extends Client {
   private deadline = 0;
   private sending = false;
   private onIdle: (() => void) | null = null;
+  /** Pacing (`spec.rate`): when this run started and how many were sent since. */
+  private startedAt = 0;
+  private sentThisRun = 0;
+  private paceTimer: NodeJS.Timeout | null = null;
 
   constructor(spec: ClientSpec, host: string, port: number) {
     super(spec, host, port);
@@ -272,7 +276,9 @@ class Publisher extends Client {
 
   /** Publishes until `durationMs` has passed. */
   start(durationMs: number): void {
-    this.deadline = nowMicros() + durationMs * 1000;
+    this.startedAt = nowMicros();
+    this.sentThisRun = 0;
+    this.deadline = this.startedAt + durationMs * 1000;
     this.sending = true;
     setTimeout(() => this.pump(), durationMs + 1).unref();
     this.pump();
@@ -301,6 +307,28 @@ class Publisher extends Client {
     else this.pumpWindow();
   };
 
+  /**
+   * How many messages pacing lets go now (all of them without `spec.rate`); when none, arms a
+   * timer for the next one.
+   */
+  private paced(now: number): number {
+    const rate = this.spec.rate ?? 0;
+    if (rate <= 0) return Number.POSITIVE_INFINITY;
+    const due = Math.floor((rate * (now - this.startedAt)) / 1e6) + 1 - this.sentThisRun;
+    if (due > 0) return due;
+    if (this.paceTimer === null) {
+      const nextAt = this.startedAt + (this.sentThisRun / rate) * 1e6;
+      this.paceTimer = setTimeout(
+        () => {
+          this.paceTimer = null;
+          this.pump();
+        },
+        Math.max(1, Math.ceil((nextAt - now) / 1000)),
+      );
+    }
+    return 0;
+  }
+
   /** QoS 0 packets per write: fewer when flow control's window holds fewer messages. */
   private batchSize(): number {
     if (flowState.shared === null) return QOS0_BATCH;
@@ -321,8 +349,10 @@ class Publisher extends Client {
         setTimeout(this.pump, FLOW_RECHECK_MS);
         return;
       }
+      const count = Math.min(this.batchSize(), this.paced(now));
+      if (count <= 0) return;
       if (counters.firstSendAt === 0) counters.firstSendAt = now;
-      const count = this.batchSize();
+      this.sentThisRun += count;
       const batch = Buffer.from(this.image.subarray(0, count * size));
       for (let i = 0; i < count; i++) batch.writeDoubleBE(now, i * size + stampOffset);
       counters.sent += count;
@@ -341,9 +371,10 @@ class Publisher extends Client {
       this.stopSending();
       return;
     }
-    const room = this.spec.window - this.inflightCount;
+    const room = Math.min(this.spec.window - this.inflightCount, this.paced(now));
     if (room <= 0) return;
     if (counters.firstSendAt === 0) counters.firstSendAt = now;
+    this.sentThisRun += room;
     const { idOffset, stampOffset } = this.template;
     const size = this.template.bytes.length;
     const batch = Buffer.allocUnsafe(room * size);

@@ -22,6 +22,12 @@ export interface Machine {
   payloadSize: number;
   workers: number;
   idleConnections: number;
+  /** Messages per second over all publishers, or 0 when the broker is saturated. */
+  rate: number;
+  warmupS: number;
+  qos0Window: number;
+  /** QoS 1/2 window per publisher; 0 when the default (100, fan-in 10) applies. */
+  window: number;
 }
 
 export interface ThroughputSummary {
@@ -42,6 +48,7 @@ export interface IdleSummary {
   broker: string;
   runs: number;
   requested: number;
+  attempted: number;
   connected: number;
   bytesPerConnection: number;
   connectPerSecond: number;
@@ -93,6 +100,7 @@ function summarizeIdle(results: IdleResult[], failures: Failure[], broker: strin
     broker,
     runs: results.length,
     requested: median(results.map((r) => r.requested)),
+    attempted: median(results.map((r) => r.attempted)),
     connected: median(results.map((r) => r.connected)),
     bytesPerConnection: median(results.map((r) => r.bytesPerConnection)),
     connectPerSecond: median(results.map((r) => r.connectPerSecond)),
@@ -162,8 +170,35 @@ function machineLines(machine: Machine): string[] {
     `- Node ${machine.node}; ${Object.entries(machine.versions)
       .map(([k, v]) => `${LABEL[k] ?? k} ${v}`)
       .join(', ')}`,
+    `- Load: ${machine.rate > 0 ? `${fmt(machine.rate)} messages per second over all publishers (below saturation)` : 'as much as the brokers take'}; in flight at most ${fmt(machine.qos0Window)} QoS 0 deliveries over all publishers, ${machine.window > 0 ? fmt(machine.window) : '100 (fan-in: 10)'} QoS 1/2 messages per publisher; ${machine.warmupS} s of warm-up before each measured run`,
     `- Medians of ${machine.runs} runs of ${machine.durationS} s per scenario and broker; payload ${machine.payloadSize} B; load generator: ${machine.workers} worker threads (idle scenario: child processes of at most 15,000 connections each); idle scenario: ${fmt(machine.idleConnections)} connections`,
   ];
+}
+
+function saturationSection(throughput: ScenarioSummary[], machine: Machine): string[] {
+  const lines = [
+    '### Does the generator saturate Mosquitto?',
+    '',
+    `CPU is measured over the publishing window from /proc/<pid>/stat (broker) and process.cpuUsage() (the generator: harness and its worker threads), in % of one core. Mosquitto runs on one thread: at ${SATURATED_PCT} % or more of a core it is the bottleneck. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads), on a machine with ${machine.cpus} CPUs shared with the broker (and, here, with other work: see the load average). CPU µs per delivery = CPU time / deliveries, for Mosquitto and for the generator in the same runs.`,
+    '',
+    '| scenario | Mosquitto CPU | generator CPU | Mosquitto µs per delivery | generator µs per delivery | Mosquitto saturated |',
+    '|---|---:|---:|---:|---:|---|',
+  ];
+  for (const s of throughput) {
+    const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');
+    if (!m) continue;
+    const verdict = !Number.isFinite(m.brokerCpuPct)
+      ? '–'
+      : m.brokerCpuPct >= SATURATED_PCT
+        ? 'yes'
+        : 'no';
+    const perDelivery = (pct: number): string => fmt((pct / 100) * (1e6 / m.deliveredPerSecond), 1);
+    lines.push(
+      `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${perDelivery(m.brokerCpuPct)} | ${perDelivery(m.generatorCpuPct)} | ${verdict} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 export function markdown(
@@ -171,7 +206,11 @@ export function markdown(
   machine: Machine,
   failures: Failure[],
 ): string {
-  const lines: string[] = ['# Tandem MQTT benchmarks', '', ...machineLines(machine), ''];
+  const title =
+    machine.rate > 0
+      ? `# Tandem MQTT benchmarks: latency at ${fmt(machine.rate)} messages per second`
+      : '# Tandem MQTT benchmarks';
+  const lines: string[] = [title, '', ...machineLines(machine), ''];
   const throughput = summaries.filter((s) => s.kind === 'throughput');
   if (throughput.length > 0) {
     lines.push(
@@ -207,42 +246,22 @@ export function markdown(
         `| ${s.name} | ${ratio(t?.deliveredPerSecond ?? Number.NaN, m?.deliveredPerSecond ?? Number.NaN)} | ${ratio(t?.deliveredPerSecond ?? Number.NaN, a?.deliveredPerSecond ?? Number.NaN)} | ${ratio(t?.p99Ms ?? Number.NaN, m?.p99Ms ?? Number.NaN)} | ${ratio(t?.p99Ms ?? Number.NaN, a?.p99Ms ?? Number.NaN)} |`,
       );
     }
-    lines.push(
-      '',
-      '### Does the generator saturate Mosquitto?',
-      '',
-      `CPU is measured over the publishing window from /proc/<pid>/stat (broker) and process.cpuUsage() (the generator: harness and its worker threads), in % of one core. Mosquitto runs on one thread: at ${SATURATED_PCT} % or more of a core it is the bottleneck, not the generator. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads), on a machine with ${machine.cpus} CPUs shared with the broker.`,
-      '',
-      '| scenario | Mosquitto CPU | generator CPU | CPU µs per delivery, Mosquitto | CPU µs per delivery, generator | Mosquitto saturated |',
-      '|---|---:|---:|---:|---:|---|',
-    );
-    for (const s of throughput) {
-      const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');
-      if (!m) continue;
-      const verdict = !Number.isFinite(m.brokerCpuPct)
-        ? '–'
-        : m.brokerCpuPct >= SATURATED_PCT
-          ? 'yes'
-          : 'no';
-      lines.push(
-        `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${verdict} |`,
-      );
-    }
     lines.push('');
+    if (machine.rate === 0) lines.push(...saturationSection(throughput, machine));
   }
   const idle = summaries.find((s) => s.kind === 'idle');
   if (idle) {
     lines.push(
       '## Idle connections',
       '',
-      'Resident memory per connection = (broker VmRSS after all CONNACKs and 2 s of quiet − VmRSS before) / connections. Goal for Tandem: at most 4 KB. The broker cannot hold more connections than its open-file limit.',
+      'Resident memory per connection = (broker VmRSS after all CONNACKs and 3 s of quiet − VmRSS before) / connections. Goal for Tandem: at most 4 KB. A broker cannot hold more connections than its open-file limit: the harness tries at most that limit minus 100 (raise it with `ulimit -n`, see bench/README.md).',
       '',
-      '| broker | connected / requested | bytes per connection | connections/s | broker fd limit |',
+      '| broker | connected / tried / requested | bytes per connection | connections/s | broker fd limit |',
       '|---|---:|---:|---:|---:|',
     );
     for (const b of idle.brokers as IdleSummary[]) {
       lines.push(
-        `| ${LABEL[b.broker]} | ${fmt(b.connected)} / ${fmt(b.requested)} | ${fmt(b.bytesPerConnection)} | ${fmt(b.connectPerSecond)} | ${fmt(b.brokerFdLimit)} |`,
+        `| ${LABEL[b.broker]} | ${fmt(b.connected)} / ${fmt(b.attempted)} / ${fmt(b.requested)} | ${fmt(b.bytesPerConnection)} | ${fmt(b.connectPerSecond)} | ${fmt(b.brokerFdLimit)} |`,
       );
     }
     const m = (idle.brokers as IdleSummary[]).find((b) => b.broker === 'mosquitto');
@@ -297,6 +316,7 @@ function chartFor(summary: ScenarioSummary, machine: Machine): string {
 
 export function writeResults(
   dir: string,
+  prefix: string,
   summaries: ScenarioSummary[],
   machine: Machine,
   results: RunResult[],
@@ -308,12 +328,16 @@ export function writeResults(
     writeFileSync(join(dir, name), text);
     written.push(join(dir, name));
   };
-  write('mqtt.md', markdown(summaries, machine, failures));
-  write('mqtt.json', `${JSON.stringify({ machine, scenarios: summaries, failures }, null, 2)}\n`);
-  for (const summary of summaries) write(`mqtt-${summary.name}.svg`, chartFor(summary, machine));
+  write(`${prefix}.md`, markdown(summaries, machine, failures));
+  write(
+    `${prefix}.json`,
+    `${JSON.stringify({ machine, scenarios: summaries, failures }, null, 2)}\n`,
+  );
+  for (const summary of summaries)
+    write(`${prefix}-${summary.name}.svg`, chartFor(summary, machine));
   const stamp = machine.date.replace(/[:.]/g, '-');
   writeFileSync(
-    join(dir, 'raw', `mqtt-${stamp}.json`),
+    join(dir, 'raw', `${prefix}-${stamp}.json`),
     `${JSON.stringify({ machine, results, failures }, null, 2)}\n`,
   );
   return written;

@@ -38,6 +38,8 @@ options:
   --payload B       payload bytes per PUBLISH, at least 8 (default 64)
   --window N        QoS 1/2 in-flight window per publisher (default 100, 10 for fan-in)
   --qos0-window N   QoS 0 deliveries in flight over all publishers (default 2000)
+  --rate R          publish R messages/s over all publishers instead of saturating the broker:
+                    latency at a given load; results go to mqtt-rate<R>.* (default: saturate)
   --warmup S        publishing before each measured run, in seconds; 0 for none (default 1)
   --out DIR         where results are written (default bench/results)
 `;
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
       window: { type: 'string' },
       'qos0-window': { type: 'string' },
       warmup: { type: 'string' },
+      rate: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
     window: values.window === undefined ? 0 : Math.round(positiveInt(values.window, 100, 'window')),
     idleConnections: Math.round(positiveInt(values.connections, 10_000, 'connections')),
     qos0Window: Math.round(positiveInt(values['qos0-window'], 2000, 'qos0-window')),
+    rate: values.rate === undefined ? 0 : positiveInt(values.rate, 0, 'rate'),
     warmupS: values.warmup === '0' ? 0 : positiveInt(values.warmup, 1, 'warmup'),
   };
   const brokerNames = (values.brokers ?? 'mosquitto,aedes,tandem').split(',').map((b) => b.trim());
@@ -121,6 +125,10 @@ async function main(): Promise<void> {
     payloadSize: options.payloadSize,
     workers: options.workers,
     idleConnections: options.idleConnections,
+    rate: options.rate,
+    warmupS: options.warmupS,
+    qos0Window: options.qos0Window,
+    window: options.window,
   };
   process.stdout.write(
     `${scenarios.length} scenarios × ${brokerNames.length} brokers × ${runs} runs; ${machine.cpus} CPUs, load ${machine.loadStart.map((v) => v.toFixed(2)).join(' ')}\n`,
@@ -172,13 +180,14 @@ async function main(): Promise<void> {
   }
   machine.loadEnd = loadavg();
   const summaries = summarize(scenarios, brokerNames, results, failures);
-  const written = writeResults(out, summaries, machine, results, failures);
+  const prefix = options.rate > 0 ? `mqtt-rate${options.rate}` : 'mqtt';
+  const written = writeResults(out, prefix, summaries, machine, results, failures);
   process.stdout.write(`\nwrote ${written.join(', ')}\n`);
 }
 
 function describe(r: RunResult): string {
   if (r.kind === 'idle') {
-    return `idle ${r.broker} run ${r.run}: ${r.connected}/${r.requested} connected, ${Math.round(r.bytesPerConnection)} B/conn, ${Math.round(r.connectPerSecond)} conn/s`;
+    return `idle ${r.broker} run ${r.run}: ${r.connected}/${r.attempted} connected (${r.requested} requested), ${Math.round(r.bytesPerConnection)} B/conn, ${Math.round(r.connectPerSecond)} conn/s`;
   }
   const rate = Math.round(r.deliveredPerSecond).toLocaleString('en-US');
   return `${r.scenario} ${r.broker} run ${r.run}: ${rate} msg/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, lost ${r.lost}/${r.expected}${r.unacked ? ` (${r.unacked} unacked)` : ''}, cpu broker ${Math.round(r.brokerCpuPct)} % generator ${Math.round(r.generatorCpuPct)} %`;

@@ -68,6 +68,8 @@ export interface Options {
   /** Per-publisher QoS 1/2 window; 0 picks 100 (one or few publishers) or 10 (fan-in). */
   window: number;
   idleConnections: number;
+  /** Messages per second over all publishers; 0 saturates the broker. */
+  rate: number;
   /** Publishing before the measured phase, in seconds (0: none). */
   warmupS: number;
   /** QoS 0: most deliveries in flight (sent × subscribers − received) over all publishers. */
@@ -106,6 +108,8 @@ export interface IdleResult {
   broker: string;
   run: number;
   requested: number;
+  /** Connections tried: `requested`, or fewer when the broker's open-file limit is lower. */
+  attempted: number;
   connected: number;
   failed: number;
   rssBeforeKb: number;
@@ -194,6 +198,7 @@ export async function runThroughput(
     qos: scenario.qos,
     payloadSize: options.payloadSize,
     window,
+    rate: options.rate / scenario.publishers,
   }));
   const workers = Math.max(
     1,
@@ -310,6 +315,8 @@ export async function runThroughput(
 const PER_ADDRESS = 20_000;
 /** Connections per generator process: under the usual 20k open-file limit of one process. */
 const PER_PROCESS = 15_000;
+/** File descriptors a broker keeps for itself (listener, logs, epoll, libraries). */
+const FD_MARGIN = 100;
 /**
  * Source addresses rotate over 127.0.0.2-254 across runs so that no run waits for the ports an
  * earlier run left in TIME_WAIT.
@@ -332,8 +339,12 @@ export async function runIdle(
   run: number,
 ): Promise<IdleResult> {
   const requested = options.idleConnections;
-  const addresses = takeAddresses(Math.ceil(requested / PER_ADDRESS));
-  const clients: ClientSpec[] = Array.from({ length: requested }, (_, i) => ({
+  // Past its open-file limit a broker leaves connections unaccepted until they time out: ask
+  // only for what it can hold, and report the cap.
+  const brokerFdLimit = openFilesLimit(broker.pid);
+  const attempted = Math.min(requested, brokerFdLimit - FD_MARGIN);
+  const addresses = takeAddresses(Math.ceil(attempted / PER_ADDRESS));
+  const clients: ClientSpec[] = Array.from({ length: attempted }, (_, i) => ({
     role: 'idle',
     clientId: `i${run}-${i}`,
     localAddress: addresses[Math.floor(i / PER_ADDRESS)]!,
@@ -341,7 +352,7 @@ export async function runIdle(
     payloadSize: 0,
     window: 0,
   }));
-  const processes = Math.max(2, Math.ceil(requested / PER_PROCESS));
+  const processes = Math.max(2, Math.ceil(attempted / PER_PROCESS));
   const generator = LoadGenerator.spawn(processes, 'process');
   try {
     await sleep(1000);
@@ -363,6 +374,7 @@ export async function runIdle(
       broker: adapter.name,
       run,
       requested,
+      attempted,
       connected,
       failed: replies.reduce((n, r) => n + r.failed, 0),
       rssBeforeKb,
@@ -370,7 +382,7 @@ export async function runIdle(
       bytesPerConnection:
         connected > 0 ? ((rssAfterKb - rssBeforeKb) * 1024) / connected : Number.NaN,
       connectPerSecond: connected / connectSeconds,
-      brokerFdLimit: openFilesLimit(broker.pid),
+      brokerFdLimit,
       errors: replies.flatMap((r) => r.errors).slice(0, 5),
     };
   } finally {
