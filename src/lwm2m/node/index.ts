@@ -27,6 +27,14 @@ export {
   valuesEqual,
 } from './lwm2m-value.js';
 export {
+  type JsonNode,
+  type JsonValue,
+  nodeFromJson,
+  nodeToJson,
+  valueFromJson,
+  valueToJson,
+} from './node-json.js';
+export {
   buildNode,
   flattenNode,
   groupByPaths,
