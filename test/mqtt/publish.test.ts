@@ -9,7 +9,7 @@ import type {
   IPubrelPacket,
 } from 'mqtt-packet';
 import { ManualClock } from '../../src/util/clock.js';
-import { collect, frame, props, type RawClient, settle, startBroker, str } from './helpers.js';
+import { collect, frame, props, type RawClient, startBroker, str } from './helpers.js';
 
 const pub = (p: unknown) => p as IPublishPacket;
 
