@@ -204,3 +204,61 @@ describe('every format round-trips every data type', () => {
     );
   });
 });
+
+describe('every decoder on hostile input', () => {
+  const FORMATS = [
+    ContentFormat.TEXT,
+    ContentFormat.OPAQUE,
+    ContentFormat.CBOR,
+    ContentFormat.TLV,
+    ContentFormat.SENML_JSON,
+    ContentFormat.SENML_CBOR,
+    ContentFormat.LWM2M_CBOR,
+    ContentFormat.JSON,
+  ];
+  const PATHS = ['/40000', '/40000/1', '/40000/1/2', '/40000/1/3', '/40000/1/3/7'].map((p) =>
+    Lwm2mPath.parse(p),
+  );
+
+  it('throws nothing but CodecError for mutated valid payloads of every format, at every level', () => {
+    for (let n = 0; n < 300; n++) {
+      const inst = randomInstance(1);
+      for (const source of MULTI) {
+        const valid = encode(inst, source[1], new Lwm2mPath(40000, 1), model);
+        const bytes = Buffer.from(valid.subarray(0, rand(valid.length + 1)));
+        for (let k = 0; k < 1 + rand(3); k++)
+          if (bytes.length) bytes[rand(bytes.length)] = rand(256);
+        for (const format of FORMATS) {
+          for (const at of PATHS) {
+            try {
+              decode(bytes, format, at, model);
+            } catch (e) {
+              assert.ok(e instanceof CodecError, `${format} ${at} ${bytes.toString('hex')}: ${e}`);
+            }
+          }
+          try {
+            decodeComposite(bytes, format, model);
+          } catch (e) {
+            assert.ok(
+              e instanceof CodecError,
+              `composite ${format} ${bytes.toString('hex')}: ${e}`,
+            );
+          }
+        }
+      }
+    }
+  });
+
+  it('throws nothing but CodecError for random bytes', () => {
+    for (let n = 0; n < 3000; n++) {
+      const bytes = Buffer.from(Array.from({ length: rand(40) }, () => rand(256)));
+      for (const format of FORMATS) {
+        try {
+          decode(bytes, format, PATHS[rand(PATHS.length)]!, model);
+        } catch (e) {
+          assert.ok(e instanceof CodecError, `${format} ${bytes.toString('hex')}: ${e}`);
+        }
+      }
+    }
+  });
+});
