@@ -3,14 +3,28 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DeviceRegistry } from '../hub/device-registry.js';
+import type { TelemetryStore, TokenStore } from '../store/ports.js';
+import { bearerScheme, installAuth } from './auth.js';
+import { ApiError, installErrorHandler } from './errors.js';
+import { deviceDataRoutes } from './routes/device-data.js';
+import { deviceRoutes } from './routes/devices.js';
 import { type HealthReport, healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export interface ApiContext {
   version: string;
   logger: Logger;
   health(): HealthReport;
   metrics: Registry;
+  /** The device registry; without it the device routes are not served. */
+  devices?: DeviceRegistry;
+  telemetry?: TelemetryStore;
+  /** API tokens; without a store every protected route answers 401. */
+  tokens?: TokenStore;
+  /** Requests without a token may read (loopback-only development mode). Default false. */
+  anonymousReads?: boolean;
 }
 
 /**
@@ -22,28 +36,41 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    // An unknown property is an error, not silently dropped: a typo in `credentials` must not
+    // create a device without them.
+    ajv: { customOptions: { removeAdditional: false } },
   });
+  installErrorHandler(app);
+  installAuth(app, { tokens: ctx.tokens, anonymousReads: ctx.anonymousReads ?? false });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Tandem API',
         version: ctx.version,
-        description: 'One API for MQTT and LwM2M devices.',
+        description:
+          'One API for MQTT and LwM2M devices. Authenticate with `Authorization: Bearer <token>`; roles: read-only (reads), operator (also changes devices), admin (also manages tokens). Errors are `{statusCode, code, error, message[, field]}` with a stable TANDEM_ERR_* code.',
       },
+      components: { securitySchemes: bearerScheme },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(healthRoutes, { health: ctx.health });
   await app.register(metricsRoutes, { registry: ctx.metrics });
+  if (ctx.devices) {
+    await app.register(deviceRoutes, { devices: ctx.devices });
+    if (ctx.telemetry) {
+      await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
+    }
+  }
+  if (ctx.tokens) await app.register(tokenRoutes, { tokens: ctx.tokens });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({
-      statusCode: 404,
-      code: 'TANDEM_ERR_NOT_FOUND',
-      error: 'Not Found',
-      message: `no route for ${request.method} ${request.url.split('?')[0]}`,
-    });
+    const err = new ApiError(
+      'TANDEM_ERR_NOT_FOUND',
+      `no route for ${request.method} ${request.url.split('?')[0]}`,
+    );
+    reply.code(404).send(err.body());
   });
   return app;
 }

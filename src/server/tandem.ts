@@ -1,10 +1,14 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.js';
 import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
-import { authenticateMqtt } from '../hub/mqtt-auth.js';
+import { installEnvAdminToken } from '../hub/api-tokens.js';
+import { AuthThrottle } from '../hub/auth-throttle.js';
+import { DeviceRegistry } from '../hub/device-registry.js';
+import { deviceAcl } from '../hub/mqtt-acl.js';
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
 import type { Store } from '../store/ports.js';
@@ -23,6 +27,11 @@ export interface TandemOptions {
   clock?: Clock;
   /** Storage backend; the embedded SQLite store in `config.dataDir` when absent. */
   store?: Store;
+  /**
+   * The operator's admin API token (TANDEM_ADMIN_TOKEN), installed at start as token
+   * `env-admin` and replaced when it changes.
+   */
+  adminToken?: string;
 }
 
 export interface BoundAddress {
@@ -49,8 +58,12 @@ export class Tandem {
   #api: FastifyInstance | undefined;
   readonly #addresses = new Map<ListenerName, BoundAddress>();
   readonly psk = new PskCache();
+  /** Failed device authentication, throttled per source address. */
+  readonly authThrottle: AuthThrottle;
   #mqtt: MqttService | undefined;
   #coap: CoapService | undefined;
+  #devices: DeviceRegistry | undefined;
+  readonly #adminToken: string | undefined;
 
   constructor(options: TandemOptions) {
     this.config = options.config;
@@ -58,7 +71,9 @@ export class Tandem {
     this.clock = options.clock ?? systemClock;
     this.#store = options.store;
     this.#ownsStore = !options.store;
+    this.#adminToken = options.adminToken;
     this.metrics = createMetricsRegistry();
+    this.authThrottle = new AuthThrottle(this.clock);
   }
 
   get store(): Store {
@@ -70,6 +85,12 @@ export class Tandem {
   get mqtt(): MqttService {
     if (!this.#mqtt) throw new Error('Tandem is not started');
     return this.#mqtt;
+  }
+
+  /** The device registry (the hub's API for devices), once started. */
+  get devices(): DeviceRegistry {
+    if (!this.#devices) throw new Error('Tandem is not started');
+    return this.#devices;
   }
 
   /** The CoAP side (one endpoint per CoAP listener), once started. */
@@ -84,6 +105,16 @@ export class Tandem {
    */
   get anonymousAllowed(): boolean {
     return this.config.allowAnonymous || this.#deviceHosts().every(isLoopback);
+  }
+
+  /**
+   * The API lets requests without a token read only when every listener, HTTP included, is
+   * bound to loopback; `allowAnonymous` (which opens device access) does not open the API.
+   */
+  get apiAnonymousReads(): boolean {
+    return LISTENER_NAMES.filter((n) => this.config.listeners[n].port !== 'off')
+      .map((n) => this.#hostOf(n))
+      .every(isLoopback);
   }
 
   /** The bound address of a started listener (port 0 resolved), undefined when off. */
@@ -110,6 +141,15 @@ export class Tandem {
         flushIntervalMs: this.config.storage.flushIntervalMs,
       });
       await this.psk.load(this.#store.devices);
+      this.#devices = new DeviceRegistry({
+        store: this.#store.devices,
+        psk: this.psk,
+        onListenerError: (err, event) =>
+          this.logger.error({ err, event }, 'a device event listener failed'),
+      });
+      if (this.#adminToken !== undefined) {
+        await installEnvAdminToken(this.#store.tokens, this.#adminToken);
+      }
       this.#registerMetrics();
       this.#warnIfOpen();
       await this.#startMqtt();
@@ -188,6 +228,11 @@ export class Tandem {
   async #startMqtt(): Promise<void> {
     const store = this.store;
     const anonymous = this.anonymousAllowed;
+    const acl = deviceAcl(this.config.mqtt.deviceTopics);
+    const throttle = this.authThrottle;
+    const deviceOf = (context: unknown) => (context as { deviceId?: string } | undefined)?.deviceId;
+    const devices = this.devices;
+    const streams = new Map<string, Duplex>();
     this.#mqtt = new MqttService({
       config: this.config,
       logger: this.logger.child({ component: 'mqtt' }),
@@ -198,13 +243,49 @@ export class Tandem {
       ...(store instanceof SqliteStore ? { persistence: store.mqtt } : {}),
       hooks: {
         authenticate: async (request) => {
-          const outcome = await authenticateMqtt(store.devices, anonymous, request);
-          return outcome.accept
-            ? { accept: true, context: { deviceId: outcome.deviceId } }
-            : outcome;
+          if (throttle.lockedFor(request.remoteAddress) > 0) {
+            // MQTT 5.0 §3.2.2.2: 0x9F Connection rate exceeded.
+            return { accept: false, reasonCode: 0x9f, reasonString: 'too many failed attempts' };
+          }
+          const stream = streams.get(streamKey(request));
+          const outcome = await devices.authenticateMqtt(request, anonymous, {
+            close: () => stream?.destroy(),
+          });
+          // The device is online until its connection closes.
+          if (outcome.accept && outcome.release) {
+            if (!stream || stream.destroyed) outcome.release();
+            else stream.once('close', outcome.release);
+          }
+          if (!outcome.accept) {
+            throttle.failed(request.remoteAddress);
+            return outcome;
+          }
+          throttle.succeeded(request.remoteAddress);
+          return { accept: true, context: { deviceId: outcome.deviceId } };
+        },
+        authorizePublish: (client, message) => {
+          const id = deviceOf(client.context);
+          return id === undefined || acl.mayPublish(id, message.topic);
+        },
+        authorizeSubscribe: (client, subscription) => {
+          const id = deviceOf(client.context);
+          return id === undefined || acl.maySubscribe(id, subscription.filter);
         },
       },
     });
+    // The broker cannot yet close a client by id (asked of src/mqtt): until it can, remember
+    // each connection's stream by its peer address, which the authenticate hook also sees, so
+    // that revoking a device's credentials can cut its live connection.
+    const broker = this.#mqtt.broker;
+    const handleConnection = broker.handleConnection.bind(broker);
+    broker.handleConnection = (stream, info) => {
+      const key = streamKey(info);
+      streams.set(key, stream);
+      stream.once('close', () => {
+        if (streams.get(key) === stream) streams.delete(key);
+      });
+      handleConnection(stream, info);
+    };
     const bound = await this.#mqtt.start((name) => this.#hostOf(name));
     for (const [name, b] of bound) this.#addresses.set(name, { host: b.host, port: b.port });
   }
@@ -226,11 +307,21 @@ export class Tandem {
     const { port } = this.config.listeners.http;
     if (port === 'off') return;
     const host = this.#hostOf('http');
+    const anonymousReads = this.apiAnonymousReads;
+    if (anonymousReads) {
+      this.logger.warn(
+        'every listener is bound to loopback: the API answers reads without a token (development mode); writes still need one',
+      );
+    }
     this.#api = await buildApi({
       version: this.version,
       logger: this.logger,
       health: () => this.health(),
       metrics: this.metrics,
+      devices: this.devices,
+      telemetry: this.store.telemetry,
+      tokens: this.store.tokens,
+      anonymousReads,
     });
     await this.#api.ready();
     const bound = await listenStream(this.#api.server, 'http', host, port);
@@ -286,4 +377,9 @@ export class Tandem {
       this.#store = undefined;
     } else await this.#store?.flush();
   }
+}
+
+/** A connection's peer address, unique among the open connections of one transport. */
+function streamKey(info: { transport: string; remoteAddress: string; remotePort: number }): string {
+  return `${info.transport} ${info.remoteAddress} ${info.remotePort}`;
 }

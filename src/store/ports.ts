@@ -67,6 +67,8 @@ export interface DeviceStore {
     username: string,
   ): Promise<{ deviceId: string; passwordHash: string } | undefined>;
   findByPskIdentity(identity: string): Promise<{ deviceId: string; key: Buffer } | undefined>;
+  /** Every PSK credential, to warm the DTLS handshake cache at start. */
+  pskCredentials(): Promise<{ deviceId: string; identity: string; key: Buffer }[]>;
   count(): Promise<number>;
 }
 
@@ -98,6 +100,38 @@ export interface TelemetryStore {
   readonly pending: number;
 }
 
+/** What an API token may do; each role includes the ones before it. */
+export type ApiRole = 'read-only' | 'operator' | 'admin';
+
+export interface ApiTokenRecord {
+  /** Public handle of the token (listing, revoking); never the secret. */
+  readonly id: string;
+  readonly role: ApiRole;
+  readonly description: string;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface NewApiToken {
+  id: string;
+  role: ApiRole;
+  description?: string;
+  /** SHA-256 of the secret token; the secret itself is never stored. */
+  hash: Buffer;
+}
+
+export interface TokenStore {
+  /** Throws StoreConflictError when the id or the hash exists. */
+  create(token: NewApiToken): Promise<ApiTokenRecord>;
+  /** Creates or replaces the token with this id (the one from TANDEM_ADMIN_TOKEN). */
+  put(token: NewApiToken): Promise<ApiTokenRecord>;
+  findByHash(hash: Buffer): Promise<ApiTokenRecord | undefined>;
+  /** Oldest first. */
+  list(): Promise<ApiTokenRecord[]>;
+  /** False when there was none. */
+  delete(id: string): Promise<boolean>;
+}
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -107,6 +141,7 @@ export interface StoreHealth {
 export interface Store {
   readonly devices: DeviceStore;
   readonly telemetry: TelemetryStore;
+  readonly tokens: TokenStore;
   health(): StoreHealth;
   /** Writes everything buffered. */
   flush(): Promise<void>;

@@ -96,6 +96,9 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         passwordHash: 'scrypt$x',
       });
       assert.deepEqual(await store.devices.findByPskIdentity('dev-psk'), { deviceId: 'dev', key });
+      assert.deepEqual(await store.devices.pskCredentials(), [
+        { deviceId: 'dev', identity: 'dev-psk', key },
+      ]);
       const creds = await store.devices.credentials('dev');
       assert.deepEqual(creds?.rpk?.publicKey, Buffer.from('3059', 'hex'));
       assert.equal(creds?.x509?.subject, 'CN=dev');
@@ -130,6 +133,40 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
       assert.equal((await store.telemetry.query({ deviceId: 'd', to: 1200 })).length, 1);
       assert.equal((await store.telemetry.query({ deviceId: 'd', limit: 2 })).length, 2);
     });
+
+    withStore(
+      'API tokens are found by their hash, listed oldest first and revoked',
+      async (store) => {
+        const hash = (n: number) => Buffer.alloc(32, n);
+        const a = await store.tokens.create({ id: 'a', role: 'admin', hash: hash(1) });
+        assert.deepEqual(
+          { id: a.id, role: a.role, description: a.description },
+          { id: 'a', role: 'admin', description: '' },
+        );
+        await store.tokens.create({ id: 'b', role: 'read-only', description: 'ci', hash: hash(2) });
+        assert.equal((await store.tokens.findByHash(hash(2)))?.id, 'b');
+        assert.equal(await store.tokens.findByHash(hash(3)), undefined);
+        await assert.rejects(
+          store.tokens.create({ id: 'a', role: 'admin', hash: hash(4) }),
+          StoreConflictError,
+        );
+        await assert.rejects(
+          store.tokens.create({ id: 'c', role: 'admin', hash: hash(1) }),
+          StoreConflictError,
+        );
+        assert.deepEqual(
+          (await store.tokens.list()).map((t) => t.id),
+          ['a', 'b'],
+        );
+        const replaced = await store.tokens.put({ id: 'a', role: 'operator', hash: hash(5) });
+        assert.equal(replaced.role, 'operator');
+        assert.equal(await store.tokens.findByHash(hash(1)), undefined, 'put replaces the secret');
+        assert.equal((await store.tokens.findByHash(hash(5)))?.id, 'a');
+        assert.equal(await store.tokens.delete('a'), true);
+        assert.equal(await store.tokens.delete('a'), false);
+        assert.equal(await store.tokens.findByHash(hash(5)), undefined);
+      },
+    );
 
     withStore('flush leaves nothing pending and health reports ok', async (store) => {
       store.telemetry.append([{ deviceId: 'd', path: '/1/0/1', ts: 1, value: null }]);

@@ -50,6 +50,7 @@ export const healthRoutes: FastifyPluginAsync<{ health: () => HealthReport }> = 
   app.get(
     '/api/health',
     {
+      config: { access: 'public' },
       schema: {
         summary: 'Overall and per-listener health',
         tags: ['operations'],

@@ -6,6 +6,7 @@ export const metricsRoutes: FastifyPluginAsync<{ registry: Registry }> = async (
   app.get(
     '/metrics',
     {
+      config: { access: 'public' },
       schema: {
         summary: 'Prometheus metrics',
         tags: ['operations'],

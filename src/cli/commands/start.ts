@@ -53,7 +53,8 @@ async function run(command: Command, opts: Record<string, unknown>): Promise<num
   if (loaded.file) logger.info({ file: loaded.file }, 'configuration file loaded');
   for (const w of loaded.warnings) logger.warn(w);
 
-  const tandem = new Tandem({ config, logger });
+  const adminToken = process.env.TANDEM_ADMIN_TOKEN;
+  const tandem = new Tandem({ config, logger, ...(adminToken ? { adminToken } : {}) });
   try {
     await tandem.start();
   } catch (err) {

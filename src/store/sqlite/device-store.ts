@@ -45,6 +45,7 @@ export class SqliteDeviceStore implements DeviceStore {
       byUsername: db.prepare(
         'SELECT device_id, password_hash FROM credentials_mqtt WHERE username = ?',
       ),
+      allPsk: db.prepare('SELECT device_id, identity, key FROM credentials_psk'),
       byIdentity: db.prepare('SELECT device_id, key FROM credentials_psk WHERE identity = ?'),
       // Upserts on the device only: a UNIQUE identity taken by another device must fail, never
       // replace that device's row (as INSERT OR REPLACE would).
@@ -155,6 +156,11 @@ export class SqliteDeviceStore implements DeviceStore {
   async findByPskIdentity(identity: string) {
     const row = this.#q.byIdentity.get(identity) as { device_id: string; key: Buffer } | undefined;
     return row && { deviceId: row.device_id, key: row.key };
+  }
+
+  async pskCredentials() {
+    const rows = this.#q.allPsk.all() as { device_id: string; identity: string; key: Buffer }[];
+    return rows.map((r) => ({ deviceId: r.device_id, identity: r.identity, key: r.key }));
   }
 
   async count(): Promise<number> {

@@ -7,6 +7,7 @@ import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
 import { SqliteTelemetryStore } from './telemetry-store.js';
+import { SqliteTokenStore } from './token-store.js';
 
 export interface SqliteStoreOptions {
   /** Directory holding `tandem.db`; created if missing. `:memory:` keeps everything in memory. */
@@ -23,6 +24,7 @@ export class SqliteStore implements Store {
   readonly telemetry: SqliteTelemetryStore;
   /** The MQTT broker's persistence (sessions, subscriptions, retained, in-flight, queues). */
   readonly mqtt: SqliteMqttPersistence;
+  readonly tokens: SqliteTokenStore;
   readonly schemaVersion: number;
   readonly path: string;
 
@@ -47,6 +49,7 @@ export class SqliteStore implements Store {
     }
     const clock = options.clock ?? systemClock;
     this.devices = new SqliteDeviceStore(this.db, () => clock.now());
+    this.tokens = new SqliteTokenStore(this.db, () => clock.now());
     this.telemetry = new SqliteTelemetryStore(this.db, {
       clock,
       batchSize: options.batchSize ?? 500,

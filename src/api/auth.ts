@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { resolveToken, roleAllows } from '../hub/api-tokens.js';
+import type { ApiRole, ApiTokenRecord, TokenStore } from '../store/ports.js';
+import { ApiError } from './errors.js';
+
+/** Who may call a route: anyone, or a token of at least this role. */
+export type Access = 'public' | ApiRole;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    /** The token the request authenticated with; undefined for public or anonymous reads. */
+    apiToken?: ApiTokenRecord;
+  }
+}
+
+/** OpenAPI security requirement of every route that takes a token. */
+export const BEARER = [{ bearer: [] }];
+export const bearerScheme = { bearer: { type: 'http', scheme: 'bearer' } } as const;
+
+export interface AuthOptions {
+  tokens: TokenStore | undefined;
+  /**
+   * Let requests without a token read (never write): the loopback-only development mode. A
+   * request that does send a token is still checked, so a bad token is never silently ignored.
+   */
+  anonymousReads: boolean;
+}
+
+/** Routes registered by plugins, without our `access` config, that stay public. */
+const PUBLIC_PREFIXES = ['/api/docs', '/api/openapi.json'];
+
+/**
+ * Bearer-token authentication (RFC 6750) on every route. A route says who may call it in
+ * `config.access`; one that says nothing needs an admin token, so a route that forgets is
+ * closed, not open.
+ */
+export function installAuth(app: FastifyInstance, options: AuthOptions): void {
+  app.addHook('onRequest', async (request) => {
+    const access = accessOf(request);
+    if (access === 'public') return;
+    const header = request.headers.authorization;
+    if (header === undefined) {
+      if (options.anonymousReads && access === 'read-only') return;
+      throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'this request needs a bearer token');
+    }
+    // RFC 6750 §2.1: `Bearer <token68>`; the scheme is case-insensitive (RFC 7235 §2.1).
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!match) {
+      throw new ApiError(
+        'TANDEM_ERR_UNAUTHORIZED',
+        'the Authorization header must be "Bearer <token>"',
+      );
+    }
+    const token = options.tokens && (await resolveToken(options.tokens, match[1]!));
+    if (!token) throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'unknown or revoked token');
+    if (!roleAllows(token.role, access)) {
+      throw new ApiError(
+        'TANDEM_ERR_FORBIDDEN',
+        `a ${token.role} token may not ${request.method} ${request.routeOptions.url}; it needs ${access}`,
+      );
+    }
+    request.apiToken = token;
+  });
+}
+
+function accessOf(request: FastifyRequest): Access {
+  if (request.is404) return 'public';
+  const declared = request.routeOptions.config.access;
+  if (declared) return declared;
+  const url = request.routeOptions.url ?? '';
+  return PUBLIC_PREFIXES.some((p) => url.startsWith(p)) ? 'public' : 'admin';
+}
