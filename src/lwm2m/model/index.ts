@@ -1,4 +1,5 @@
 export { DdfError, parseDdf, parseRangeEnumeration } from './ddf-parser.js';
+export { allows, inRange, type ResourceOperation } from './model-checks.js';
 export {
   compareVersions,
   EMPTY_MODEL,

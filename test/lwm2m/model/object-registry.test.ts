@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DdfError, parseDdf, parseRangeEnumeration } from '../../../src/lwm2m/model/ddf-parser.js';
+import { allows, inRange } from '../../../src/lwm2m/model/model-checks.js';
 import { compareVersions } from '../../../src/lwm2m/model/object-model.js';
 import {
   defaultRegistryDir,
@@ -11,6 +12,7 @@ import {
   omaRegistry,
   packageRoot,
 } from '../../../src/lwm2m/model/object-registry.js';
+import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
 
 const DEVICE_XML = readFileSync(join(defaultRegistryDir(), '3.xml'), 'utf8');
 
@@ -211,5 +213,34 @@ describe('ObjectRegistry', () => {
   it('orders versions numerically', () => {
     assert.ok(compareVersions('1.10', '1.2') > 0);
     assert.equal(compareVersions('1.0', '1'), 0);
+  });
+});
+
+describe('model checks', () => {
+  const device = omaRegistry().get(3)!;
+  it('allows operations by the DDF (LwM2M-TS-Core 1.1 Appendix D.1)', () => {
+    assert.equal(allows(device.resources.get(0)!, 'read'), true);
+    assert.equal(allows(device.resources.get(0)!, 'write'), false);
+    assert.equal(allows(device.resources.get(4)!, 'execute'), true);
+    assert.equal(allows(device.resources.get(4)!, 'read'), false);
+    assert.equal(allows(device.resources.get(13)!, 'write'), true);
+  });
+
+  it('checks values against RangeEnumeration', () => {
+    const battery = device.resources.get(9)!; // 0..100
+    assert.equal(inRange(battery, Value.integer(100)), true);
+    assert.equal(inRange(battery, Value.integer(101)), false);
+    assert.equal(inRange(battery, Value.integer(-1)), false);
+    const bytes = {
+      ...battery,
+      type: 'string' as const,
+      range: parseRangeEnumeration('0..3 bytes'),
+    };
+    assert.equal(inRange(bytes, Value.string('abc')), true);
+    assert.equal(inRange(bytes, Value.string('abcd')), false);
+    const enumerated = { ...battery, range: parseRangeEnumeration('1,2,3') };
+    assert.equal(inRange(enumerated, Value.integer(2)), true);
+    assert.equal(inRange(enumerated, Value.integer(4)), false);
+    assert.equal(inRange(device.resources.get(0)!, Value.string('anything')), true);
   });
 });
