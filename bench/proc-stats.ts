@@ -52,3 +52,13 @@ export function cpuSecondsOf(pids: readonly number[]): number {
   }
   return total;
 }
+
+/** Jiffies of all CPUs together from /proc/stat: busy (not idle or iowait) and total. */
+export function machineCpuTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal (guest times are inside user and nice)
+  const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = values.reduce((sum, v) => sum + v, 0);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  return { busy: total - idle, total };
+}

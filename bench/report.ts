@@ -38,9 +38,12 @@ export interface ThroughputSummary {
   p99Ms: number;
   brokerCpuPct: number;
   generatorCpuPct: number;
+  machineBusyPct: number;
   lost: number;
   expected: number;
   unacked: number;
+  /** Connections the broker closed during the runs. */
+  dropped: number;
   failures: string[];
 }
 
@@ -88,9 +91,11 @@ function summarizeThroughput(
     p99Ms: median(results.map((r) => r.p99Ms)),
     brokerCpuPct: median(results.map((r) => r.brokerCpuPct)),
     generatorCpuPct: median(results.map((r) => r.generatorCpuPct)),
+    machineBusyPct: median(results.map((r) => r.machineBusyPct)),
     lost: results.reduce((n, r) => n + r.lost, 0),
     expected: results.reduce((n, r) => n + r.expected, 0),
     unacked: results.reduce((n, r) => n + r.unacked, 0),
+    dropped: results.reduce((n, r) => n + r.dropped, 0),
     failures: failures.map((f) => `run ${f.run}: ${f.error}`),
   };
 }
@@ -159,7 +164,9 @@ function lossText(s: ThroughputSummary): string {
   if (s.runs === 0) return '–';
   const pct = s.expected > 0 ? (s.lost / s.expected) * 100 : 0;
   const base = s.lost === 0 ? '0' : `${fmt(s.lost)} (${pct.toFixed(3)} %)`;
-  return s.unacked > 0 ? `${base}, ${fmt(s.unacked)} unacked` : base;
+  const unacked = s.unacked > 0 ? `, ${fmt(s.unacked)} unacked` : '';
+  const dropped = s.dropped > 0 ? `, ${fmt(s.dropped)} connections closed by the broker` : '';
+  return `${base}${unacked}${dropped}`;
 }
 
 function machineLines(machine: Machine): string[] {
@@ -175,26 +182,33 @@ function machineLines(machine: Machine): string[] {
   ];
 }
 
+/** Why Mosquitto did or did not reach a full core in one scenario. */
+function verdict(m: ThroughputSummary, machine: Machine): string {
+  if (!Number.isFinite(m.brokerCpuPct)) return '–';
+  if (m.brokerCpuPct >= SATURATED_PCT) return 'yes';
+  const others = m.machineBusyPct - m.brokerCpuPct - m.generatorCpuPct;
+  if (m.machineBusyPct >= machine.cpus * 100 * 0.95) {
+    return `no: the machine's ${machine.cpus} CPUs were full, other processes took ${fmt(others)} %`;
+  }
+  if (m.generatorCpuPct >= machine.workers * 100 * 0.9) return 'no: the generator was CPU-bound';
+  return 'no: bound by round trips within the in-flight windows';
+}
+
 function saturationSection(throughput: ScenarioSummary[], machine: Machine): string[] {
   const lines = [
     '### Does the generator saturate Mosquitto?',
     '',
-    `CPU is measured over the publishing window from /proc/<pid>/stat (broker) and process.cpuUsage() (the generator: harness and its worker threads), in % of one core. Mosquitto runs on one thread: at ${SATURATED_PCT} % or more of a core it is the bottleneck. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads), on a machine with ${machine.cpus} CPUs shared with the broker (and, here, with other work: see the load average). CPU µs per delivery = CPU time / deliveries, for Mosquitto and for the generator in the same runs.`,
+    `CPU over the publishing window, in % of one core: the broker from /proc/<pid>/stat, the generator (harness and its worker threads) from process.cpuUsage(), the whole machine from /proc/stat (at most ${machine.cpus * 100} %). Mosquitto runs on one thread: at ${SATURATED_PCT} % of a core or more it is the bottleneck. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads) but shares the ${machine.cpus} CPUs with the broker and with whatever else runs. µs per delivery = CPU time / deliveries, for Mosquitto and for the generator in the same runs: the generator spends less per delivery than Mosquitto where its figure is lower.`,
     '',
-    '| scenario | Mosquitto CPU | generator CPU | Mosquitto µs per delivery | generator µs per delivery | Mosquitto saturated |',
-    '|---|---:|---:|---:|---:|---|',
+    '| scenario | Mosquitto CPU | generator CPU | machine CPU | Mosquitto µs per delivery | generator µs per delivery | Mosquitto saturated |',
+    '|---|---:|---:|---:|---:|---:|---|',
   ];
   for (const s of throughput) {
     const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');
     if (!m) continue;
-    const verdict = !Number.isFinite(m.brokerCpuPct)
-      ? '–'
-      : m.brokerCpuPct >= SATURATED_PCT
-        ? 'yes'
-        : 'no';
     const perDelivery = (pct: number): string => fmt((pct / 100) * (1e6 / m.deliveredPerSecond), 1);
     lines.push(
-      `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${perDelivery(m.brokerCpuPct)} | ${perDelivery(m.generatorCpuPct)} | ${verdict} |`,
+      `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${fmt(m.machineBusyPct)} % | ${perDelivery(m.brokerCpuPct)} | ${perDelivery(m.generatorCpuPct)} | ${verdict(m, machine)} |`,
     );
   }
   lines.push('');

@@ -190,7 +190,7 @@ function describe(r: RunResult): string {
     return `idle ${r.broker} run ${r.run}: ${r.connected}/${r.attempted} connected (${r.requested} requested), ${Math.round(r.bytesPerConnection)} B/conn, ${Math.round(r.connectPerSecond)} conn/s`;
   }
   const rate = Math.round(r.deliveredPerSecond).toLocaleString('en-US');
-  return `${r.scenario} ${r.broker} run ${r.run}: ${rate} msg/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, lost ${r.lost}/${r.expected}${r.unacked ? ` (${r.unacked} unacked)` : ''}, cpu broker ${Math.round(r.brokerCpuPct)} % generator ${Math.round(r.generatorCpuPct)} %`;
+  return `${r.scenario} ${r.broker} run ${r.run}: ${rate} msg/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, lost ${r.lost}/${r.expected}${r.unacked ? ` (${r.unacked} unacked)` : ''}${r.dropped ? ` (${r.dropped} connections closed)` : ''}, cpu broker ${Math.round(r.brokerCpuPct)} % generator ${Math.round(r.generatorCpuPct)} %`;
 }
 
 main().then(

@@ -1,13 +1,20 @@
 /**
  * The MQTT scenarios and how one run of each is measured against one broker.
  */
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { BrokerAdapter, RunningBroker } from './brokers.js';
 import { LatencyHistogram } from './histogram.js';
 import { LoadGenerator, sumCounters } from './load-generator.js';
 import type { ClientSpec, Counters } from './load-protocol.js';
 import type { Qos } from './mqtt-wire.js';
-import { openFilesLimit, processCpuSeconds, selfCpuSeconds, statusKb } from './proc-stats.js';
+import {
+  machineCpuTicks,
+  openFilesLimit,
+  processCpuSeconds,
+  selfCpuSeconds,
+  statusKb,
+} from './proc-stats.js';
 
 export interface ThroughputScenario {
   kind: 'throughput';
@@ -97,6 +104,8 @@ export interface ThroughputResult {
   brokerCpuPct: number;
   /** CPU of the generator (this process, all threads) during the publishing window, % of one core. */
   generatorCpuPct: number;
+  /** CPU of the whole machine during the publishing window, % of one core (all CPUs: n × 100). */
+  machineBusyPct: number;
   brokerPeakRssKb: number;
   dropped: number;
   errors: string[];
@@ -123,6 +132,7 @@ export interface IdleResult {
 export type RunResult = ThroughputResult | IdleResult;
 
 const HOST = '127.0.0.1';
+const cpus = availableParallelism();
 const POLL_MS = 200;
 const STALL_MS = 3000;
 const DRAIN_LIMIT_MS = 30_000;
@@ -251,14 +261,19 @@ export async function runThroughput(
     const durationMs = options.durationS * 1000;
     const brokerCpu0 = processCpuSeconds(broker.pid);
     const generatorCpu0 = selfCpuSeconds();
+    const machine0 = machineCpuTicks();
     const started = performance.now();
     let brokerCpuPct = Number.NaN;
     let generatorCpuPct = Number.NaN;
+    let machineBusyPct = Number.NaN;
     const sampleCpu = (): void => {
       if (Number.isFinite(brokerCpuPct)) return;
       const seconds = (performance.now() - started) / 1000;
       brokerCpuPct = ((processCpuSeconds(broker.pid) - brokerCpu0) / seconds) * 100;
       generatorCpuPct = ((selfCpuSeconds() - generatorCpu0) / seconds) * 100;
+      const machine1 = machineCpuTicks();
+      machineBusyPct =
+        ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100 * cpus;
     };
     // CPU is sampled over the publishing window, without the drain that follows.
     const sampler = setTimeout(sampleCpu, durationMs);
@@ -302,6 +317,7 @@ export async function runThroughput(
       maxMs: histogram.max / 1000,
       brokerCpuPct,
       generatorCpuPct,
+      machineBusyPct,
       brokerPeakRssKb,
       dropped: counters.dropped,
       errors: finals.flatMap((f) => f.errors),
