@@ -222,3 +222,12 @@ export function connectV5(
 ): Buffer {
   return frame(0x10, str('MQTT'), [5, flags, 0, 0], properties, str(clientId), tail);
 }
+
+/** Polls `pred` until true (bounded); for state the broker reaches asynchronously. */
+export async function waitFor(pred: () => boolean, what = 'condition'): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
