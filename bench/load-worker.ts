@@ -31,6 +31,7 @@ const FLOW_RECHECK_MS = 1;
 /** With no delivery for this long, held-back messages are taken as lost and sending resumes. */
 const FLOW_STALL_US = 1_000_000;
 const MAX_ERRORS_KEPT = 5;
+const readBuffer = Buffer.allocUnsafe(256 * 1024);
 
 const counters: Counters = {
   sent: 0,
@@ -128,12 +129,25 @@ abstract class Client {
     this.scanner = new PacketScanner((type, flags, buf, start, end) =>
       this.onPacket(type, flags, buf, start, end),
     );
-    this.socket = connect({ host, port, localAddress: spec.localAddress, noDelay: true });
+    this.socket = connect({
+      host,
+      port,
+      localAddress: spec.localAddress,
+      noDelay: true,
+      // Reads land in one buffer shared by every socket of this worker, handed over synchronously:
+      // no allocation and no stream machinery per read. The scanner copies any partial packet.
+      onread: {
+        buffer: readBuffer,
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+          return true;
+        },
+      },
+    });
     this.socket.on('connect', () => {
       this.socket.write(connectPacket(spec.clientId));
       if (spec.role === 'sub') this.socket.write(subscribePacket(spec.topic ?? '#', spec.qos));
     });
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (error) => {
       if (this.settle) this.settle(error);
       else if (!finishing) noteError(`${spec.clientId}: ${error.message}`);

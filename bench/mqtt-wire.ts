@@ -132,8 +132,8 @@ export type PacketHandler = (
 
 /**
  * Frames an MQTT byte stream: fixed header byte, remaining length (MQTT 3.1.1 §2.2.3, at most four
- * bytes), body. Calls `onPacket` with the body's bounds inside `buf`; a packet split across chunks
- * is carried over to the next one.
+ * bytes), body. Calls `onPacket` with the body's bounds inside `buf`, valid during the call only;
+ * a packet split across chunks is copied and carried over to the next one.
  */
 export class PacketScanner {
   private carry: Buffer | null = null;
@@ -168,7 +168,8 @@ export class PacketScanner {
       this.onPacket(header >> 4, header & 0x0f, buf, cursor, cursor + remaining);
       offset = cursor + remaining;
     }
-    if (offset < length) this.carry = buf.subarray(offset);
+    // A copy: `chunk` may be a read buffer that the next read overwrites.
+    if (offset < length) this.carry = Buffer.from(buf.subarray(offset));
   }
 }
 
