@@ -71,6 +71,7 @@ export class BrokerEngine implements BrokerCore {
     for (const m of await p.listRetained()) {
       if (!isExpired(m, this.clock.now())) this.retained.set(m.topic, m);
     }
+    const restored: Array<[Session, StoredSession]> = [];
     for (const stored of await p.listSessions()) {
       const session = new Session(stored.clientId, this);
       session.protocolVersion = stored.protocolVersion;
@@ -85,8 +86,12 @@ export class BrokerEngine implements BrokerCore {
         await p.listIncomingQos2(stored.clientId),
       );
       this.sessions.set(stored.clientId, session);
-      // No disconnectedAt: the process stopped while the client was connected, which counts as
-      // an abnormal end of that connection (its will is due).
+      restored.push([session, stored]);
+    }
+    // Wills and expiries only once every session and subscription is back, so a will routes to
+    // all its subscribers. No disconnectedAt: the process stopped while the client was
+    // connected, an abnormal end of that connection (its will is due).
+    for (const [session, stored] of restored) {
       this.#scheduleOffline(session, stored.disconnectedAt ?? this.clock.now(), stored.will);
     }
   }

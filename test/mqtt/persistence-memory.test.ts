@@ -1,0 +1,4 @@
+import { MemoryPersistence } from '../../src/mqtt/persistence/memory.js';
+import { persistenceContract } from './persistence-contract.js';
+
+persistenceContract('memory', { create: () => new MemoryPersistence() });
