@@ -1,0 +1,181 @@
+/**
+ * The client's observations (LwM2M-TS-Core 1.1 §6.4, §5.1.2): when to notify. A change under
+ * an observed path notifies, unless the value conditions (gt, lt, st) of a numeric resource say
+ * no; notifications are at least `pmin` apart (a change earlier waits for it) and at most
+ * `pmax` apart (a notification goes out at `pmax` even without a change).
+ */
+import type { OutgoingResponse } from '../../coap/request.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { AttributeStore, Attributes } from './attributes.js';
+
+/** The part of a CoAP server observation the manager uses. */
+export interface NotificationSink {
+  readonly active: boolean;
+  notify(response: OutgoingResponse, options?: { confirmable?: boolean }): void;
+  cancel(): void;
+  onCancel: (() => void) | undefined;
+}
+
+export interface ObservationEntry {
+  readonly paths: readonly Lwm2mPath[];
+  readonly composite: boolean;
+  readonly sink: NotificationSink;
+  /** The current content (2.05) or an error (4.04 when the path is gone). */
+  readonly render: () => OutgoingResponse;
+  lastAt: number;
+  lastValue: number | undefined;
+  pminTimer: TimerHandle | undefined;
+  pmaxTimer: TimerHandle | undefined;
+}
+
+export interface ObserveManagerDeps {
+  readonly clock: Clock;
+  readonly attributes: AttributeStore;
+  /** Default pmin/pmax of the Server object (LwM2M-TS-Core 1.1 Appendix E.2 resources 2, 3). */
+  readonly defaults: () => { pmin?: number; pmax?: number };
+  /** The numeric value at a resource path, for gt/lt/st. */
+  readonly numericValue: (path: Lwm2mPath) => number | undefined;
+}
+
+export class ObserveManager {
+  readonly #deps: ObserveManagerDeps;
+  readonly #entries = new Set<ObservationEntry>();
+
+  constructor(deps: ObserveManagerDeps) {
+    this.#deps = deps;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Starts watching; the registration's response (the first value) is sent by the caller. */
+  add(
+    paths: readonly Lwm2mPath[],
+    composite: boolean,
+    sink: NotificationSink,
+    render: () => OutgoingResponse,
+  ): ObservationEntry {
+    const entry: ObservationEntry = {
+      paths,
+      composite,
+      sink,
+      render,
+      lastAt: this.#deps.clock.now(),
+      lastValue: composite ? undefined : this.#deps.numericValue(paths[0]!),
+      pminTimer: undefined,
+      pmaxTimer: undefined,
+    };
+    this.#entries.add(entry);
+    sink.onCancel = () => this.#remove(entry);
+    this.#armPmax(entry);
+    return entry;
+  }
+
+  /** Something at `path` changed (a resource, or an instance created or deleted). */
+  changed(path: Lwm2mPath): void {
+    for (const entry of this.#entries) {
+      if (!entry.paths.some((p) => p.startsWith(path) || path.startsWith(p))) continue;
+      const attrs = this.#attributes(entry);
+      if (!this.#conditionsMet(entry, attrs)) continue;
+      this.#schedule(entry, attrs);
+    }
+  }
+
+  /** Attributes changed: re-arm the pmax timers. */
+  attributesChanged(): void {
+    for (const entry of this.#entries) this.#armPmax(entry);
+  }
+
+  clear(): void {
+    for (const entry of [...this.#entries]) {
+      this.#remove(entry);
+      entry.sink.cancel();
+    }
+  }
+
+  #attributes(entry: ObservationEntry): Attributes {
+    const defaults = this.#deps.defaults();
+    // Observe-Composite: value conditions do not apply; the periods are the defaults'.
+    if (entry.composite) return { ...defaults };
+    return this.#deps.attributes.effective(entry.paths[0]!, defaults);
+  }
+
+  #conditionsMet(entry: ObservationEntry, a: Attributes): boolean {
+    if (a.gt === undefined && a.lt === undefined && a.st === undefined) return true;
+    const v = this.#deps.numericValue(entry.paths[0]!);
+    const last = entry.lastValue;
+    if (v === undefined || last === undefined) return true;
+    // LwM2M-TS-Core 1.1 §5.1.2: notify when the value crosses gt or lt (either way), or moves
+    // by at least st since the last notification.
+    if (a.gt !== undefined && last > a.gt !== v > a.gt) return true;
+    if (a.lt !== undefined && last < a.lt !== v < a.lt) return true;
+    if (a.st !== undefined && Math.abs(v - last) >= a.st) return true;
+    return false;
+  }
+
+  #schedule(entry: ObservationEntry, a: Attributes): void {
+    const clock = this.#deps.clock;
+    const due = entry.lastAt + (a.pmin ?? 0) * 1000;
+    if (clock.now() >= due) {
+      this.#notify(entry);
+      return;
+    }
+    // LwM2M-TS-Core 1.1 §5.1.2 pmin: no notification sooner than pmin after the last one; the
+    // change is reported when pmin has passed.
+    if (entry.pminTimer) return;
+    entry.pminTimer = clock.setTimeout(() => {
+      entry.pminTimer = undefined;
+      this.#notify(entry);
+    }, due - clock.now());
+    entry.pminTimer.unref?.();
+  }
+
+  #armPmax(entry: ObservationEntry): void {
+    const clock = this.#deps.clock;
+    if (entry.pmaxTimer) clock.clearTimeout(entry.pmaxTimer);
+    entry.pmaxTimer = undefined;
+    const a = this.#attributes(entry);
+    if (a.pmax === undefined || a.pmax <= 0) return;
+    // LwM2M-TS-Core 1.1 §5.1.2: a pmax below pmin is ignored.
+    if (a.pmin !== undefined && a.pmax < a.pmin) return;
+    const due = entry.lastAt + a.pmax * 1000;
+    entry.pmaxTimer = clock.setTimeout(
+      () => {
+        entry.pmaxTimer = undefined;
+        this.#notify(entry);
+      },
+      Math.max(0, due - clock.now()),
+    );
+    entry.pmaxTimer.unref?.();
+  }
+
+  #notify(entry: ObservationEntry): void {
+    if (!entry.sink.active) {
+      this.#remove(entry);
+      return;
+    }
+    if (entry.pminTimer) this.#deps.clock.clearTimeout(entry.pminTimer);
+    entry.pminTimer = undefined;
+    const response = entry.render();
+    entry.lastAt = this.#deps.clock.now();
+    if (!entry.composite) entry.lastValue = this.#deps.numericValue(entry.paths[0]!);
+    const a = this.#attributes(entry);
+    // LwM2M-TS-Core 1.2 §5.1.2 con: 1 asks for confirmable notifications.
+    entry.sink.notify(response, { confirmable: a.con === 1 });
+    if (response.code >> 5 !== 2) {
+      this.#remove(entry);
+      return;
+    }
+    this.#armPmax(entry);
+  }
+
+  #remove(entry: ObservationEntry): void {
+    if (!this.#entries.delete(entry)) return;
+    if (entry.pminTimer) this.#deps.clock.clearTimeout(entry.pminTimer);
+    if (entry.pmaxTimer) this.#deps.clock.clearTimeout(entry.pmaxTimer);
+    entry.pminTimer = undefined;
+    entry.pmaxTimer = undefined;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * What the LwM2M server needs of a CoAP endpoint. `CoapEndpoint` (src/coap) has this shape; the
+ * server core never sees a socket, and tests may give it anything with these methods.
+ */
+import type { NotificationListener, Observation } from '../../coap/observe-client.js';
+import type { CoapResponse, RequestHandler, RequestParams } from '../../coap/request.js';
+import type { DatagramPeer } from '../../transport/datagram.js';
+
+export interface ServerCoapPort {
+  /** Sets the handler of incoming requests (Register, Update, De-register, Send). */
+  setHandler(handler: RequestHandler): void;
+  /** Sends a request to a device, from the address the device registered to. */
+  request(peer: DatagramPeer, params: RequestParams): Promise<CoapResponse>;
+  /** Observes a resource on a device (RFC 7641 as client). */
+  observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation;
+}

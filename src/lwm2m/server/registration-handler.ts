@@ -1,0 +1,251 @@
+/**
+ * The Registration interface on the server side (LwM2M-TS-Core 1.1 §6.2; CoAP mapping in
+ * LwM2M 1.0 §8.2.3 Table 24 and LwM2M-TS-Transport 1.1 §6.2): Register (POST /rd?ep=...),
+ * Update (POST /rd/{id}), De-register (DELETE /rd/{id}), and the expiry of registrations
+ * whose lifetime passes without an Update.
+ */
+import { randomBytes } from 'node:crypto';
+import { Code } from '../../coap/code.js';
+import { ContentFormat } from '../../coap/content-format.js';
+import type { CoapRequest, OutgoingResponse } from '../../coap/request.js';
+import type { DatagramPeer } from '../../transport/datagram.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { Lwm2mError } from './errors.js';
+import type { RegisteredEvent, UpdatedEvent } from './events.js';
+import {
+  parseObjectLinks,
+  parseRegisterQuery,
+  parseUpdateQuery,
+  type Registration,
+} from './registration.js';
+import type { RegistrationPatch, RegistrationStore } from './registration-store.js';
+
+export interface RegistrationHandlerOptions {
+  readonly store: RegistrationStore;
+  readonly clock: Clock;
+  /** New registration IDs; must not repeat (default 12 random base64url characters). */
+  readonly generateId?: () => string;
+  /** Extra time after the lifetime before a registration expires (default 0). */
+  readonly lifetimeGraceMs?: number;
+  readonly onRegistered: (event: RegisteredEvent) => void;
+  readonly onUpdated: (event: UpdatedEvent) => void;
+  readonly onDeregistered: (registration: Registration) => void;
+  readonly onExpired: (registration: Registration) => void;
+}
+
+const defaultId = (): string => randomBytes(9).toString('base64url');
+
+function errorResponse(e: unknown): OutgoingResponse {
+  if (e instanceof Lwm2mError) return { code: e.coapCode, payload: e.message };
+  throw e;
+}
+
+export class RegistrationHandler {
+  readonly #o: RegistrationHandlerOptions;
+  readonly #generateId: () => string;
+  readonly #timers = new Map<string, TimerHandle>();
+  /** Peer key → registration ID, for requests that name no registration (Send, any message). */
+  readonly #byPeer = new Map<string, string>();
+  #closed = false;
+
+  constructor(options: RegistrationHandlerOptions) {
+    this.#o = options;
+    this.#generateId = options.generateId ?? defaultId;
+  }
+
+  /** The registration ID of the device that speaks from `peer`, if one registered from it. */
+  registrationIdOf(peer: DatagramPeer): string | undefined {
+    return this.#byPeer.get(peer.key);
+  }
+
+  /** Handles a request under `/rd`. */
+  async handle(request: CoapRequest, peer: DatagramPeer): Promise<OutgoingResponse> {
+    const [, id, ...rest] = request.path;
+    try {
+      if (id === undefined) {
+        // LwM2M 1.0 §8.2.3 Table 24: Register is a POST on /rd.
+        if (request.method !== Code.Post) return { code: Code.MethodNotAllowed };
+        return await this.#register(request, peer);
+      }
+      if (rest.length > 0) return { code: Code.NotFound };
+      // LwM2M 1.0 §8.2.3 Table 24: Update is a POST, De-register a DELETE on /rd/{id}.
+      if (request.method === Code.Post) return await this.#update(id, request, peer);
+      if (request.method === Code.Delete) return await this.#deregister(id);
+      return { code: Code.MethodNotAllowed };
+    } catch (e) {
+      return errorResponse(e);
+    }
+  }
+
+  async #register(request: CoapRequest, peer: DatagramPeer): Promise<OutgoingResponse> {
+    const params = parseRegisterQuery(request.query);
+    checkLinkFormat(request);
+    // LwM2M-TS-Core 1.1 §6.2.1: the Register operation carries the list of Objects.
+    if (request.payload.length === 0) {
+      throw new Lwm2mError('LWM2M_ERR_BAD_REGISTRATION', 'missing object links');
+    }
+    const links = parseObjectLinks(request.payload);
+    const now = this.#o.clock.now();
+    const id = await this.#newId();
+    const registration: Registration = {
+      id,
+      endpoint: params.endpoint,
+      lwm2mVersion: params.lwm2mVersion,
+      lifetime: params.lifetime,
+      binding: params.binding,
+      queueMode: params.queueMode,
+      ...(params.smsNumber !== undefined ? { smsNumber: params.smsNumber } : {}),
+      peer: plainPeer(peer),
+      rootPath: links.rootPath,
+      objectLinks: links.objectLinks,
+      objectVersions: links.objectVersions,
+      supportedContentFormats: links.supportedContentFormats,
+      additionalParams: params.additionalParams,
+      registeredAt: now,
+      lastUpdateAt: now,
+      expiresAt: now + params.lifetime * 1000,
+    };
+    // LwM2M-TS-Core 1.1 §6.2.1: a Register of an endpoint name that is registered replaces the
+    // old registration (the device rebooted or lost its registration ID).
+    const replaced = await this.#o.store.add(registration);
+    if (this.#closed) return { code: Code.ServiceUnavailable };
+    if (replaced) this.#forget(replaced);
+    this.#byPeer.set(peer.key, id);
+    this.#schedule(registration);
+    this.#o.onRegistered({ registration, ...(replaced ? { replaced } : {}) });
+    // LwM2M 1.0 §8.2.3 Table 24: 2.01 Created with Location-Path /rd/{id}.
+    return { code: Code.Created, locationPath: ['rd', id] };
+  }
+
+  async #update(id: string, request: CoapRequest, peer: DatagramPeer): Promise<OutgoingResponse> {
+    const current = await this.#o.store.getById(id);
+    // LwM2M 1.0 §8.2.3 Table 24: an Update of an unknown registration is answered 4.04.
+    if (!current) return { code: Code.NotFound };
+    const params = parseUpdateQuery(request.query, current.lwm2mVersion);
+    checkLinkFormat(request);
+    const links = request.payload.length > 0 ? parseObjectLinks(request.payload) : undefined;
+    const now = this.#o.clock.now();
+    const lifetime = params.lifetime ?? current.lifetime;
+    const moved = current.peer.key !== peer.key;
+    const patch: RegistrationPatch = {
+      lifetime,
+      ...(params.binding !== undefined ? { binding: params.binding } : {}),
+      ...(params.queueMode !== undefined ? { queueMode: params.queueMode } : {}),
+      ...(params.smsNumber !== undefined ? { smsNumber: params.smsNumber } : {}),
+      // The device speaks from a new address (NAT rebinding): requests follow it there.
+      ...(moved ? { peer: plainPeer(peer) } : {}),
+      ...(links
+        ? {
+            rootPath: links.rootPath,
+            objectLinks: links.objectLinks,
+            objectVersions: links.objectVersions,
+            supportedContentFormats:
+              links.supportedContentFormats.length > 0
+                ? links.supportedContentFormats
+                : current.supportedContentFormats,
+          }
+        : {}),
+      lastUpdateAt: now,
+      // LwM2M-TS-Core 1.1 §6.2.2: an Update restarts the lifetime.
+      expiresAt: now + lifetime * 1000,
+    };
+    const result = await this.#o.store.update(id, patch);
+    if (!result) return { code: Code.NotFound };
+    if (moved) {
+      if (this.#byPeer.get(current.peer.key) === id) this.#byPeer.delete(current.peer.key);
+    }
+    this.#byPeer.set(peer.key, id);
+    this.#schedule(result.current);
+    this.#o.onUpdated({ ...result, moved });
+    // LwM2M 1.0 §8.2.3 Table 24: 2.04 Changed.
+    return { code: Code.Changed };
+  }
+
+  async #deregister(id: string): Promise<OutgoingResponse> {
+    const removed = await this.#o.store.remove(id);
+    // LwM2M 1.0 §8.2.3 Table 24: 4.04 for an unknown registration.
+    if (!removed) return { code: Code.NotFound };
+    this.#forget(removed);
+    this.#o.onDeregistered(removed);
+    // LwM2M 1.0 §8.2.3 Table 24: 2.02 Deleted.
+    return { code: Code.Deleted };
+  }
+
+  /** Removes a registration on the server's initiative (an operator); emits de-registered. */
+  async remove(id: string): Promise<Registration | undefined> {
+    const removed = await this.#o.store.remove(id);
+    if (!removed) return undefined;
+    this.#forget(removed);
+    this.#o.onDeregistered(removed);
+    return removed;
+  }
+
+  /** Sets or clears a field of a registration that the device does not send (content format). */
+  async patch(id: string, patch: RegistrationPatch): Promise<Registration | undefined> {
+    return (await this.#o.store.update(id, patch))?.current;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#timers.values()) this.#o.clock.clearTimeout(timer);
+    this.#timers.clear();
+    this.#byPeer.clear();
+  }
+
+  async #newId(): Promise<string> {
+    // LwM2M-TS-Core 1.1 §6.2.1: the registration ID is unique; draw again on a collision.
+    for (let i = 0; i < 8; i++) {
+      const id = this.#generateId();
+      if (!(await this.#o.store.getById(id))) return id;
+    }
+    throw new Error('cannot draw a free registration ID');
+  }
+
+  #schedule(registration: Registration): void {
+    const old = this.#timers.get(registration.id);
+    if (old) this.#o.clock.clearTimeout(old);
+    const grace = this.#o.lifetimeGraceMs ?? 0;
+    const delay = registration.expiresAt + grace - this.#o.clock.now();
+    const timer = this.#o.clock.setTimeout(() => {
+      this.#timers.delete(registration.id);
+      void this.#expire(registration.id, grace);
+    }, delay);
+    timer.unref?.();
+    this.#timers.set(registration.id, timer);
+  }
+
+  async #expire(id: string, grace: number): Promise<void> {
+    // LwM2M-TS-Core 1.1 §6.2.1: without an Update within its lifetime the registration ends.
+    const expired = await this.#o.store.removeIfExpired(id, this.#o.clock.now() - grace);
+    if (!expired) return;
+    this.#forget(expired);
+    this.#o.onExpired(expired);
+  }
+
+  #forget(registration: Registration): void {
+    const timer = this.#timers.get(registration.id);
+    if (timer) this.#o.clock.clearTimeout(timer);
+    this.#timers.delete(registration.id);
+    if (this.#byPeer.get(registration.peer.key) === registration.id) {
+      this.#byPeer.delete(registration.peer.key);
+    }
+  }
+}
+
+/** LwM2M-TS-Core 1.1 §6.2.1: the object links are CoRE link format (RFC 6690, format 40). */
+function checkLinkFormat(request: CoapRequest): void {
+  const cf = request.contentFormat;
+  if (cf !== undefined && cf !== ContentFormat.LinkFormat) {
+    throw new Lwm2mError('LWM2M_ERR_BAD_REGISTRATION', `object links in content format ${cf}`);
+  }
+}
+
+/** A copy of the peer with plain fields only (a store may serialise it). */
+function plainPeer(peer: DatagramPeer): DatagramPeer {
+  return {
+    key: peer.key,
+    address: peer.address,
+    port: peer.port,
+    ...(peer.identity ? { identity: peer.identity } : {}),
+  };
+}

@@ -1,0 +1,644 @@
+/**
+ * The LwM2M server (LwM2M-TS-Core 1.1 §6): the Registration interface, Device Management and
+ * Service Enablement, Information Reporting and Send, over a CoAP endpoint that it only knows
+ * through `ServerCoapPort`. Every request to a device goes out of the endpoint that the device
+ * registered to, to the address it last spoke from; requests to a sleeping queue-mode device
+ * wait for it.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { Code } from '../../coap/code.js';
+import { CoapError, CoapResetError, CoapTimeoutError } from '../../coap/errors.js';
+import type { Observation } from '../../coap/observe-client.js';
+import type {
+  CoapRequest,
+  CoapResponse,
+  OutgoingResponse,
+  RequestParams,
+} from '../../coap/request.js';
+import type { DatagramPeer } from '../../transport/datagram.js';
+import { type Clock, systemClock } from '../../util/clock.js';
+import type { Lwm2mModel } from '../model/object-model.js';
+import { type ObjectRegistry, omaRegistry } from '../model/object-registry.js';
+import type { Lwm2mNode } from '../node/lwm2m-node.js';
+import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { ServerCoapPort } from './coap-port.js';
+import { compositeFormat, preferredFormat } from './content-negotiation.js';
+import { Lwm2mError } from './errors.js';
+import type { Lwm2mServerEvents } from './events.js';
+import { atLeast, type Registration } from './registration.js';
+import { RegistrationHandler } from './registration-handler.js';
+import { MemoryRegistrationStore, type RegistrationStore } from './registration-store.js';
+import { RequestQueue } from './request-queue.js';
+import { decodeCompositeContent } from './requests/composite.js';
+import { type CreateRequest, type CreateResponse, createOperation } from './requests/create.js';
+import { type DeleteRequest, type DeleteResponse, deleteOperation } from './requests/delete.js';
+import {
+  type DiscoverRequest,
+  type DiscoverResponse,
+  discoverOperation,
+} from './requests/discover.js';
+import { type ExecuteRequest, type ExecuteResponse, executeOperation } from './requests/execute.js';
+import {
+  buildObserve,
+  buildObserveComposite,
+  CancelObservationResponse,
+  checkObserveCode,
+  type Lwm2mObservation,
+  type ObserveCompositeRequest,
+  type ObserveRequest,
+  ObserveResponse,
+} from './requests/observe.js';
+import {
+  checkCode,
+  type DeviceContext,
+  decodeContent,
+  errorMessageOf,
+  type Lwm2mResponse,
+  type Operation,
+  type RequestOptions,
+} from './requests/operation.js';
+import { READ_CODES, type ReadRequest, type ReadResponse, readOperation } from './requests/read.js';
+import {
+  type ReadCompositeRequest,
+  type ReadCompositeResponse,
+  readCompositeOperation,
+} from './requests/read-composite.js';
+import { type WriteRequest, type WriteResponse, writeOperation } from './requests/write.js';
+import {
+  type WriteAttributesRequest,
+  type WriteAttributesResponse,
+  writeAttributesOperation,
+} from './requests/write-attributes.js';
+import {
+  type WriteCompositeRequest,
+  type WriteCompositeResponse,
+  writeCompositeOperation,
+} from './requests/write-composite.js';
+import { handleSend } from './send-handler.js';
+
+export interface Lwm2mServerOptions {
+  readonly endpoint: ServerCoapPort;
+  /** Default: registrations in memory. */
+  readonly store?: RegistrationStore;
+  /** Default: the vendored OMA registry, shared by the process. */
+  readonly registry?: ObjectRegistry;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Registration IDs (default random); tests give a predictable one. */
+  readonly generateId?: () => string;
+  /** Extra time after a lifetime before the registration expires (default 0). */
+  readonly lifetimeGraceMs?: number;
+  /** Queue mode: time a device stays reachable after it spoke (default 93,000 ms). */
+  readonly queueAwakeMs?: number;
+  /** Queue mode: default time-to-live of a queued request (default 600,000 ms). */
+  readonly queueTtlMs?: number;
+  /** Queue mode: most requests waiting for one device (default 64). */
+  readonly queueMaxPerDevice?: number;
+  /** Install the server as the endpoint's request handler (default true). */
+  readonly attachHandler?: boolean;
+}
+
+/** Who a request goes to: an endpoint name or a registration. */
+export type DeviceTarget = string | Registration;
+
+interface ObservationRecord {
+  readonly info: { -readonly [K in keyof Lwm2mObservation]: Lwm2mObservation[K] };
+  readonly coap: Observation;
+  readonly model: Lwm2mModel;
+  readonly paths: readonly Lwm2mPath[];
+}
+
+export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
+  readonly store: RegistrationStore;
+  readonly registry: ObjectRegistry;
+  readonly #endpoint: ServerCoapPort;
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #registrations: RegistrationHandler;
+  readonly #queue: RequestQueue;
+  readonly #models = new Map<string, Lwm2mModel>();
+  readonly #observations = new Map<string, ObservationRecord>();
+  #closed = false;
+
+  constructor(options: Lwm2mServerOptions) {
+    super();
+    this.#endpoint = options.endpoint;
+    this.store = options.store ?? new MemoryRegistrationStore();
+    this.registry = options.registry ?? omaRegistry();
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger;
+    this.#queue = new RequestQueue({
+      clock: this.#clock,
+      awakeMs: options.queueAwakeMs ?? 93_000,
+      ttlMs: options.queueTtlMs ?? 600_000,
+      maxPerDevice: options.queueMaxPerDevice ?? 64,
+    });
+    this.#registrations = new RegistrationHandler({
+      store: this.store,
+      clock: this.#clock,
+      ...(options.generateId ? { generateId: options.generateId } : {}),
+      lifetimeGraceMs: options.lifetimeGraceMs ?? 0,
+      onRegistered: (event) => {
+        if (event.replaced) this.#ended(event.replaced, false);
+        if (event.registration.queueMode) this.#queue.seen(event.registration.endpoint);
+        this.emit('registered', event);
+      },
+      onUpdated: (event) => {
+        if (event.current.queueMode) this.#queue.seen(event.current.endpoint);
+        this.emit('updated', event);
+      },
+      onDeregistered: (registration) => {
+        this.#ended(registration, true);
+        this.emit('deregistered', registration);
+      },
+      onExpired: (registration) => {
+        this.#ended(registration, true);
+        this.emit('expired', registration);
+      },
+    });
+    if (options.attachHandler !== false) this.#endpoint.setHandler(this.handleRequest);
+  }
+
+  /**
+   * The CoAP request handler of the server's interfaces: `/rd` (Registration) and `/dp`
+   * (Send). Mount it in a `CoapRouter` when the endpoint serves other paths too.
+   */
+  readonly handleRequest = async (
+    request: CoapRequest,
+    peer: DatagramPeer,
+  ): Promise<OutgoingResponse> => {
+    if (this.#closed) return { code: Code.ServiceUnavailable };
+    const first = request.path[0];
+    if (first === 'rd') return this.#registrations.handle(request, peer);
+    if (first === 'dp' && request.path.length === 1) {
+      return handleSend(request, peer, {
+        registrationOf: async (p) => {
+          const id = this.#registrations.registrationIdOf(p);
+          return id === undefined ? undefined : this.store.getById(id);
+        },
+        modelOf: (reg) => this.modelOf(reg),
+        emit: (event) => this.emit('send', event),
+      });
+    }
+    return { code: Code.NotFound };
+  };
+
+  /**
+   * Tells the server that `peer` sent something (give it the endpoint's `onPeerSeen`): a
+   * sleeping queue-mode device registered from there is awake, and its queued requests go out.
+   */
+  peerSeen(peer: DatagramPeer): void {
+    const id = this.#registrations.registrationIdOf(peer);
+    if (id === undefined) return;
+    void this.store.getById(id).then((reg) => {
+      if (reg?.queueMode && reg.peer.key === peer.key) this.#queue.seen(reg.endpoint);
+    });
+  }
+
+  // ------------------------------------------------------------------ registrations
+
+  async getRegistration(endpoint: string): Promise<Registration | undefined> {
+    return this.store.getByEndpoint(endpoint);
+  }
+
+  async registrations(): Promise<Registration[]> {
+    return this.store.all();
+  }
+
+  /** Removes a registration on the server's side; emits `deregistered`. */
+  async removeRegistration(endpoint: string): Promise<boolean> {
+    const reg = await this.store.getByEndpoint(endpoint);
+    if (!reg) return false;
+    return (await this.#registrations.remove(reg.id)) !== undefined;
+  }
+
+  /**
+   * Sets the content format used with one device, overriding the default chosen from its
+   * version and announced formats; `undefined` goes back to the default.
+   */
+  async setContentFormat(endpoint: string, format: number | undefined): Promise<Registration> {
+    const reg = await this.#resolve(endpoint);
+    const updated = await this.#registrations.patch(reg.id, { preferredContentFormat: format });
+    if (!updated) throw new Lwm2mError('LWM2M_ERR_NOT_REGISTERED', `${endpoint} is not registered`);
+    return updated;
+  }
+
+  /** The object model of a device: the object versions it announced (`ver=`). */
+  modelOf(registration: Registration): Lwm2mModel {
+    const entries = Object.entries(registration.objectVersions).sort(
+      (a, b) => Number(a[0]) - Number(b[0]),
+    );
+    // Devices that announce the same versions share one model (100,000 devices, few models).
+    const key = entries.map(([o, v]) => `${o}@${v}`).join(',');
+    let model = this.#models.get(key);
+    if (!model) {
+      model = this.registry.modelFor(new Map(entries.map(([o, v]) => [Number(o), v])));
+      this.#models.set(key, model);
+    }
+    return model;
+  }
+
+  /** The formats the server uses with a device, and its model. */
+  deviceContext(registration: Registration): DeviceContext {
+    return {
+      registration,
+      model: this.modelOf(registration),
+      format: preferredFormat(registration),
+      compositeFormat: compositeFormat(registration),
+    };
+  }
+
+  /** Requests waiting in the queue for a sleeping device. */
+  queuedRequests(endpoint: string): number {
+    return this.#queue.pending(endpoint);
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  read(
+    target: DeviceTarget,
+    request: ReadRequest,
+    options?: RequestOptions,
+  ): Promise<ReadResponse> {
+    return this.#perform(target, readOperation, request, options);
+  }
+
+  discover(
+    target: DeviceTarget,
+    request: DiscoverRequest,
+    options?: RequestOptions,
+  ): Promise<DiscoverResponse> {
+    return this.#perform(target, discoverOperation, request, options);
+  }
+
+  write(
+    target: DeviceTarget,
+    request: WriteRequest,
+    options?: RequestOptions,
+  ): Promise<WriteResponse> {
+    return this.#perform(target, writeOperation, request, options);
+  }
+
+  writeAttributes(
+    target: DeviceTarget,
+    request: WriteAttributesRequest,
+    options?: RequestOptions,
+  ): Promise<WriteAttributesResponse> {
+    return this.#perform(target, writeAttributesOperation, request, options);
+  }
+
+  execute(
+    target: DeviceTarget,
+    request: ExecuteRequest,
+    options?: RequestOptions,
+  ): Promise<ExecuteResponse> {
+    return this.#perform(target, executeOperation, request, options);
+  }
+
+  create(
+    target: DeviceTarget,
+    request: CreateRequest,
+    options?: RequestOptions,
+  ): Promise<CreateResponse> {
+    return this.#perform(target, createOperation, request, options);
+  }
+
+  delete(
+    target: DeviceTarget,
+    request: DeleteRequest,
+    options?: RequestOptions,
+  ): Promise<DeleteResponse> {
+    return this.#perform(target, deleteOperation, request, options);
+  }
+
+  readComposite(
+    target: DeviceTarget,
+    request: ReadCompositeRequest,
+    options?: RequestOptions,
+  ): Promise<ReadCompositeResponse> {
+    return this.#perform(target, readCompositeOperation, request, options);
+  }
+
+  writeComposite(
+    target: DeviceTarget,
+    request: WriteCompositeRequest,
+    options?: RequestOptions,
+  ): Promise<WriteCompositeResponse> {
+    return this.#perform(target, writeCompositeOperation, request, options);
+  }
+
+  /** Observe (LwM2M-TS-Core 1.1 §6.4.1); notifications arrive as `notification` events. */
+  async observe(
+    target: DeviceTarget,
+    request: ObserveRequest,
+    options?: RequestOptions,
+  ): Promise<ObserveResponse> {
+    const reg = await this.#resolve(target);
+    const device = this.deviceContext(reg);
+    const built = buildObserve(request, device);
+    return this.#startObservation(
+      reg,
+      device,
+      built.params,
+      [built.path],
+      built.format,
+      false,
+      options,
+    );
+  }
+
+  /** Observe-Composite (LwM2M-TS-Core 1.1 §6.4.3), LwM2M 1.1 and later. */
+  async observeComposite(
+    target: DeviceTarget,
+    request: ObserveCompositeRequest,
+    options?: RequestOptions,
+  ): Promise<ObserveResponse> {
+    const reg = await this.#resolve(target);
+    this.#requireVersion(reg, '1.1', 'Observe-Composite');
+    const device = this.deviceContext(reg);
+    const built = buildObserveComposite(request, device);
+    return this.#startObservation(
+      reg,
+      device,
+      built.params,
+      built.paths,
+      built.format,
+      true,
+      options,
+    );
+  }
+
+  /**
+   * Cancel Observation (LwM2M-TS-Core 1.1 §6.4.2). Passive (default): forget it, so that the
+   * next notification is answered with RST. Active: send the GET (FETCH) with Observe=1.
+   */
+  async cancelObservation(
+    observation: Lwm2mObservation | string,
+    options: { active?: boolean } = {},
+  ): Promise<CancelObservationResponse | undefined> {
+    const id = typeof observation === 'string' ? observation : observation.id;
+    const record = this.#observations.get(id);
+    if (!record) return undefined;
+    this.#observations.delete(id);
+    record.info.active = false;
+    try {
+      const response = await record.coap.cancel(options.active ?? false);
+      if (!response) return undefined;
+      checkCode('Cancel Observation', response.code, READ_CODES);
+      if (response.code !== Code.Content || record.info.composite) {
+        return new CancelObservationResponse(response.code, undefined, errorMessageOf(response));
+      }
+      const reg = await this.store.getById(record.info.registrationId);
+      const content = reg
+        ? decodeContent(
+            response,
+            record.paths[0]!,
+            { ...this.deviceContext(reg), model: record.model },
+            record.info.format,
+          )
+        : undefined;
+      return new CancelObservationResponse(response.code, content);
+    } catch (e) {
+      throw toLwm2mError(e, 'Cancel Observation');
+    }
+  }
+
+  /** Active observations of a device (all devices without an argument). */
+  observations(endpoint?: string): Lwm2mObservation[] {
+    const out: Lwm2mObservation[] = [];
+    for (const r of this.#observations.values()) {
+      if (endpoint === undefined || r.info.endpoint === endpoint) out.push({ ...r.info });
+    }
+    return out;
+  }
+
+  /** Stops timers, fails queued requests and forgets observations; the endpoint stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#registrations.close();
+    this.#queue.clear(new Lwm2mError('LWM2M_ERR_CLOSED', 'server closed'));
+    for (const r of this.#observations.values()) {
+      r.info.active = false;
+      void r.coap.cancel(false);
+    }
+    this.#observations.clear();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  async #resolve(target: DeviceTarget): Promise<Registration> {
+    if (this.#closed) throw new Lwm2mError('LWM2M_ERR_CLOSED', 'server closed');
+    const name = typeof target === 'string' ? target : target.endpoint;
+    const reg = await this.store.getByEndpoint(name);
+    if (!reg) throw new Lwm2mError('LWM2M_ERR_NOT_REGISTERED', `${name} is not registered`);
+    return reg;
+  }
+
+  #requireVersion(reg: Registration, version: '1.1' | '1.2', operation: string): void {
+    // The version the device announced decides what the server may use (LwM2M-TS-Core 1.1
+    // §6.2.1: the server uses only operations and formats of that version).
+    if (!atLeast(reg, version)) {
+      throw new Lwm2mError(
+        'LWM2M_ERR_NOT_SUPPORTED',
+        `${operation} needs LwM2M ${version}; ${reg.endpoint} registered with ${reg.lwm2mVersion}`,
+      );
+    }
+  }
+
+  async #perform<Req, Res extends Lwm2mResponse>(
+    target: DeviceTarget,
+    operation: Operation<Req, Res>,
+    request: Req,
+    options: RequestOptions = {},
+  ): Promise<Res> {
+    const reg = await this.#resolve(target);
+    if (operation.minVersion !== '1.0')
+      this.#requireVersion(reg, operation.minVersion, operation.name);
+    const device = this.deviceContext(reg);
+    const params = operation.build(request, device);
+    const response = await this.#send(reg.endpoint, operation.name, params, options);
+    return operation.parse(response, request, device);
+  }
+
+  /** Sends now, or when a sleeping queue-mode device shows up, to its current address. */
+  #send(
+    endpoint: string,
+    operation: string,
+    params: RequestParams,
+    options: RequestOptions,
+  ): Promise<CoapResponse> {
+    return this.#whenReachable(endpoint, options, (reg) =>
+      this.#endpoint.request(reg.peer, {
+        ...params,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      }),
+    ).catch((e) => {
+      throw toLwm2mError(e, operation);
+    });
+  }
+
+  /**
+   * Runs `start` with the device's current registration once the device is reachable: at once
+   * unless it is in queue mode and asleep (LwM2M-TS-Core 1.1 §6.5).
+   */
+  #whenReachable<T>(
+    endpoint: string,
+    options: RequestOptions,
+    start: (reg: Registration) => Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = () => {
+        this.store
+          .getByEndpoint(endpoint)
+          .then((reg) => {
+            if (!reg)
+              throw new Lwm2mError('LWM2M_ERR_CANCELLED', `${endpoint} is no longer registered`);
+            return start(reg).catch((e) => {
+              // A queue-mode device that does not answer has gone back to sleep.
+              if (reg.queueMode && e instanceof CoapTimeoutError) this.#queue.asleep(endpoint);
+              throw e;
+            });
+          })
+          .then(resolve, reject);
+      };
+      void this.store.getByEndpoint(endpoint).then((reg) => {
+        if (reg?.queueMode) this.#queue.submit(endpoint, run, reject, options.queueTtlMs);
+        else run();
+      }, reject);
+    });
+  }
+
+  async #startObservation(
+    reg: Registration,
+    device: DeviceContext,
+    params: RequestParams,
+    paths: readonly Lwm2mPath[],
+    format: number,
+    composite: boolean,
+    options: RequestOptions = {},
+  ): Promise<ObserveResponse> {
+    const operation = composite ? 'Observe-Composite' : 'Observe';
+    let record: ObservationRecord | undefined;
+    const decodeAny = (response: CoapResponse) => {
+      if (composite) {
+        return { compositeContent: decodeCompositeContent(response, paths, device, format) };
+      }
+      return { content: decodeContent(response, paths[0]!, device, format) as Lwm2mNode };
+    };
+    const onNotification = (notification: CoapResponse) => {
+      if (!record || this.#observations.get(record.info.id) !== record) return;
+      const info = record.info;
+      if (notification.code >> 5 !== 2 || notification.observe === undefined) {
+        // RFC 7641 §3.2: an error or a response without Observe ends the observation.
+        info.active = false;
+        this.#observations.delete(info.id);
+      }
+      if (notification.code !== Code.Content) {
+        this.emit('notification', { observation: { ...info }, code: notification.code });
+        return;
+      }
+      try {
+        this.emit('notification', {
+          observation: { ...info },
+          code: notification.code,
+          ...decodeAny(notification),
+        });
+      } catch (e) {
+        const error = e instanceof Error ? e : new Error(String(e));
+        if (e instanceof Lwm2mError) {
+          this.emit('notification', { observation: { ...info }, code: notification.code, error });
+        } else throw e;
+      }
+    };
+    try {
+      const response = await this.#whenReachable(reg.endpoint, options, async (current) => {
+        const coap = this.#endpoint.observe(
+          current.peer,
+          {
+            ...params,
+            ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+          },
+          onNotification,
+        );
+        const first = await coap.response;
+        if (first.code === Code.Content && first.observe !== undefined && coap.active) {
+          record = {
+            info: {
+              id: coap.token.toString('hex'),
+              registrationId: current.id,
+              endpoint: current.endpoint,
+              paths: paths.map((p) => p.toString()),
+              composite,
+              format,
+              active: true,
+            },
+            coap,
+            model: device.model,
+            paths,
+          };
+          this.#observations.set(record.info.id, record);
+        }
+        return first;
+      });
+      checkObserveCode(composite, response.code);
+      if (response.code !== Code.Content) {
+        return new ObserveResponse(
+          response.code,
+          undefined,
+          undefined,
+          undefined,
+          errorMessageOf(response),
+        );
+      }
+      const decoded = decodeAny(response);
+      const observation = record ? { ...(record as ObservationRecord).info } : undefined;
+      return new ObserveResponse(
+        response.code,
+        decoded.content,
+        decoded.compositeContent,
+        observation,
+      );
+    } catch (e) {
+      if (record) {
+        this.#observations.delete((record as ObservationRecord).info.id);
+        void (record as ObservationRecord).coap.cancel(false);
+      }
+      throw toLwm2mError(e, operation);
+    }
+  }
+
+  /** A registration ended: its observations end, and (unless replaced) its queued requests fail. */
+  #ended(registration: Registration, dropQueue: boolean): void {
+    for (const [id, r] of this.#observations) {
+      if (r.info.registrationId !== registration.id) continue;
+      this.#observations.delete(id);
+      r.info.active = false;
+      // Passive cancellation: the device's next notification gets RST (RFC 7641 §3.6).
+      void r.coap.cancel(false);
+    }
+    if (dropQueue) {
+      this.#queue.drop(
+        registration.endpoint,
+        new Lwm2mError('LWM2M_ERR_CANCELLED', `${registration.endpoint} is no longer registered`),
+      );
+    }
+    this.#logger?.debug({ endpoint: registration.endpoint }, 'lwm2m: registration ended');
+  }
+}
+
+/** Maps CoAP failures to LwM2M errors; LwM2M errors pass through. */
+function toLwm2mError(e: unknown, operation: string): Error {
+  if (e instanceof Lwm2mError) return e;
+  if (e instanceof CoapTimeoutError) {
+    return new Lwm2mError('LWM2M_ERR_TIMEOUT', `${operation}: ${e.message}`, { cause: e });
+  }
+  if (e instanceof CoapResetError) {
+    return new Lwm2mError('LWM2M_ERR_RESET', `${operation}: ${e.message}`, { cause: e });
+  }
+  if (e instanceof CoapError && e.code === 'COAP_ERR_CLOSED') {
+    return new Lwm2mError('LWM2M_ERR_CLOSED', `${operation}: ${e.message}`, { cause: e });
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
