@@ -83,6 +83,11 @@ export class ClientHandshaker extends Handshaker {
     this.#offeredSession = config.session;
   }
 
+  /** The server accepted the offered session (RFC 5246 §7.3 abbreviated handshake). */
+  get resumed(): boolean {
+    return this.#resumed;
+  }
+
   /** Sends the first ClientHello (RFC 6347 §4.2.1: flight 1). */
   start(): void {
     this.host.sendFlight([this.#clientHello()], false);

@@ -58,6 +58,11 @@ export class DtlsClient {
     return this.#conn?.session?.identity;
   }
 
+  /** The current association resumed an earlier session (RFC 5246 §7.3). */
+  get resumed(): boolean {
+    return this.established && (this.#conn!.handshaker as ClientHandshaker).resumed;
+  }
+
   get cipherSuite(): string | undefined {
     return this.#conn?.session?.cipherSuite.name;
   }

@@ -87,6 +87,51 @@ describe('interop with openssl s_client (our server)', () => {
     }
   });
 
+  it('resumes an openssl session by session id (RFC 5246 §7.3)', async () => {
+    const { server, port } = await echoServer();
+    const sessionFile = pki.path('psk-session.pem');
+    const args = [
+      's_client',
+      '-dtls1_2',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CCM8',
+    ];
+    const first = new Peer('openssl', [
+      ...args,
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-sess_out',
+      sessionFile,
+    ]);
+    try {
+      first.write('first\n');
+      await first.waitFor(/echo:first/);
+    } finally {
+      await first.stop();
+    }
+    const second = new Peer('openssl', [
+      ...args,
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-sess_in',
+      sessionFile,
+    ]);
+    try {
+      second.write('second\n');
+      await second.waitFor(/echo:second/);
+      assert.match(second.output, /Reused, TLSv1.2, Cipher is PSK-AES128-CCM8/);
+    } finally {
+      await second.stop();
+      await server.close();
+    }
+    assert.equal(server.stats.sessionsResumed, 1);
+    assert.equal(server.stats.handshakesCompleted, 1);
+  });
+
   it('sends bad_record_mac to a client with the wrong PSK (RFC 5246 §7.2.2)', async () => {
     const { server, port } = await echoServer();
     const client = new Peer('openssl', [
@@ -315,6 +360,50 @@ describe('interop with openssl s_server (our client)', () => {
       assert.equal(((await closed) as { code?: string }).code, 'DTLS_ERR_HANDSHAKE_FAILURE');
     } finally {
       await transport?.close();
+      await server.stop();
+    }
+  });
+
+  it('resumes a session with openssl s_server (RFC 5246 §7.3)', async () => {
+    const server = new Peer('openssl', [
+      's_server',
+      '-dtls1_2',
+      '-accept',
+      '127.0.0.1:0',
+      '-psk',
+      PSK_HEX,
+      '-cipher',
+      'PSK-AES128-CCM8',
+      '-nocert',
+    ]);
+    const transports: DtlsClientTransport[] = [];
+    try {
+      const port = Number((await server.waitFor(/ACCEPT 127\.0\.0\.1:(\d+)/))[1]);
+      const first = new DtlsClientTransport({
+        host: '127.0.0.1',
+        port,
+        psk: { identity: 'dev1', key: PSK },
+      });
+      transports.push(first);
+      await first.connect();
+      assert.equal(first.client.resumed, false);
+      const session = first.client.session;
+      await first.close();
+      // s_server serves one connection at a time: if the new ClientHello comes too early it is
+      // lost, and the client's retransmission timer (RFC 6347 §4.2.4) sends it again.
+      const second = new DtlsClientTransport({
+        host: '127.0.0.1',
+        port,
+        psk: { identity: 'dev1', key: PSK },
+        session,
+      });
+      transports.push(second);
+      second.send(second.peer, Buffer.from('resumed\n'));
+      await second.connect();
+      assert.equal(second.client.resumed, true);
+      await server.waitFor(/resumed/);
+    } finally {
+      for (const t of transports) await t.close();
       await server.stop();
     }
   });
