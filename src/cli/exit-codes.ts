@@ -1,8 +1,16 @@
-/** The `tandem` command's exit codes, documented in `tandem start --help` and the README. */
+/** The `tandem` command's exit codes, documented in each command's `--help` and the README. */
 export const EXIT = {
   ok: 0,
-  /** The server could not start or failed while running (a port in use, a store error). */
+  /**
+   * The server could not start or failed while running (a port in use, a store error); for the
+   * operator commands, the server could not be reached.
+   */
   failure: 1,
   /** The command line, environment or config file is invalid. */
   config: 2,
+  /**
+   * The server answered with an error (401, 403, 404, 409, 400...); its `TANDEM_ERR_*` code and
+   * message are printed on stderr.
+   */
+  api: 3,
 } as const;

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../util/package-root.js';
+import { devicesCommand } from './commands/devices.js';
 import { startCommand } from './commands/start.js';
+import { tokensCommand } from './commands/tokens.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command('tandem')
@@ -11,6 +13,8 @@ const program = new Command('tandem')
   .exitOverride();
 
 program.addCommand(startCommand());
+program.addCommand(devicesCommand());
+program.addCommand(tokensCommand());
 
 try {
   await program.parseAsync(process.argv);

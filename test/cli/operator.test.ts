@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { describe, test } from 'node:test';
+import { ecPublicKey } from '../api/helpers.js';
+import { startTandem } from '../helpers/tandem.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const TSX = import.meta.resolve('tsx');
+const ADMIN = 'cli-admin-token-0123456789abcdef0123456789';
+
+/** Runs the CLI from its sources to its end (as test/cli/cli.test.ts does). */
+async function tandem(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+async function server(t: TestContext) {
+  const running = await startTandem(t, {}, { adminToken: ADMIN });
+  const url = `http://127.0.0.1:${running.address('http')!.port}`;
+  return { running, url, env: { TANDEM_URL: url, TANDEM_TOKEN: ADMIN } };
+}
+
+describe('tandem devices and tokens (operator CLI)', () => {
+  test('devices add, list, show and remove against a running server, as tables and JSON', async (t) => {
+    const { env, running } = await server(t);
+    const add = await tandem(
+      [
+        'devices',
+        'add',
+        'boiler-1',
+        '--protocol',
+        'lwm2m',
+        '--psk-identity',
+        'boiler-1',
+        '--psk-key',
+        '00112233445566778899aabbccddeeff',
+        '--rpk',
+        ecPublicKey(),
+        '--tag',
+        'plant-a',
+        '--tag',
+        'heat',
+      ],
+      env,
+    );
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /^id: +boiler-1$/m);
+    assert.match(add.stdout, /^psk: +identity boiler-1$/m);
+    assert.match(add.stdout, /^rpk: +sha256 [0-9a-f]{64}$/m);
+    assert.deepEqual(
+      running.psk.key('boiler-1'),
+      Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
+    );
+
+    const mqttAdd = await tandem(
+      [
+        'devices',
+        'add',
+        'meter-7',
+        '--protocol=mqtt',
+        '--mqtt-username=meter-7',
+        '--mqtt-password=pw',
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(mqttAdd.code, 0, mqttAdd.stderr);
+    assert.deepEqual(JSON.parse(mqttAdd.stdout).credentials, { mqtt: { username: 'meter-7' } });
+
+    const list = await tandem(['devices', 'list'], env);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^ID +PROTOCOL +ONLINE +CREDENTIALS +TAGS +CREATED$/);
+    assert.match(lines[1]!, /^boiler-1 +lwm2m +no +psk,rpk +plant-a,heat +\d{4}-/);
+    assert.match(lines[2]!, /^meter-7 +mqtt +no +mqtt +- +\d{4}-/);
+    assert.equal(lines.length, 3);
+
+    const filtered = await tandem(['devices', 'list', '--protocol', 'mqtt', '--json'], env);
+    assert.deepEqual(
+      JSON.parse(filtered.stdout).map((d: { id: string }) => d.id),
+      ['meter-7'],
+    );
+    const paged = await tandem(['devices', 'list', '--limit', '1', '--json'], env);
+    assert.deepEqual(
+      JSON.parse(paged.stdout).map((d: { id: string }) => d.id),
+      ['boiler-1'],
+    );
+
+    const show = await tandem(['devices', 'show', 'meter-7', '--json'], env);
+    assert.equal(JSON.parse(show.stdout).id, 'meter-7');
+
+    const remove = await tandem(['devices', 'remove', 'meter-7'], env);
+    assert.equal(remove.code, 0, remove.stderr);
+    assert.equal(remove.stdout, 'removed meter-7\n');
+    assert.equal(await running.store.devices.get('meter-7'), undefined);
+  });
+
+  test('the server answering an error exits 3 with its code; flags override the environment', async (t) => {
+    const { url, env } = await server(t);
+    const missing = await tandem(['devices', 'show', 'ghost'], env);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /no device ghost \(HTTP 404, TANDEM_ERR_DEVICE_NOT_FOUND\)/);
+
+    const anonymousWrite = await tandem([
+      'devices',
+      'add',
+      'x',
+      '--protocol',
+      'mqtt',
+      '--url',
+      url,
+    ]);
+    assert.equal(anonymousWrite.code, 3);
+    assert.match(anonymousWrite.stderr, /TANDEM_ERR_UNAUTHORIZED/);
+
+    const badKey = await tandem(
+      ['devices', 'add', 'x', '--protocol', 'lwm2m', '--psk-identity', 'x', '--psk-key', 'zz'],
+      env,
+    );
+    assert.equal(badKey.code, 3);
+    assert.match(badKey.stderr, /credentials\.psk\.key.*TANDEM_ERR_VALIDATION/);
+
+    const readOnly = await tandem(['tokens', 'create', '--role', 'read-only', '--json'], env);
+    const { token } = JSON.parse(readOnly.stdout);
+    const forbidden = await tandem(
+      ['devices', 'add', 'x', '--protocol', 'mqtt', '--token', token],
+      env,
+    );
+    assert.equal(forbidden.code, 3);
+    assert.match(forbidden.stderr, /TANDEM_ERR_FORBIDDEN/);
+    assert.equal((await tandem(['devices', 'list', '--token', token], env)).code, 0);
+  });
+
+  test('usage errors exit 2 and an unreachable server exits 1', async () => {
+    const noProtocol = await tandem(['devices', 'add', 'x']);
+    assert.equal(noProtocol.code, 2);
+    assert.match(noProtocol.stderr, /--protocol/);
+    const half = await tandem(['devices', 'add', 'x', '--protocol', 'lwm2m', '--psk-key', 'aa']);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /--psk-identity and --psk-key go together/);
+    assert.equal((await tandem(['tokens', 'create', '--role', 'root'])).code, 2);
+    assert.equal((await tandem(['devices', 'list', '--url', 'ftp://x'])).code, 2);
+
+    // A port that was free a moment ago: nothing listens on it.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const down = await tandem(['devices', 'list', '--url', `http://127.0.0.1:${port}`]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+  });
+
+  test('tokens create --data-dir writes into the store of a running server; the token works at once', async (t) => {
+    const dataDir = tempDir(t);
+    const running = await startTandem(t, { dataDir });
+    const url = `http://127.0.0.1:${running.address('http')!.port}`;
+    const created = await tandem(['tokens', 'create', '--role', 'admin', '--data-dir', dataDir]);
+    assert.equal(created.code, 0, created.stderr);
+    const secret = created.stdout.trim();
+    assert.match(secret, /^tdm_[A-Za-z0-9_-]{43}$/);
+    assert.match(created.stderr, /\(admin\) created: keep the secret above/);
+
+    const list = await tandem(['tokens', 'list', '--url', url, '--token', secret]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^ID +ROLE +CREATED +DESCRIPTION\n[0-9a-f]{12} +admin +\d{4}-/);
+
+    const viaApi = await tandem(
+      ['tokens', 'create', '--role', 'operator', '--description', 'ci', '--json'],
+      { TANDEM_URL: url, TANDEM_TOKEN: secret },
+    );
+    assert.equal(viaApi.code, 0, viaApi.stderr);
+    const issued = JSON.parse(viaApi.stdout);
+    assert.equal(issued.role, 'operator');
+    assert.equal(issued.description, 'ci');
+    const revoke = await tandem(['tokens', 'revoke', issued.id, '--url', url, '--token', secret]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    assert.equal(revoke.stdout, `revoked ${issued.id}\n`);
+    const after = await tandem(['devices', 'list', '--url', url, '--token', issued.token]);
+    assert.equal(after.code, 3, 'a revoked token is refused even for reads');
+  });
+
+  test('help documents the exit codes and the environment', async () => {
+    const help = await tandem(['devices', 'list', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /TANDEM_URL/);
+    assert.match(help.stdout, /TANDEM_TOKEN/);
+    assert.match(help.stdout, /3 the server answered an error/);
+  });
+});
