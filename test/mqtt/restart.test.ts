@@ -41,7 +41,7 @@ describe('restart and crash', () => {
     const one = await startBroker({ persistence: store });
     const c = await one.client({ clientId: 'persist', ...SESSION });
     await c.subscribeAsync('keep/+', { qos: 1 });
-    await c.publishAsync('keep/r', 'retained', { qos: 1, retain: true });
+    await c.publishAsync('other/r', 'retained', { qos: 1, retain: true });
     await one.close();
 
     const two = await startBroker({ persistence: store });
