@@ -37,6 +37,8 @@ export type CborValue =
 export interface CborReadOptions {
   /** Deepest nesting of arrays, maps and tags (default 16). */
   readonly maxDepth?: number;
+  /** Return floats as CborFloat, so that 22.0 stays a float rather than an integer. */
+  readonly wrapFloats?: boolean;
 }
 
 const BREAK = Symbol('break');
@@ -54,7 +56,12 @@ class Reader {
   constructor(
     readonly r: ByteReader,
     readonly maxDepth: number,
+    readonly wrapFloats: boolean,
   ) {}
+
+  float(v: number): CborValue {
+    return this.wrapFloats ? new CborFloat(v) : v;
+  }
 
   /** RFC 8949 §3: the argument of a head; 8-byte arguments come back as bigint past 2^53. */
   argument(info: number): number | bigint | null {
@@ -192,14 +199,14 @@ class Reader {
       case 23:
         return undefined;
       case 25:
-        return halfToNumber(this.r.uint(2, 'CBOR half float'));
+        return this.float(halfToNumber(this.r.uint(2, 'CBOR half float')));
       case 26: {
         const b = this.r.bytes(4, 'CBOR float');
-        return new DataView(b.buffer, b.byteOffset, 4).getFloat32(0);
+        return this.float(new DataView(b.buffer, b.byteOffset, 4).getFloat32(0));
       }
       case 27: {
         const b = this.r.bytes(8, 'CBOR double');
-        return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0);
+        return this.float(new DataView(b.buffer, b.byteOffset, 8).getFloat64(0));
       }
       case 31:
         return BREAK;
@@ -213,7 +220,7 @@ class Reader {
 /** Reads exactly one CBOR data item filling `bytes`. Throws only CodecError. */
 export function readCbor(bytes: Uint8Array, options: CborReadOptions = {}): CborValue {
   const r = new ByteReader(bytes);
-  const value = new Reader(r, options.maxDepth ?? 16).value(0);
+  const value = new Reader(r, options.maxDepth ?? 16, options.wrapFloats ?? false).value(0);
   if (!r.done) throw new CodecError('TRAILING_BYTES', `${r.remaining} byte(s) after the CBOR item`);
   return value;
 }

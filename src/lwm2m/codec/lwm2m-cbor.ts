@@ -54,14 +54,16 @@ function rawValue(v: CborValue, path: Lwm2mPath): Lwm2mValue {
       ? { type: 'unsigned', value: narrowInteger(v) }
       : { type: 'integer', value: narrowInteger(v) };
   }
+  if (v instanceof CborFloat) return { type: 'float', value: v.value };
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return { type: 'float', value: v };
     return Number.isSafeInteger(v) ? { type: 'integer', value: v } : { type: 'float', value: v };
   }
   if (v instanceof CborTag) {
     // RFC 8949 §3.4.2: tag 1 is epoch-based time; LwM2M-TS-Core 1.2 §7.4.6 uses it for Time.
-    if (Number(v.tag) === 1 && (typeof v.value === 'number' || typeof v.value === 'bigint')) {
-      const s = Math.floor(Number(v.value));
+    const epoch = v.value instanceof CborFloat ? v.value.value : v.value;
+    if (Number(v.tag) === 1 && (typeof epoch === 'number' || typeof epoch === 'bigint')) {
+      const s = Math.floor(Number(epoch));
       const d = new Date(s * 1000);
       if (Number.isNaN(d.getTime())) throw new CodecError('VALUE_OUT_OF_RANGE', `${path}: time`);
       return { type: 'time', value: d };
@@ -109,7 +111,7 @@ export function cborToValue(v: CborValue, path: Lwm2mPath, model: Lwm2mModel): L
 
 /** The leaves of an LwM2M CBOR payload, depth-first in payload order. */
 export function parseLwm2mCbor(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] {
-  const root = readCbor(bytes, { maxDepth: MAX_DEPTH });
+  const root = readCbor(bytes, { maxDepth: MAX_DEPTH, wrapFloats: true });
   if (!(root instanceof Map)) throw new CodecError('MALFORMED', 'LwM2M CBOR is not a map');
   const out: Lwm2mPathValue[] = [];
   const seen = new Set<string>();

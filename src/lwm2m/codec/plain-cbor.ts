@@ -25,7 +25,7 @@ export function decodePlainCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2m
   return guard('MALFORMED', `CBOR ${path}`, () => {
     checkLeafPath(path, model);
     // A value is at most a tag around an array (a decimal fraction): two levels.
-    const value = cborToValue(readCbor(bytes, { maxDepth: 2 }), path, model);
+    const value = cborToValue(readCbor(bytes, { maxDepth: 2, wrapFloats: true }), path, model);
     const id = path.segments[path.segments.length - 1]!;
     return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
   });

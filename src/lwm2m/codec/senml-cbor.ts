@@ -6,7 +6,7 @@ import type { Lwm2mModel } from '../model/object-model.js';
 import type { Lwm2mNode } from '../node/lwm2m-node.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import type { Lwm2mPathValue } from '../node/path-value.js';
-import { CborFloat, type CborValue, readCbor, writeCbor } from './cbor.js';
+import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from './cbor.js';
 import { CodecError, guard } from './codec-error.js';
 import {
   MAX_RECORDS,
@@ -39,14 +39,19 @@ export const SenmlLabel = {
 // LwM2M-TS-Core 1.1 §7.4.5: "vlo" has no integer label and is written as the text "vlo".
 const VLO = 'vlo';
 
-function expect<T>(v: CborValue, ok: boolean, label: string, i: number): T {
+function expect<T = CborValue>(v: CborValue, ok: boolean, label: string, i: number): T {
   if (!ok)
     throw new CodecError('TYPE_MISMATCH', `SenML CBOR record ${i}: "${label}" has the wrong type`);
   return v as T;
 }
 
-function isNumber(v: CborValue): v is number | bigint {
-  return typeof v === 'number' || typeof v === 'bigint';
+function isNumber(v: CborValue): boolean {
+  return typeof v === 'number' || typeof v === 'bigint' || v instanceof CborFloat;
+}
+
+/** The number of a CBOR integer or float (read with wrapFloats). */
+function numberOf(v: CborValue): number | bigint {
+  return v instanceof CborFloat ? v.value : (v as number | bigint);
 }
 
 function finite(v: number | bigint, label: string, i: number): number {
@@ -59,8 +64,8 @@ function finite(v: number | bigint, label: string, i: number): number {
 
 /** Parses a SenML CBOR pack into records, checking every field's CBOR type. */
 export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
-  // A pack is an array of maps: two levels of nesting are all it needs.
-  const doc = readCbor(bytes, { maxDepth: 2 });
+  // A pack is an array of maps, and a value may be tagged: three levels are all it needs.
+  const doc = readCbor(bytes, { maxDepth: 3, wrapFloats: true });
   if (!Array.isArray(doc)) throw new CodecError('MALFORMED', 'SenML CBOR is not an array');
   if (doc.length > MAX_RECORDS) throw new CodecError('TOO_LARGE', 'too many SenML records');
   return doc.map((item, i) => {
@@ -72,13 +77,13 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
           r.bn = expect<string>(v, typeof v === 'string', 'bn', i);
           break;
         case SenmlLabel.bt:
-          r.bt = finite(expect<number>(v, isNumber(v), 'bt', i), 'bt', i);
+          r.bt = finite(numberOf(expect(v, isNumber(v), 'bt', i)), 'bt', i);
           break;
         case SenmlLabel.bu:
           r.bu = expect<string>(v, typeof v === 'string', 'bu', i);
           break;
         case SenmlLabel.bver:
-          r.bver = finite(expect<number>(v, isNumber(v), 'bver', i), 'bver', i);
+          r.bver = finite(numberOf(expect(v, isNumber(v), 'bver', i)), 'bver', i);
           break;
         case SenmlLabel.n:
           r.n = expect<string>(v, typeof v === 'string', 'n', i);
@@ -87,12 +92,17 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
           r.u = expect<string>(v, typeof v === 'string', 'u', i);
           break;
         case SenmlLabel.t:
-          r.t = finite(expect<number>(v, isNumber(v), 't', i), 't', i);
+          r.t = finite(numberOf(expect(v, isNumber(v), 't', i)), 't', i);
           break;
         case SenmlLabel.v: {
-          const n = expect<number | bigint>(v, isNumber(v), 'v', i);
+          // Some clients (Anjay) tag a Time value with tag 1, epoch time (RFC 8949 §3.4.2).
+          const timeTagged = v instanceof CborTag && Number(v.tag) === 1;
+          const inner = timeTagged ? v.value : v;
+          const n = numberOf(expect(inner, isNumber(inner), 'v', i));
           if (typeof n === 'number') finite(n, 'v', i);
           r.v = n;
+          if (timeTagged) r.vTime = true;
+          else if (inner instanceof CborFloat) r.vFloat = true;
           break;
         }
         case SenmlLabel.vs:

@@ -31,6 +31,8 @@ export interface SenmlRecord {
   v?: number | bigint;
   /** Write `v` as a float in CBOR even when it has no fraction (a Float resource). */
   vFloat?: boolean;
+  /** `v` came as a CBOR epoch time (tag 1): without a model it is a Time. */
+  vTime?: boolean;
   vs?: string;
   vb?: boolean;
   vd?: Buffer;
@@ -77,7 +79,13 @@ export function recordValue(
   // RFC 8428 §4.2: a record has at most one value field.
   if (fields > 1) throw new CodecError('MALFORMED', `${path}: a record with ${fields} values`);
   let raw: Lwm2mValue;
-  if (r.v !== undefined) raw = numberValue(r.v, path);
+  if (r.v !== undefined && r.vTime) {
+    const d = new Date(Math.floor(Number(r.v)) * 1000);
+    if (Number.isNaN(d.getTime())) throw new CodecError('VALUE_OUT_OF_RANGE', `${path}: time`);
+    raw = { type: 'time', value: d };
+  } else if (r.v !== undefined && r.vFloat && typeof r.v === 'number') {
+    raw = { type: 'float', value: r.v };
+  } else if (r.v !== undefined) raw = numberValue(r.v, path);
   else if (r.vs !== undefined) raw = { type: 'string', value: r.vs };
   else if (r.vb !== undefined) raw = { type: 'boolean', value: r.vb };
   else if (r.vd !== undefined) raw = { type: 'opaque', value: r.vd };
