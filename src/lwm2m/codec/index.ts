@@ -11,6 +11,11 @@ export {
   contentFormatName,
   isCompositeFormat,
 } from './content-format.js';
+export {
+  type ExecuteArguments,
+  formatExecuteArguments,
+  parseExecuteArguments,
+} from './execute-arguments.js';
 export { decodeLwm2mCbor, encodeLwm2mCbor } from './lwm2m-cbor.js';
 export {
   type CreateInstance,
