@@ -2,6 +2,7 @@ import type { PeerIdentity } from '../transport/datagram.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { ClientHandshaker } from './client-handshaker.js';
 import { DtlsConnection, defaultRetransmit } from './connection.js';
+import { MAX_PLAINTEXT } from './constants.js';
 import { loadCredential, loadTrustAnchors } from './crypto/credentials.js';
 import { DtlsError } from './errors.js';
 import type { SessionState } from './handshake/handshaker.js';
@@ -85,9 +86,14 @@ export class DtlsClient {
 
   send(data: Uint8Array): void {
     if (this.established) {
-      this.#conn!.sendApplicationData(data);
+      try {
+        this.#conn!.sendApplicationData(data);
+      } catch (err) {
+        this.#o.logger?.warn({ err }, 'dtls: datagram not sent');
+      }
       return;
     }
+    if (data.length > MAX_PLAINTEXT) return; // RFC 5246 §6.2.1
     const max = this.#o.maxQueuedBytes ?? 64 * 1024;
     if (this.#queued + data.length <= max) {
       this.#queue.push(Buffer.from(data));

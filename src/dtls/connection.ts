@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { ContentType, HandshakeType } from './constants.js';
+import { ContentType, HandshakeType, MAX_PLAINTEXT } from './constants.js';
 import { AlertDescription, AlertLevel, alertName, DtlsError } from './errors.js';
 import { type FlightEntry, packFlight } from './handshake/flight.js';
 import { parseFragments } from './handshake/fragment.js';
@@ -91,6 +91,8 @@ export class DtlsConnection implements HandshakeHost {
   /** Protects and sends application data (RFC 5246 §10: only once the handshake is over). */
   sendApplicationData(data: Uint8Array): void {
     if (this.state !== 'established') throw new DtlsError('internal_error', 'not established');
+    // RFC 5246 §6.2.1: a record carries at most 2^14 bytes; a datagram is one record here.
+    if (data.length > MAX_PLAINTEXT) throw new DtlsError('record_overflow', 'datagram too large');
     this.#o.send(this.records.protect(ContentType.application_data, Buffer.from(data)));
   }
 
@@ -162,6 +164,8 @@ export class DtlsConnection implements HandshakeHost {
       }
       return false;
     }
+    // RFC 5246 §6.2.3: a plaintext over 2^14 bytes is record_overflow; dropped (§4.1.2.7).
+    if (opened.data.length > MAX_PLAINTEXT) return false;
     this.lastActivity = this.#o.clock.now();
     switch (opened.type) {
       case ContentType.handshake:

@@ -174,7 +174,12 @@ export class DtlsServer {
   send(peerKey: string, data: Uint8Array): boolean {
     const e = this.#byKey.get(peerKey);
     if (e?.conn.state !== 'established') return false;
-    e.conn.sendApplicationData(data);
+    try {
+      e.conn.sendApplicationData(data);
+    } catch (err) {
+      this.#o.logger?.warn({ err, peer: peerKey }, 'dtls: datagram not sent');
+      return false;
+    }
     return true;
   }
 

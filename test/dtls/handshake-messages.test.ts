@@ -189,6 +189,13 @@ describe('handshake reassembly (RFC 6347 §4.2.3)', () => {
     assert.equal(r.add(frag(50, 0, 'aa', 1), 0), 'rejected', 'too far ahead');
   });
 
+  it('drops a message cut in too many disjoint pieces', () => {
+    const r = new Reassembler();
+    let result = '';
+    for (let i = 0; i < 100; i++) result = r.add(frag(0, i * 2, 'aa', 400), 0);
+    assert.equal(result, 'rejected');
+  });
+
   it('refuses a message longer than the limit before allocating it', () => {
     const r = new Reassembler(8, 1024);
     assert.equal(r.add(frag(0, 0, 'aa', 0xffffff), 0), 'rejected');

@@ -135,6 +135,15 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     assert.deepEqual(net.received.server, ['y']);
   });
 
+  it('refuses to send more than 2^14 bytes in one record (RFC 5246 §6.2.1)', async () => {
+    const net = new Lossy();
+    net.client.send(Buffer.from('hi'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(16385)), false);
+    assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(16384)), true);
+  });
+
   it('answers close_notify with close_notify and forgets the session (RFC 5246 §7.2.1)', async () => {
     const net = new Lossy();
     assert.equal(await net.handshake(), undefined);

@@ -1,5 +1,7 @@
 import type { HandshakeFragment, HandshakeMessage } from './fragment.js';
 
+const MAX_RANGES = 64;
+
 interface Partial {
   msgType: number;
   length: number;
@@ -37,6 +39,8 @@ export class Reassembler {
     } else if (p.msgType !== f.msgType || p.length !== f.length) {
       return 'rejected'; // RFC 6347 §4.2.3: fragments of one message agree on type and length
     }
+    // A message cut in more than MAX_RANGES disjoint pieces costs too much to track: dropped.
+    if (p.ranges.length >= MAX_RANGES) return 'rejected';
     f.fragment.copy(p.body, f.fragmentOffset);
     addRange(p.ranges, f.fragmentOffset, f.fragmentOffset + f.fragment.length);
     return 'buffered';
