@@ -4,7 +4,7 @@
  * update then moves it).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { DatagramPeer, DatagramReceiver, DatagramTransport } from '../transport/datagram.js';
 
@@ -28,13 +28,15 @@ export class UdpTransport implements DatagramTransport {
   readonly scheme = 'coap';
   readonly #socket: Socket;
   readonly #logger: Logger | undefined;
+  readonly #ipv6: boolean;
   #receiver: DatagramReceiver | undefined;
   #bound: { address: string; port: number } | undefined;
   #closed = false;
 
-  private constructor(socket: Socket, logger: Logger | undefined) {
+  private constructor(socket: Socket, logger: Logger | undefined, ipv6: boolean) {
     this.#socket = socket;
     this.#logger = logger;
+    this.#ipv6 = ipv6;
     socket.on('message', (data, rinfo) => {
       const receiver = this.#receiver;
       if (!receiver) return;
@@ -51,11 +53,12 @@ export class UdpTransport implements DatagramTransport {
   /** Binds a socket and resolves once it listens. */
   static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
     const address = options.address ?? '127.0.0.1';
+    const ipv6 = isIPv6(address);
     const socket = createSocket({
-      type: isIPv6(address) ? 'udp6' : 'udp4',
+      type: ipv6 ? 'udp6' : 'udp4',
       ipv6Only: options.ipv6Only ?? false,
     });
-    const transport = new UdpTransport(socket, options.logger);
+    const transport = new UdpTransport(socket, options.logger, ipv6);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         socket.close();
@@ -79,7 +82,9 @@ export class UdpTransport implements DatagramTransport {
 
   send(peer: DatagramPeer, data: Uint8Array): void {
     if (this.#closed) return;
-    this.#socket.send(data, peer.port, peer.address, (err) => {
+    // A dual-stack IPv6 socket reaches an IPv4 peer only through its IPv4-mapped address.
+    const address = this.#ipv6 && isIPv4(peer.address) ? `::ffff:${peer.address}` : peer.address;
+    this.#socket.send(data, peer.port, address, (err) => {
       if (err) this.#logger?.warn({ err, peer: peer.key }, 'udp: send failed');
     });
   }

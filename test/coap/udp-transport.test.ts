@@ -39,6 +39,27 @@ describe('UDP transport (node:dgram)', () => {
     });
   }
 
+  test('serves IPv4 clients on a dual-stack IPv6 socket, keyed by their IPv4 address', async () => {
+    const server = new CoapEndpoint(await UdpTransport.bind({ address: '::', port: 0 }), {
+      handler: (_req, peer) => ({ code: Code.Content, payload: peer.key }),
+    });
+    const clientTransport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+    const client = new CoapEndpoint(clientTransport);
+    try {
+      const res = await client.request(
+        clientTransport.peer('127.0.0.1', server.transport.address()!.port),
+        {
+          code: Code.Get,
+          path: '/who',
+        },
+      );
+      assert.equal(res.payload.toString(), `udp:127.0.0.1:${clientTransport.address()!.port}`);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   test('rejects binding a port already in use', async () => {
     const a = await UdpTransport.bind({ address: '127.0.0.1' });
     try {
