@@ -52,7 +52,10 @@ export class MqttBroker {
     engine.connections.add(conn);
     engine.stats.connections.current++;
     engine.stats.connections.total++;
-    stream.once('close', () => engine.connections.delete(conn));
+    stream.once('close', () => {
+      engine.connections.delete(conn);
+      engine.stats.connections.current--;
+    });
     this.#ready.then(
       () => conn.start(),
       () => stream.destroy(),

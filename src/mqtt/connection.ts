@@ -410,7 +410,6 @@ export class Connection implements SessionOutlet {
       this.#clearTimers();
     }
     this.#detach();
-    this.core.stats.connections.current--;
   }
 }
 
