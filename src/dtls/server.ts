@@ -248,8 +248,7 @@ export class DtlsServer {
     entry.peer.address = address;
     entry.peer.port = port;
     entry.addressKey = addressKey(address, port);
-    const displaced = this.#byAddress.get(entry.addressKey);
-    if (displaced && displaced !== entry) displaced.conn.destroy();
+    // A session that had this address keeps its key and CID; it is idle-evicted if it is gone.
     this.#byAddress.set(entry.addressKey, entry);
     this.stats.addressChanges++;
   }
