@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, {
+  type IConnackPacket,
+  type IPubcompPacket,
+  type IPublishPacket,
+  type IPubrecPacket,
+  type IPubrelPacket,
+  type Packet,
+} from 'mqtt-packet';
 import type { Tandem } from '../../src/server/tandem.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -77,6 +87,69 @@ function untilCount(client: MqttClient, received: unknown[], n: number): Promise
     client.on('message', onMessage);
     check();
   });
+}
+
+/** An MQTT 5 client that sends what the test says, to stop a flow half-way (no automatic acks). */
+class RawClient {
+  readonly socket: net.Socket;
+  readonly #packets: Packet[] = [];
+  #closed = false;
+  #wake: (() => void) | undefined;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    parser.on('packet', (p: Packet) => {
+      this.#packets.push(p);
+      this.#wake?.();
+    });
+    socket.on('data', (d) => parser.parse(d));
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#wake?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  /** Connects with Clean Start 0 and a one-hour session; resolves with the CONNACK. */
+  static async open(url: string, clientId: string): Promise<{ raw: RawClient; connack: Packet }> {
+    const { hostname, port } = new URL(url);
+    const socket = net.connect(Number(port), hostname);
+    await once(socket, 'connect');
+    const raw = new RawClient(socket);
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId,
+      clean: false,
+      keepalive: 0,
+      properties: { sessionExpiryInterval: 3600 },
+    });
+    return { raw, connack: await raw.next('connack') };
+  }
+
+  send(packet: Packet): void {
+    this.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
+  }
+
+  /** The next packet of `cmd`; packets of other kinds stay for later calls. */
+  async next(cmd: Packet['cmd']): Promise<Packet> {
+    for (;;) {
+      const i = this.#packets.findIndex((p) => p.cmd === cmd);
+      if (i >= 0) return this.#packets.splice(i, 1)[0]!;
+      if (this.#closed) throw new Error(`closed before ${cmd}`);
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.socket.destroy();
+    await once(this.socket, 'close');
+  }
 }
 
 function mqttUrl(tandem: Tandem): string {
@@ -232,6 +305,77 @@ describe('MQTT durability across a restart', () => {
   });
 });
 
+describe('MQTT in-flight state across a restart', () => {
+  test('unacknowledged QoS 1 is sent again with DUP and its identifier, QoS 2 past PUBREC resumes with PUBREL [MQTT-4.4.0-1]', async (t) => {
+    const dataDir = tempDir(t);
+    let tandem = await startTandem(t, { dataDir });
+    const { raw } = await RawClient.open(mqttUrl(tandem), 'raw-sub');
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'inflight/#', qos: 2 }] });
+    await raw.next('suback');
+    const pub = await mqtt.connectAsync(mqttUrl(tandem), {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await pub.publishAsync('inflight/1', 'q1', { qos: 1 });
+    await pub.publishAsync('inflight/2', 'q2', { qos: 2 });
+    await pub.endAsync();
+    const sent = [await raw.next('publish'), await raw.next('publish')] as IPublishPacket[];
+    const q1 = sent.find((p) => p.topic === 'inflight/1')!;
+    const q2 = sent.find((p) => p.topic === 'inflight/2')!;
+    assert.equal(q1.dup, false);
+    // q1 is never acknowledged; q2 gets its PUBREC, so the server owes a PUBREL.
+    raw.send({ cmd: 'pubrec', messageId: q2.messageId! });
+    await raw.next('pubrel');
+    await tandem.stop();
+    await raw.close();
+
+    tandem = await startTandem(t, { dataDir });
+    const again = await RawClient.open(mqttUrl(tandem), 'raw-sub');
+    t.after(() => again.raw.close());
+    assert.equal((again.connack as IConnackPacket).sessionPresent, true);
+    const resent = (await again.raw.next('publish')) as IPublishPacket;
+    assert.deepEqual(
+      [resent.topic, resent.payload.toString(), resent.qos, resent.dup, resent.messageId],
+      ['inflight/1', 'q1', 1, true, q1.messageId],
+    );
+    const pubrel = (await again.raw.next('pubrel')) as IPubrelPacket;
+    assert.equal(pubrel.messageId, q2.messageId, 'PUBREL, not the PUBLISH again');
+    again.raw.send({ cmd: 'puback', messageId: q1.messageId! });
+    again.raw.send({ cmd: 'pubcomp', messageId: q2.messageId! });
+  });
+
+  test('a will whose delay had not passed is published after the restart [MQTT-3.1.3-9]', async (t) => {
+    const dataDir = tempDir(t);
+    let tandem = await startTandem(t, { dataDir });
+    const watcher = await connectCollecting(mqttUrl(tandem), persistent('will-watcher'));
+    await watcher.client.subscribeAsync('wills/#', { qos: 1 });
+    await watcher.client.endAsync();
+    // Still connected when the server stops: a server-side close, so the will is due after
+    // its delay (MQTT 5.0 §3.1.2.5); the delay outlasts the stop.
+    const mortal = await mqtt.connectAsync(mqttUrl(tandem), {
+      ...persistent('mortal'),
+      will: {
+        topic: 'wills/mortal',
+        payload: Buffer.from('gone'),
+        qos: 1,
+        retain: false,
+        properties: { willDelayInterval: 2 },
+      },
+    });
+    await tandem.stop();
+    await mortal.endAsync(true);
+
+    tandem = await startTandem(t, { dataDir });
+    const back = await connectCollecting(mqttUrl(tandem), persistent('will-watcher'));
+    t.after(() => back.client.endAsync(true));
+    await untilCount(back.client, back.received, 1);
+    assert.deepEqual(
+      back.received.map((m) => [m.topic, m.payload]),
+      [['wills/mortal', 'gone']],
+    );
+  });
+});
+
 /** The `tandem start` process on its own data dir, every listener on an ephemeral port. */
 interface ServerProcess {
   child: ChildProcess;
@@ -345,5 +489,100 @@ describe('MQTT durability across kill -9', () => {
     await back.client.endAsync();
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
+  });
+
+  test('an inbound QoS 2 flow past PUBREC completes after kill -9 and delivers once [MQTT-4.3.3-9]', async (t) => {
+    const dataDir = tempDir(t);
+    const first = await startServerProcess(t, dataDir);
+    const sub = await connectCollecting(first.mqttUrl, persistent('once-sub'));
+    await sub.client.subscribeAsync('exactly/once', { qos: 2 });
+    await sub.client.endAsync();
+    const { raw } = await RawClient.open(first.mqttUrl, 'once-pub');
+    const publish = (dup: boolean): Packet => ({
+      cmd: 'publish',
+      topic: 'exactly/once',
+      payload: Buffer.from('once'),
+      qos: 2,
+      messageId: 9,
+      dup,
+      retain: false,
+    });
+    raw.send(publish(false));
+    await raw.next('pubrec');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await raw.close();
+
+    const second = await startServerProcess(t, dataDir);
+    const again = await RawClient.open(second.mqttUrl, 'once-pub');
+    t.after(() => again.raw.close());
+    assert.equal((again.connack as IConnackPacket).sessionPresent, true);
+    // A client that missed the PUBREC sends the PUBLISH again: acknowledged, not redelivered.
+    again.raw.send(publish(true));
+    const rec = (await again.raw.next('pubrec')) as IPubrecPacket;
+    assert.equal(rec.reasonCode ?? 0, 0);
+    again.raw.send({ cmd: 'pubrel', messageId: 9 });
+    const comp = (await again.raw.next('pubcomp')) as IPubcompPacket;
+    assert.equal(comp.reasonCode ?? 0, 0, 'the identifier was known (not 0x92)');
+    // A sentinel at the same QoS after it: the subscriber gets its queue in order, so anything
+    // delivered twice would show before the sentinel [MQTT-4.6.0-6].
+    again.raw.send({
+      cmd: 'publish',
+      topic: 'exactly/once',
+      payload: Buffer.from('sentinel'),
+      qos: 2,
+      messageId: 10,
+      dup: false,
+      retain: false,
+    });
+    await again.raw.next('pubrec');
+    again.raw.send({ cmd: 'pubrel', messageId: 10 });
+    await again.raw.next('pubcomp');
+
+    const back = await connectCollecting(second.mqttUrl, persistent('once-sub'));
+    t.after(() => back.client.endAsync(true));
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (back.received.some((m) => m.payload === 'sentinel')) resolve();
+      };
+      back.client.on('message', check);
+      check();
+    });
+    assert.deepEqual(
+      back.received.map((m) => m.payload),
+      ['once', 'sentinel'],
+      'once, not twice',
+    );
+  });
+
+  test('the will of a client connected at kill -9 is published after the restart [MQTT-3.1.2-8]', async (t) => {
+    const dataDir = tempDir(t);
+    const first = await startServerProcess(t, dataDir);
+    // 'a-watcher' sorts before 'mortal' and 'z-watcher' after it: the will must reach both,
+    // whatever order the sessions are restored in.
+    for (const id of ['a-watcher', 'z-watcher']) {
+      const w = await connectCollecting(first.mqttUrl, persistent(id));
+      await w.client.subscribeAsync('wills/#', { qos: 1 });
+      await w.client.endAsync();
+    }
+    const mortal = await mqtt.connectAsync(first.mqttUrl, {
+      ...persistent('mortal'),
+      will: { topic: 'wills/mortal', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await mortal.endAsync(true);
+
+    const second = await startServerProcess(t, dataDir);
+    for (const id of ['a-watcher', 'z-watcher']) {
+      const back = await connectCollecting(second.mqttUrl, persistent(id));
+      t.after(() => back.client.endAsync(true));
+      await untilCount(back.client, back.received, 1);
+      assert.deepEqual(
+        back.received.map((m) => [m.topic, m.payload]),
+        [['wills/mortal', 'gone']],
+        id,
+      );
+    }
   });
 });

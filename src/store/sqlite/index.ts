@@ -55,7 +55,7 @@ export class SqliteStore implements Store {
       batchSize: options.batchSize ?? 500,
       flushIntervalMs: options.flushIntervalMs ?? 1000,
     });
-    this.mqtt = new SqliteMqttPersistence(this.db, { now: () => clock.now() });
+    this.mqtt = new SqliteMqttPersistence(this.db);
   }
 
   health(): StoreHealth {

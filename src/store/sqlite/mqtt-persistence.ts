@@ -26,12 +26,6 @@ type Params = unknown[];
 type Op = Database.Statement | Params;
 
 export interface SqliteMqttPersistenceOptions {
-  /**
-   * The broker's clock (epoch ms). When given, `listRetained` first deletes the retained
-   * messages whose Message Expiry has passed [MQTT-3.3.2-5]; without it they are returned and
-   * the broker skips them. It must be the broker's own clock (tests drive a manual one).
-   */
-  now?: () => number;
   /** Told about a failed commit that nobody awaited (only lazy deletions were in it). */
   onError?: (err: unknown) => void;
 }
@@ -73,7 +67,6 @@ function newBatch(): Batch {
  */
 export class SqliteMqttPersistence implements MqttPersistence {
   readonly #db: Database.Database;
-  readonly #now: (() => number) | undefined;
   readonly #onError: ((err: unknown) => void) | undefined;
   readonly #s;
   readonly #run: (ops: Op[]) => void;
@@ -85,7 +78,6 @@ export class SqliteMqttPersistence implements MqttPersistence {
 
   constructor(db: Database.Database, options: SqliteMqttPersistenceOptions = {}) {
     this.#db = db;
-    this.#now = options.now;
     this.#onError = options.onError;
     const q = (sql: string) => db.prepare(sql);
     this.#s = {
@@ -101,7 +93,6 @@ export class SqliteMqttPersistence implements MqttPersistence {
       listSubscriptions: q('SELECT * FROM mqtt_subscriptions WHERE client_id = ? ORDER BY filter'),
       putRetained: q('INSERT OR REPLACE INTO mqtt_retained VALUES (?,?,?,?,?,?,?)'),
       deleteRetained: q('DELETE FROM mqtt_retained WHERE topic = ?'),
-      purgeRetained: q('DELETE FROM mqtt_retained WHERE expires_at <= ?'),
       listRetained: q('SELECT * FROM mqtt_retained ORDER BY topic'),
       putDelivery: q(
         'INSERT OR REPLACE INTO mqtt_deliveries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
@@ -227,7 +218,6 @@ export class SqliteMqttPersistence implements MqttPersistence {
 
   listRetained(): MqttMessage[] {
     this.#read();
-    if (this.#now) this.#s.purgeRetained.run(this.#now());
     return (this.#s.listRetained.all() as RetainedRow[]).map(retainedFromRow);
   }
 
