@@ -45,6 +45,8 @@ export class ObjectRegistry {
   #objects: Map<number, ObjectModel[]> | undefined;
   #failures: LoadFailure[] = [];
   #extra: ObjectModel[] = [];
+  /** Device models by the versions they pin (see modelFor). */
+  readonly #models = new Map<string, Lwm2mModel>();
 
   constructor(options: ObjectRegistryOptions = {}) {
     this.#options = options;
@@ -66,6 +68,8 @@ export class ObjectRegistry {
   add(...objects: ObjectModel[]): void {
     if (this.#objects) for (const o of objects) this.#put(this.#objects, o);
     else this.#extra.push(...objects);
+    // Models resolve objects on each look-up, but which version a model pins may change.
+    this.#models.clear();
   }
 
   /** Parses one DDF document and adds its objects; throws DdfError if it is invalid. */
@@ -105,22 +109,32 @@ export class ObjectRegistry {
   /**
    * The model of one device: the versions it announced (object id → `ver=` value, as in its
    * registration links) and the highest version of any other object. An announced version
-   * that is unknown falls back to the highest known version.
+   * that is unknown falls back to the highest known version. Devices that announce the same
+   * versions share one model object (100,000 devices of one kind cost one model).
    */
   modelFor(versions: ReadonlyMap<number, string> = new Map()): Lwm2mModel {
-    const cache = new Map<number, ObjectModel | undefined>();
-    const getObject = (objectId: number): ObjectModel | undefined => {
-      if (cache.has(objectId)) return cache.get(objectId);
-      const wanted = versions.get(objectId);
-      const o =
-        (wanted !== undefined ? this.get(objectId, wanted) : undefined) ?? this.get(objectId);
-      cache.set(objectId, o);
-      return o;
-    };
-    return {
+    // Only announced versions that exist and differ from the default change the model.
+    const chosen = new Map<number, ObjectModel>();
+    for (const [id, v] of versions) {
+      const o = this.get(id, v);
+      if (o && o !== this.get(id)) chosen.set(id, o);
+    }
+    const key = [...chosen]
+      .sort((a, b) => a[0] - b[0])
+      .map(([id, o]) => `${id}@${o.version}`)
+      .join(',');
+    const known = this.#models.get(key);
+    if (known) return known;
+    const getObject = (objectId: number): ObjectModel | undefined =>
+      chosen.get(objectId) ?? this.get(objectId);
+    const model: Lwm2mModel = {
       getObject,
       getResource: (objectId, resourceId) => getObject(objectId)?.resources.get(resourceId),
     };
+    // A bound on distinct version sets, against devices that announce random versions.
+    if (this.#models.size >= 10_000) this.#models.clear();
+    this.#models.set(key, model);
+    return model;
   }
 
   #put(map: Map<number, ObjectModel[]>, o: ObjectModel): void {

@@ -244,3 +244,33 @@ describe('model checks', () => {
     assert.equal(inRange(device.resources.get(0)!, Value.string('anything')), true);
   });
 });
+
+describe('device models', () => {
+  it('shares one model between devices that announce the same versions', () => {
+    const registry = omaRegistry();
+    const a = registry.modelFor(
+      new Map([
+        [3, '1.2'],
+        [1, '1.2'],
+      ]),
+    );
+    const b = registry.modelFor(
+      new Map([
+        [1, '1.2'],
+        [3, '1.2'],
+      ]),
+    );
+    assert.equal(a, b);
+    assert.equal(registry.modelFor(), registry.modelFor(new Map([[3, '9.9']])));
+  });
+
+  it('keeps a pinned older version apart', () => {
+    const dir = userDir({ 'device-1.0.xml': ddf(3, '1.0', item(0, 'String', 'R')) });
+    const registry = new ObjectRegistry({ userDirs: [dir] });
+    const old = registry.modelFor(new Map([[3, '1.0']]));
+    assert.notEqual(old, registry.modelFor());
+    assert.equal(old.getObject(3)?.version, '1.0');
+    assert.equal(old.getResource(3, 13), undefined);
+    assert.equal(registry.modelFor().getResource(3, 13)?.type, 'time');
+  });
+});
