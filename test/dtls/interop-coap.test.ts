@@ -129,6 +129,29 @@ describe('interop with libcoap coap-client over our server transport', () => {
     }
   });
 
+  it('coap-client-openssl GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
+    const { server, port, identities } = await coapServer({
+      certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+      trust: { trustedCertificates: [pki.caPem] },
+      clientAuth: 'require',
+    });
+    try {
+      const out = await runClient('coap-client-openssl', [
+        '-c',
+        pki.path('client.pem'),
+        '-j',
+        pki.path('client.key'),
+        '-C',
+        pki.path('ca.pem'),
+        `coaps://127.0.0.1:${port}/test`,
+      ]);
+      assert.match(out, /hello over dtls/);
+      assert.equal(identities[0]?.kind === 'x509' && identities[0].subject, 'CN=dev1');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('coap-client-gnutls GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
     const { server, port, identities } = await coapServer({
       certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
