@@ -18,7 +18,6 @@ import { type BlockwiseLimits, BlockwiseServer, defaultBlockwiseLimits } from '.
 import {
   type BlockwiseClientOptions,
   type ExchangeParts,
-  fetchRemainingBlocks,
   requestBlockwise,
 } from './blockwise-client.js';
 import { Code, isRequestCode, isResponseCode } from './code.js';
@@ -34,26 +33,13 @@ import {
   MessageType,
 } from './message.js';
 import { MessageIdProvider } from './message-id.js';
-import {
-  isNewerNotification,
-  type NotificationListener,
-  type Observation,
-  type ObservationState,
-} from './observe-client.js';
+import { type NotificationListener, type Observation, ObserveClient } from './observe-client.js';
 import {
   type ObserverEntry,
   type ServerObservation,
   ServerObserveRegistry,
 } from './observe-server.js';
-import {
-  findUnrecognisedCritical,
-  getOption,
-  getUintOption,
-  OptionNumber,
-  sortOptions,
-  uintOption,
-  withoutOptions,
-} from './option.js';
+import { findUnrecognisedCritical } from './option.js';
 import { defaultTransmissionParameters, type TransmissionParameters } from './parameters.js';
 import { ReliabilityLayer } from './reliability.js';
 import {
@@ -64,6 +50,7 @@ import {
   requestOptions,
   responseFromMessage,
   toBuffer,
+  tokenKey,
 } from './request.js';
 import { handleRequest } from './request-handling.js';
 import { type ServerContext, sendNotification } from './server-exchange.js';
@@ -125,8 +112,6 @@ interface PendingExchange {
   readonly reject: (error: Error) => void;
 }
 
-const tokenKey = (peerKey: string, token: Buffer) => `${peerKey}|${token.toString('hex')}`;
-
 export class CoapEndpoint {
   readonly transport: DatagramTransport;
   readonly stats: CoapStats = {
@@ -169,7 +154,7 @@ export class CoapEndpoint {
   readonly #pending = new Map<string, PendingExchange>();
   /** Request objects handed to handlers, back to their messages (for `acceptObserve`). */
   readonly #requestMessages = new WeakMap<CoapRequest, CoapMessage>();
-  readonly #observations = new Map<string, ObservationState>();
+  readonly #observeClient: ObserveClient;
   readonly #observers: ServerObserveRegistry;
   readonly #ctx: ServerContext;
   readonly #messageIds: MessageIdProvider;
@@ -225,6 +210,14 @@ export class CoapEndpoint {
       closed: () => this.#closed,
       remember: (request, message) => this.#requestMessages.set(request, message),
     };
+    this.#observeClient = new ObserveClient({
+      clock: this.#clock,
+      logger: this.#logger,
+      stats: this.stats,
+      exchange: (peer, parts, timeoutMs, token) => this.#exchange(peer, parts, timeoutMs, token),
+      partsOf: (params) => this.#partsOf(params),
+      blockOptions: (params) => this.#blockOptions(params),
+    });
     transport.onReceive((data, peer) => this.#receive(data, peer));
   }
 
@@ -241,8 +234,7 @@ export class CoapEndpoint {
       this.#finish(p);
       p.reject(new CoapError('COAP_ERR_CLOSED', 'endpoint closed'));
     }
-    for (const o of this.#observations.values()) o.cancelled = true;
-    this.#observations.clear();
+    this.#observeClient.clear();
     this.#observers.clear();
     this.#reliability.cancelAll();
     this.#congestion.clear();
@@ -300,73 +292,7 @@ export class CoapEndpoint {
    * notification without Observe ends the observation.
    */
   observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
-    const token = randomBytes(8);
-    const key = tokenKey(peer.key, token);
-    const base = this.#partsOf(params);
-    const observeOptions = (value: number) =>
-      sortOptions([
-        ...withoutOptions(base.options, OptionNumber.Observe),
-        uintOption(OptionNumber.Observe, value),
-      ]);
-    const state: ObservationState = {
-      peer,
-      token,
-      listener,
-      request: { ...base, options: observeOptions(0) },
-      lastSeq: undefined,
-      lastAt: 0,
-      chain: Promise.resolve(),
-      cancelled: false,
-    };
-    const register = async (observeValue: number): Promise<CoapResponse> => {
-      const options = observeOptions(observeValue);
-      const first = await this.#exchange(peer, { ...base, options }, params.timeoutMs, token);
-      if (observeValue === 0) {
-        const seq = getUintOption(first.options, OptionNumber.Observe);
-        // RFC 7641 §3.1: a response without Observe (or an error) means no registration.
-        if (seq === undefined || first.code >> 5 !== 2) this.#endObservation(key, state);
-        else if (!state.cancelled) {
-          state.lastSeq = seq;
-          state.lastAt = this.#clock.now();
-        }
-      }
-      const { message, payload } = await fetchRemainingBlocks(
-        (parts) => this.#exchange(peer, parts, params.timeoutMs),
-        { ...base, options },
-        first,
-        this.#blockOptions(params),
-      );
-      return responseFromMessage(message, peer, payload);
-    };
-    this.#observations.set(key, state);
-    const response = register(0);
-    response.catch(() => this.#endObservation(key, state));
-    const endpoint = this;
-    return {
-      response,
-      token,
-      peer,
-      get active() {
-        return !state.cancelled && endpoint.#observations.get(key) === state;
-      },
-      cancel: async (active = false) => {
-        this.#endObservation(key, state);
-        // RFC 7641 §3.6: active cancellation is a GET with Observe=1 and the same token.
-        if (active) return register(1);
-        return undefined;
-      },
-      reregister: () => {
-        if (state.cancelled)
-          return Promise.reject(new CoapError('COAP_ERR_CANCELLED', 'cancelled'));
-        // RFC 7641 §3.3.1: re-registration is the same GET with the same token.
-        return register(0);
-      },
-    };
-  }
-
-  #endObservation(key: string, state: ObservationState): void {
-    state.cancelled = true;
-    if (this.#observations.get(key) === state) this.#observations.delete(key);
+    return this.#observeClient.observe(peer, params, listener);
   }
 
   #partsOf(params: RequestParams): ExchangeParts {
@@ -655,11 +581,11 @@ export class CoapEndpoint {
       this.#completeExchange(pending, message);
       return;
     }
-    const observation = this.#observations.get(key);
-    if (observation && !observation.cancelled) {
+    const observation = this.#observeClient.get(key);
+    if (observation) {
       // RFC 7641 §4.2: a CON notification is acknowledged.
       if (confirmable) this.#sendAck(peer, message.messageId);
-      this.#notify(key, observation, message);
+      this.#observeClient.deliver(key, observation, message);
       return;
     }
     // RFC 7252 §4.2 / RFC 7641 §3.6: a response we do not expect (such as a notification of a
@@ -667,49 +593,6 @@ export class CoapEndpoint {
     this.stats.unmatched++;
     this.#sendRst(peer, message.messageId);
   }
-
-  #notify(key: string, state: ObservationState, message: CoapMessage): void {
-    this.stats.notificationsIn++;
-    const seq = getUintOption(message.options, OptionNumber.Observe);
-    const now = this.#clock.now();
-    if (seq !== undefined && state.lastSeq !== undefined) {
-      // RFC 7641 §3.4: a notification older than the last one is dropped.
-      if (!isNewerNotification(state.lastSeq, state.lastAt, seq, now)) return;
-    }
-    // RFC 7641 §3.2: an error or a response without Observe ends the observation.
-    const ends = seq === undefined || message.code >> 5 !== 2;
-    if (seq !== undefined) {
-      state.lastSeq = seq;
-      state.lastAt = now;
-    }
-    if (ends) this.#endObservation(key, state);
-    const deliver = async () => {
-      let payload = message.payload;
-      let last = message;
-      if (getOption(message.options, OptionNumber.Block2) !== undefined) {
-        // RFC 7959 §2.6, §3.3: the rest of a large notification is fetched with GET and Block2.
-        const result = await fetchRemainingBlocks(
-          (parts) => this.#exchange(state.peer, parts, undefined),
-          state.request,
-          message,
-          this.#blockOptions({ code: Code.Get }),
-        );
-        payload = result.payload;
-        last = result.message;
-        // A newer notification arrived meanwhile: this one is outdated (RFC 7641 §3.4).
-        if (seq !== undefined && state.lastSeq !== seq) return;
-      }
-      if (state.cancelled && !ends) return;
-      state.listener(
-        responseFromMessage({ ...last, options: message.options }, state.peer, payload),
-      );
-    };
-    state.chain = state.chain.then(deliver).catch((err) => {
-      this.#logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
-    });
-  }
-
-  // ---------------------------------------------------------------- server side
 
   /**
    * Accepts an Observe registration (RFC 7641 §4.1) for a request that carries Observe=0; call

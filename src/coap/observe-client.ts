@@ -2,9 +2,27 @@
  * Client side of Observe (RFC 7641): the state of one observation and the rule that orders its
  * notifications (§3.4).
  */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { DatagramPeer } from '../transport/datagram.js';
-import type { ExchangeParts } from './blockwise-client.js';
-import type { CoapResponse } from './request.js';
+import type { Clock } from '../util/clock.js';
+import {
+  type BlockwiseClientOptions,
+  type ExchangeParts,
+  fetchRemainingBlocks,
+} from './blockwise-client.js';
+import { Code } from './code.js';
+import { CoapError } from './errors.js';
+import type { CoapMessage } from './message.js';
+import {
+  getOption,
+  getUintOption,
+  OptionNumber,
+  sortOptions,
+  uintOption,
+  withoutOptions,
+} from './option.js';
+import { type CoapResponse, type RequestParams, responseFromMessage, tokenKey } from './request.js';
 
 /** RFC 7641 §3.4: notifications more than 128 s apart are always taken as newer. */
 export const OBSERVE_FRESHNESS_MS = 128_000;
@@ -54,4 +72,162 @@ export interface ObservationState {
   /** Notifications delivered in order, one at a time (a Block2 one is fetched to its end first). */
   chain: Promise<void>;
   cancelled: boolean;
+}
+
+/** What the observe client needs from its endpoint. */
+export interface ObserveClientDeps {
+  readonly clock: Clock;
+  readonly logger: Logger | undefined;
+  readonly stats: { notificationsIn: number };
+  /** One exchange (one block) with a given token, queued and timed out like any request. */
+  exchange(
+    peer: DatagramPeer,
+    parts: ExchangeParts,
+    timeoutMs: number | undefined,
+    token?: Buffer,
+  ): Promise<CoapMessage>;
+  partsOf(params: RequestParams): ExchangeParts;
+  blockOptions(params: RequestParams): BlockwiseClientOptions;
+}
+
+/** The observations this endpoint holds as a client, by peer and token. */
+export class ObserveClient {
+  readonly #deps: ObserveClientDeps;
+  readonly #observations = new Map<string, ObservationState>();
+
+  constructor(deps: ObserveClientDeps) {
+    this.#deps = deps;
+  }
+
+  observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
+    const deps = this.#deps;
+    // RFC 7252 §5.3.1: a random 8-byte token; it names the observation (RFC 7641 §3.1).
+    const token = randomBytes(8);
+    const key = tokenKey(peer.key, token);
+    const base = deps.partsOf(params);
+    const observeOptions = (value: number) =>
+      sortOptions([
+        ...withoutOptions(base.options, OptionNumber.Observe),
+        uintOption(OptionNumber.Observe, value),
+      ]);
+    const state: ObservationState = {
+      peer,
+      token,
+      listener,
+      request: { ...base, options: observeOptions(0) },
+      lastSeq: undefined,
+      lastAt: 0,
+      chain: Promise.resolve(),
+      cancelled: false,
+    };
+    const register = async (observeValue: number): Promise<CoapResponse> => {
+      const options = observeOptions(observeValue);
+      const first = await deps.exchange(peer, { ...base, options }, params.timeoutMs, token);
+      if (observeValue === 0) {
+        const seq = getUintOption(first.options, OptionNumber.Observe);
+        // RFC 7641 §3.1: a response without Observe (or an error) means no registration.
+        if (seq === undefined || first.code >> 5 !== 2) this.#end(key, state);
+        else if (!state.cancelled) {
+          state.lastSeq = seq;
+          state.lastAt = deps.clock.now();
+        }
+      }
+      const { message, payload } = await fetchRemainingBlocks(
+        (parts) => deps.exchange(peer, parts, params.timeoutMs),
+        { ...base, options },
+        first,
+        deps.blockOptions(params),
+      );
+      return responseFromMessage(message, peer, payload);
+    };
+    this.#observations.set(key, state);
+    const response = register(0);
+    response.catch(() => this.#end(key, state));
+    const observations = this.#observations;
+    return {
+      response,
+      token,
+      peer,
+      get active() {
+        return !state.cancelled && observations.get(key) === state;
+      },
+      cancel: async (active = false) => {
+        this.#end(key, state);
+        // RFC 7641 §3.6: active cancellation is a GET with Observe=1 and the same token.
+        if (active) return register(1);
+        return undefined;
+      },
+      reregister: () => {
+        if (state.cancelled) {
+          return Promise.reject(new CoapError('COAP_ERR_CANCELLED', 'observation cancelled'));
+        }
+        // RFC 7641 §3.3.1: re-registration is the same GET with the same token.
+        return register(0);
+      },
+    };
+  }
+
+  /** The live observation that a response with this peer-and-token key belongs to. */
+  get(key: string): ObservationState | undefined {
+    const state = this.#observations.get(key);
+    return state && !state.cancelled ? state : undefined;
+  }
+
+  /** Takes one notification (RFC 7641 §3.2), in order (§3.4), completing Block2 ones first. */
+  deliver(key: string, state: ObservationState, message: CoapMessage): void {
+    const deps = this.#deps;
+    deps.stats.notificationsIn++;
+    const seq = getUintOption(message.options, OptionNumber.Observe);
+    const now = deps.clock.now();
+    if (seq !== undefined && state.lastSeq !== undefined) {
+      // RFC 7641 §3.4: a notification older than the last one is dropped.
+      if (!isNewerNotification(state.lastSeq, state.lastAt, seq, now)) return;
+    }
+    // RFC 7641 §3.2: an error or a response without Observe ends the observation.
+    const ends = seq === undefined || message.code >> 5 !== 2;
+    if (seq !== undefined) {
+      state.lastSeq = seq;
+      state.lastAt = now;
+    }
+    if (ends) this.#end(key, state);
+    const run = async () => {
+      let payload = message.payload;
+      let last = message;
+      if (getOption(message.options, OptionNumber.Block2) !== undefined) {
+        // RFC 7959 §2.6, §3.3: the rest of a large notification is fetched with GET and Block2.
+        const result = await fetchRemainingBlocks(
+          (parts) => deps.exchange(state.peer, parts, undefined),
+          state.request,
+          message,
+          deps.blockOptions({ code: Code.Get }),
+        );
+        payload = result.payload;
+        last = result.message;
+        // A newer notification arrived meanwhile: this one is outdated (RFC 7641 §3.4).
+        if (seq !== undefined && state.lastSeq !== seq) return;
+      }
+      if (state.cancelled && !ends) return;
+      state.listener(
+        responseFromMessage({ ...last, options: message.options }, state.peer, payload),
+      );
+    };
+    state.chain = state.chain.then(run).catch((err) => {
+      deps.logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
+    });
+  }
+
+  #end(key: string, state: ObservationState): void {
+    state.cancelled = true;
+    if (this.#observations.get(key) === state) this.#observations.delete(key);
+  }
+
+  /** Number of live observations. */
+  get size(): number {
+    return this.#observations.size;
+  }
+
+  clear(): void {
+    for (const state of this.#observations.values()) state.cancelled = true;
+    this.#observations.clear();
+  }
 }

@@ -92,6 +92,10 @@ export interface RequestParams {
   readonly earlyBlock2?: boolean;
 }
 
+/** Key of an exchange or observation: the peer and the token (RFC 7252 §5.3.2). */
+export const tokenKey = (peerKey: string, token: Buffer): string =>
+  `${peerKey}|${token.toString('hex')}`;
+
 export function toBuffer(payload: Buffer | string | undefined): Buffer {
   if (payload === undefined) return Buffer.alloc(0);
   return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
