@@ -75,6 +75,17 @@ export function median(values: readonly number[]): number {
 
 const ORDER: BrokerName[] = ['mosquitto', 'aedes', 'tandem'];
 const LABEL: Record<string, string> = { mosquitto: 'Mosquitto', aedes: 'Aedes', tandem: 'Tandem' };
+const COLOR: Record<string, string> = { mosquitto: '#5b7db1', aedes: '#c9873a', tandem: '#3d9970' };
+
+/** "Tandem/Mosquitto 1.10×, Tandem/Aedes 0.95×" for a chart, from one figure per broker. */
+function chartRatios(values: Map<string, number>): string | undefined {
+  const t = values.get('tandem');
+  if (t === undefined || !Number.isFinite(t)) return undefined;
+  const parts = ['mosquitto', 'aedes']
+    .filter((peer) => values.has(peer))
+    .map((peer) => `Tandem/${LABEL[peer]} ${ratio(t, values.get(peer) ?? Number.NaN)}`);
+  return parts.length > 0 ? parts.join(' · ') : undefined;
+}
 /** Mosquitto is single-threaded: above this share of one core it is the bottleneck. */
 const SATURATED_PCT = 90;
 
@@ -308,10 +319,14 @@ function chartFor(summary: ScenarioSummary, machine: Machine): string {
       title: summary.title,
       unit: 'bytes of broker RSS per idle connection (lower is better)',
       note,
+      summary: chartRatios(
+        new Map((summary.brokers as IdleSummary[]).map((b) => [b.broker, b.bytesPerConnection])),
+      ),
       bars: (summary.brokers as IdleSummary[]).map((b) => ({
         label: LABEL[b.broker] ?? b.broker,
         value: b.bytesPerConnection,
-        detail: `${fmt(b.connected)} connections`,
+        detail: [`${fmt(b.connected)} connections`],
+        color: COLOR[b.broker] ?? '#888',
       })),
       goal: { value: 4096, label: 'goal 4 KB' },
     });
@@ -320,10 +335,16 @@ function chartFor(summary: ScenarioSummary, machine: Machine): string {
     title: summary.title,
     unit: 'delivered messages per second (higher is better)',
     note,
+    summary: chartRatios(
+      new Map(
+        (summary.brokers as ThroughputSummary[]).map((b) => [b.broker, b.deliveredPerSecond]),
+      ),
+    ),
     bars: (summary.brokers as ThroughputSummary[]).map((b) => ({
       label: LABEL[b.broker] ?? b.broker,
+      color: COLOR[b.broker] ?? '#888',
       value: b.deliveredPerSecond,
-      detail: `p50 ${fmt(b.p50Ms, 2)} ms · p99 ${fmt(b.p99Ms, 2)} ms · lost ${fmt(b.lost)}`,
+      detail: [`p50 ${fmt(b.p50Ms, 2)} ms · p99 ${fmt(b.p99Ms, 2)} ms`, `lost ${fmt(b.lost)}`],
     })),
   });
 }

@@ -3,24 +3,27 @@
 export interface Bar {
   label: string;
   value: number;
-  detail: string;
+  /** Lines under the label. */
+  detail: string[];
+  color: string;
 }
 
 export interface ChartSpec {
   title: string;
   unit: string;
   note: string;
+  /** A line under the bars (ratios). */
+  summary?: string;
   bars: Bar[];
   goal?: { value: number; label: string };
 }
 
 const WIDTH = 720;
-const HEIGHT = 420;
+const HEIGHT = 440;
 const LEFT = 70;
 const RIGHT = 30;
 const TOP = 70;
-const BOTTOM = 110;
-const COLORS = ['#5b7db1', '#c9873a', '#3d9970', '#8e6bb5'];
+const BOTTOM = 125;
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -67,17 +70,26 @@ export function barChart(spec: ChartSpec): string {
     const value = values[i] ?? 0;
     const top = y(value);
     out.push(
-      `<rect x="${(cx - barWidth / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(TOP + plotHeight - top).toFixed(1)}" fill="${COLORS[i % COLORS.length]}"/>`,
+      `<rect x="${(cx - barWidth / 2).toFixed(1)}" y="${top.toFixed(1)}" width="${barWidth.toFixed(1)}" height="${(TOP + plotHeight - top).toFixed(1)}" fill="${bar.color}"/>`,
       `<text x="${cx.toFixed(1)}" y="${(top - 6).toFixed(1)}" text-anchor="middle" font-weight="bold">${compact(bar.value)}</text>`,
       `<text x="${cx.toFixed(1)}" y="${TOP + plotHeight + 20}" text-anchor="middle" font-size="14">${escapeXml(bar.label)}</text>`,
-      `<text x="${cx.toFixed(1)}" y="${TOP + plotHeight + 38}" text-anchor="middle" fill="#444" font-size="11">${escapeXml(bar.detail)}</text>`,
     );
+    bar.detail.forEach((line, n) => {
+      out.push(
+        `<text x="${cx.toFixed(1)}" y="${TOP + plotHeight + 38 + n * 15}" text-anchor="middle" fill="#444" font-size="11">${escapeXml(line)}</text>`,
+      );
+    });
   });
   if (spec.goal) {
     const gy = y(spec.goal.value).toFixed(1);
     out.push(
       `<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${gy}" y2="${gy}" stroke="#c0392b" stroke-dasharray="6 4"/>`,
       `<text x="${WIDTH - RIGHT}" y="${Number(gy) - 5}" text-anchor="end" fill="#c0392b">${escapeXml(spec.goal.label)}</text>`,
+    );
+  }
+  if (spec.summary) {
+    out.push(
+      `<text x="${WIDTH / 2}" y="${HEIGHT - 40}" text-anchor="middle" font-size="13">${escapeXml(spec.summary)}</text>`,
     );
   }
   out.push(
