@@ -59,7 +59,6 @@ export class CoapService {
       const transport = new DtlsServerTransport({
         host,
         port,
-        type: host.includes(':') ? 'udp6' : 'udp4',
         clock: this.#clock,
         logger: this.#logger,
         // No server certificate is configured yet: PSK suites only (RFC 7925 §4.2 mandates

@@ -11,14 +11,18 @@ import { startTandem } from '../helpers/tandem.js';
 
 const run = promisify(execFile);
 
-async function roundTrip(url: string, options: mqtt.IClientOptions = {}): Promise<string> {
+async function roundTrip(
+  url: string,
+  options: mqtt.IClientOptions = {},
+  topic = 't/echo',
+): Promise<string> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
   try {
     const got = new Promise<string>((resolve) =>
       client.on('message', (_topic, payload) => resolve(payload.toString())),
     );
-    await client.subscribeAsync('t/echo', { qos: 1 });
-    await client.publishAsync('t/echo', `via ${url.split(':')[0]}`, { qos: 1 });
+    await client.subscribeAsync(topic, { qos: 1 });
+    await client.publishAsync(topic, `via ${url.split(':')[0]}`, { qos: 1 });
     return await got;
   } finally {
     await client.endAsync();
@@ -135,10 +139,61 @@ describe('device listeners', () => {
       );
     });
 
+    test('a device publishes and subscribes only in its own namespace (devices/%d/#)', async (t) => {
+      const url = await setup(t);
+      const client = await mqtt.connectAsync(url, {
+        protocolVersion: 5,
+        username: 'sensor-1',
+        password: 'pw-1',
+        reconnectPeriod: 0,
+      });
+      t.after(() => client.endAsync());
+      const own = await client.subscribeAsync('devices/sensor-1/#', { qos: 1 });
+      assert.equal(own[0]!.qos, 1);
+      await assert.rejects(client.subscribeAsync('devices/#', { qos: 1 }), (err: Error) => {
+        const suback = (err as Error & { packet?: { granted?: number[] } }).packet;
+        assert.deepEqual(suback?.granted, [0x87], 'SUBACK 0x87 Not authorized (MQTT 5.0 §3.9.3)');
+        return true;
+      });
+      const ok = (await client.publishAsync('devices/sensor-1/temp', '21', { qos: 1 })) as
+        | { reasonCode?: number }
+        | undefined;
+      assert.equal(ok?.reasonCode ?? 0, 0);
+      await assert.rejects(
+        client.publishAsync('devices/other/temp', '21', { qos: 1 }),
+        (err: Error) => {
+          // PUBACK 0x87 Not authorized (MQTT 5.0 §3.4.2.1); MQTT.js rejects the publish with it.
+          assert.equal((err as Error & { code?: number }).code, 0x87);
+          return true;
+        },
+      );
+    });
+
+    test('repeated failures from one source are throttled with 0x9F', async (t) => {
+      const url = await setup(t);
+      for (let i = 0; i < 5; i++) {
+        const bad = { protocolVersion: 5 as const, username: 'sensor-1', password: `bad-${i}` };
+        assert.equal(await connectError(url, bad), 0x86);
+      }
+      assert.equal(
+        await connectError(url, { protocolVersion: 5, username: 'sensor-1', password: 'bad' }),
+        0x86,
+      );
+      // Locked out now: even the right password is refused, 0x9F Connection rate exceeded.
+      assert.equal(
+        await connectError(url, { protocolVersion: 5, username: 'sensor-1', password: 'pw-1' }),
+        0x9f,
+      );
+    });
+
     test('the device password connects', async (t) => {
       const url = await setup(t);
       assert.equal(
-        await roundTrip(url, { protocolVersion: 5, username: 'sensor-1', password: 'pw-1' }),
+        await roundTrip(
+          url,
+          { protocolVersion: 5, username: 'sensor-1', password: 'pw-1' },
+          'devices/sensor-1/echo',
+        ),
         'via mqtt',
       );
     });
