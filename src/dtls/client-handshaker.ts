@@ -48,6 +48,8 @@ export interface ClientHandshakeConfig {
   rawPublicKeyTrust?: (spki: Buffer) => boolean;
   /** RFC 9146: offer connection IDs (we ask for none in records sent to us). */
   connectionId: boolean;
+  /** RFC 7627: offer it (default), require it, or leave it out (to act as a legacy device). */
+  extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session to resume (RFC 5246 §7.3). */
   session?: SessionState;
   now: () => number;
@@ -101,9 +103,11 @@ export class ClientHandshaker extends Handshaker {
     const extensions: Extension[] = [
       // RFC 5746 §3.4: an empty renegotiation_info on the initial handshake.
       { type: ExtensionType.renegotiation_info, data: Buffer.from([0]) },
-      // RFC 7627 §5.1: always offer extended master secret.
-      { type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
     ];
+    if (this.config.extendedMasterSecret !== 'off') {
+      // RFC 7627 §5.1: offer extended master secret.
+      extensions.push({ type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) });
+    }
     if (this.#hasEcdhe()) {
       extensions.push(
         { type: ExtensionType.supported_groups, data: u16List([NamedGroup.secp256r1]) }, // RFC 8422 §5.1.1
@@ -186,6 +190,13 @@ export class ClientHandshaker extends Handshaker {
     this.suite = suite;
     this.serverRandom = Buffer.from(hello.random);
     this.ems = findExtension(hello.extensions, ExtensionType.extended_master_secret) !== undefined;
+    if (this.ems && this.config.extendedMasterSecret === 'off') {
+      throw new DtlsError('unsupported_extension', 'unsolicited extended_master_secret'); // RFC 5246 §7.4.1.4
+    }
+    if (!this.ems && this.config.extendedMasterSecret === 'require') {
+      // RFC 7627 §5.3: a client MAY abort a handshake without extended master secret.
+      throw new DtlsError('handshake_failure', 'server does not support extended master secret');
+    }
     const cid = findExtension(hello.extensions, ExtensionType.connection_id);
     if (cid) {
       if (!this.config.connectionId)

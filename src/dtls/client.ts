@@ -13,6 +13,8 @@ export interface DtlsClientOptions extends DtlsCommonOptions {
   psk?: { identity: string; key: Buffer };
   /** RFC 9146: offer a connection ID so the server keeps the session across address changes. */
   connectionId?: boolean;
+  /** RFC 7627 extended master secret: 'offer' (default), 'require', or 'off' (legacy peer). */
+  extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session from an earlier connection to resume (RFC 5246 §7.3). */
   session?: SessionState;
   /** Application data queued before the handshake completes, in bytes. Default 64 KiB. */
@@ -158,6 +160,7 @@ export class DtlsClient {
       trustAnchors: o.trust ? loadTrustAnchors(o.trust) : [],
       rawPublicKeyTrust: o.trust?.rawPublicKeyTrust,
       connectionId: o.connectionId ?? false,
+      extendedMasterSecret: o.extendedMasterSecret ?? 'offer',
       session: this.#session,
       now: () => this.#clock.now(),
     });

@@ -181,8 +181,17 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     assert.deepEqual(net.received.server, ['cbc']);
   });
 
+  it('accepts a legacy client without extended master secret by default (RFC 7627 §5.2)', async () => {
+    const net = new Lossy({}, { extendedMasterSecret: 'off' });
+    assert.equal(await net.handshake(), undefined);
+    assert.equal(net.client.session?.extendedMasterSecret, false);
+  });
+
   it('refuses a client without extended master secret when required (RFC 7627 §5.2)', async () => {
-    const net = new Lossy({ requireExtendedMasterSecret: true });
-    assert.equal(await net.handshake(), undefined, 'our client always offers it');
+    const net = new Lossy({ requireExtendedMasterSecret: true }, { extendedMasterSecret: 'off' });
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_HANDSHAKE_FAILURE');
+    const ok = new Lossy({ requireExtendedMasterSecret: true });
+    assert.equal(await ok.handshake(), undefined);
   });
 });

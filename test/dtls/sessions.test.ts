@@ -173,6 +173,18 @@ describe('session resumption (RFC 5246 §7.3)', () => {
     assert.notDeepEqual(net.client.session?.id, first.client.session?.id);
   });
 
+  it('does not resume a session without extended master secret from an EMS hello (RFC 7627 §5.3)', async () => {
+    const net = new Lossy({}, { extendedMasterSecret: 'off' });
+    assert.equal(await net.handshake(), undefined);
+    const session = net.client.session!;
+    assert.equal(session.extendedMasterSecret, false);
+    net.newClient({ session });
+    assert.equal(await net.handshake(), undefined);
+    assert.equal(net.server.stats.sessionsResumed, 0);
+    assert.equal(net.server.stats.handshakesCompleted, 2);
+    assert.equal(net.client.session?.extendedMasterSecret, true);
+  });
+
   it('resumes across a lost server flight (RFC 6347 §4.2.4)', async () => {
     const net = new Lossy();
     assert.equal(await net.handshake(), undefined);
