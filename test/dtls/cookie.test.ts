@@ -17,7 +17,7 @@ const hello = (over: Partial<ClientHello> = {}): ClientHello => ({
 });
 
 describe('stateless cookies (RFC 6347 §4.2.1)', () => {
-  it('binds the cookie to the client address and port', () => {
+  it('binds the cookie to the client address and port (RFC 6347 §4.2.1)', () => {
     const jar = new CookieJar(new ManualClock());
     const cookie = jar.make('10.0.0.1', 1000, hello());
     assert.equal(cookie.length, 32);
@@ -26,7 +26,7 @@ describe('stateless cookies (RFC 6347 §4.2.1)', () => {
     assert.equal(jar.verify('10.0.0.1', 1001, hello({ cookie })), false);
   });
 
-  it('binds the cookie to the ClientHello parameters', () => {
+  it('binds the cookie to the ClientHello parameters (RFC 6347 §4.2.1)', () => {
     const jar = new CookieJar(new ManualClock());
     const cookie = jar.make('10.0.0.1', 1000, hello());
     assert.equal(
@@ -36,7 +36,7 @@ describe('stateless cookies (RFC 6347 §4.2.1)', () => {
     assert.equal(jar.verify('10.0.0.1', 1000, hello({ cookie, cipherSuites: [0x00ae] })), false);
   });
 
-  it('accepts a cookie of the previous secret, not of the one before', () => {
+  it('accepts a cookie of the previous secret, not of the one before (RFC 6347 §4.2.1)', () => {
     const clock = new ManualClock();
     const jar = new CookieJar(clock, 1000);
     const cookie = jar.make('10.0.0.1', 1000, hello());
@@ -46,7 +46,7 @@ describe('stateless cookies (RFC 6347 §4.2.1)', () => {
     assert.equal(jar.verify('10.0.0.1', 1000, hello({ cookie })), false);
   });
 
-  it('answers a ClientHello with a forged cookie with another HelloVerifyRequest, keeping no state', () => {
+  it('answers a ClientHello with a forged cookie with another HelloVerifyRequest, keeping no state (RFC 6347 §4.2.1)', () => {
     const net = new Lossy();
     net.fate = (dir, n, d) => {
       if (dir === 'to-server' && n === 1) {
@@ -69,7 +69,7 @@ describe('stateless cookies (RFC 6347 §4.2.1)', () => {
     net.client.close();
   });
 
-  it('uses the record sequence number of the ClientHello for the HelloVerifyRequest', () => {
+  it('uses the record sequence number of the ClientHello for the HelloVerifyRequest (RFC 6347 §4.2.1)', () => {
     const net = new Lossy();
     void net.client.connect().catch(() => {});
     net.pump();

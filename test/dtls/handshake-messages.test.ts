@@ -159,7 +159,7 @@ describe('handshake reassembly (RFC 6347 §4.2.3)', () => {
     fragment: hex(data),
   });
 
-  it('reassembles overlapping fragments in any order', () => {
+  it('reassembles overlapping fragments in any order (RFC 6347 §4.2.3)', () => {
     const r = new Reassembler();
     assert.equal(r.add(frag(0, 4, 'eeff'), 0), 'buffered');
     assert.equal(r.next(), undefined);
@@ -178,7 +178,7 @@ describe('handshake reassembly (RFC 6347 §4.2.3)', () => {
     assert.deepEqual(r.next()?.body, hex('bb'));
   });
 
-  it('reports retransmissions as old and refuses inconsistent fragments', () => {
+  it('reports retransmissions as old and refuses inconsistent fragments (RFC 6347 §4.2.2)', () => {
     const r = new Reassembler();
     r.add(frag(0, 0, 'aa', 1), 0);
     r.next();
@@ -189,14 +189,14 @@ describe('handshake reassembly (RFC 6347 §4.2.3)', () => {
     assert.equal(r.add(frag(50, 0, 'aa', 1), 0), 'rejected', 'too far ahead');
   });
 
-  it('drops a message cut in too many disjoint pieces', () => {
+  it('drops a message cut in too many disjoint pieces (RFC 6347 §4.2.3)', () => {
     const r = new Reassembler();
     let result = '';
     for (let i = 0; i < 100; i++) result = r.add(frag(0, i * 2, 'aa', 400), 0);
     assert.equal(result, 'rejected');
   });
 
-  it('refuses a message longer than the limit before allocating it', () => {
+  it('refuses a message longer than the limit before allocating it (RFC 6347 §4.2.3)', () => {
     const r = new Reassembler(8, 1024);
     assert.equal(r.add(frag(0, 0, 'aa', 0xffffff), 0), 'rejected');
   });

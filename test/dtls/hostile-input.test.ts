@@ -35,7 +35,7 @@ function mutate(d: Buffer, rnd: () => number): Buffer {
 }
 
 describe('hostile input (DESIGN: a bad packet costs its sender)', () => {
-  it('survives mutated handshake datagrams without throwing and still serves a good client', async () => {
+  it('survives mutated handshake datagrams without throwing and keeps its session (RFC 6347 §4.1.2.7)', async () => {
     // Record one good handshake, then replay mutated copies of every datagram to both sides.
     const good = new Lossy();
     assert.equal(await good.handshake(), undefined);
@@ -57,7 +57,7 @@ describe('hostile input (DESIGN: a bad packet costs its sender)', () => {
     assert.ok(good.received.server.includes('still here'));
   });
 
-  it('drops random datagrams without state or answers', () => {
+  it('drops random datagrams without state or answers (RFC 6347 §4.1.2.7)', () => {
     const rnd = prng(9146);
     const sent: Buffer[] = [];
     const server = new DtlsServer({ pskStore, clock: new ManualClock() }, (d) => sent.push(d));

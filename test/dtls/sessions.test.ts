@@ -127,7 +127,7 @@ describe('Connection ID (RFC 9146)', () => {
 });
 
 describe('a client that reboots (RFC 6347 §4.2.8)', () => {
-  it('replaces the old association after a new cookie exchange from the same address', async () => {
+  it('replaces the old association after a new cookie exchange from the same address (RFC 6347 §4.2.8)', async () => {
     const net = new Lossy();
     assert.equal(await net.handshake(), undefined);
     net.client.send(Buffer.from('old'));
@@ -146,7 +146,7 @@ describe('a client that reboots (RFC 6347 §4.2.8)', () => {
 });
 
 describe('session resumption (RFC 5246 §7.3)', () => {
-  it('resumes a session by its id with an abbreviated handshake', async () => {
+  it('resumes a session by its id with an abbreviated handshake (RFC 5246 §7.3)', async () => {
     const net = new Lossy();
     assert.equal(await net.handshake(), undefined);
     const session = net.client.session!;
@@ -163,7 +163,7 @@ describe('session resumption (RFC 5246 §7.3)', () => {
     assert.deepEqual(net.client.session?.id, session.id);
   });
 
-  it('falls back to a full handshake for an unknown session id', async () => {
+  it('falls back to a full handshake for an unknown session id (RFC 5246 §7.4.1.3)', async () => {
     const first = new Lossy();
     assert.equal(await first.handshake(), undefined);
     const net = new Lossy({}, { session: first.client.session });
@@ -198,7 +198,7 @@ describe('session resumption (RFC 5246 §7.3)', () => {
 });
 
 describe('server limits and counters', () => {
-  it('refuses handshakes beyond maxHandshakesPerSource', async () => {
+  it('refuses handshakes beyond maxHandshakesPerSource (issue 5 limits)', async () => {
     const m = multi({ limits: { maxHandshakesPerSource: 1 } });
     m.stallAfterCookie.add(1).add(2);
     m.connect(m.add(1));
@@ -212,7 +212,7 @@ describe('server limits and counters', () => {
     m.close();
   });
 
-  it('refuses handshakes beyond maxHandshakes in total', async () => {
+  it('refuses handshakes beyond maxHandshakes in total (issue 5 limits)', async () => {
     const m = multi({ limits: { maxHandshakes: 1 } });
     m.stallAfterCookie.add(1);
     m.connect(m.add(1, '10.0.0.1'));
@@ -224,7 +224,7 @@ describe('server limits and counters', () => {
     m.close();
   });
 
-  it('refuses new sessions beyond maxSessions', async () => {
+  it('refuses new sessions beyond maxSessions (issue 5 limits)', async () => {
     const m = multi({ limits: { maxSessions: 1 } });
     const a = m.connect(m.add(1));
     const b = m.connect(m.add(2));
@@ -236,7 +236,7 @@ describe('server limits and counters', () => {
     m.close();
   });
 
-  it('evicts idle sessions with close_notify after idleTimeoutMs', async () => {
+  it('evicts idle sessions with close_notify after idleTimeoutMs (issue 5 limits, RFC 5246 §7.2.1)', async () => {
     const net = new Lossy({ limits: { idleTimeoutMs: 10_000 } });
     assert.equal(await net.handshake(), undefined);
     let closed = false;
@@ -251,7 +251,7 @@ describe('server limits and counters', () => {
     assert.ok(closed, 'the client heard close_notify');
   });
 
-  it('counts completed, failed and cookie-verified handshakes in stats', async () => {
+  it('counts completed, failed and cookie-verified handshakes in stats (issue 5 metrics)', async () => {
     const ok = new Lossy();
     assert.equal(await ok.handshake(), undefined);
     assert.equal(ok.server.stats.handshakesStarted, 1);
