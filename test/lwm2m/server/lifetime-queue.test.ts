@@ -1,0 +1,292 @@
+/**
+ * Lifetimes and queue mode with deterministic time: a ManualClock drives the server and its
+ * CoAP endpoint, and devices are raw datagram senders on an in-memory network.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Code } from '../../../src/coap/code.js';
+import { CoapEndpoint } from '../../../src/coap/endpoint.js';
+import {
+  type CoapMessage,
+  decodeMessage,
+  emptyMessage,
+  encodeMessage,
+  MessageType,
+} from '../../../src/coap/message.js';
+import { getUintOption, OptionNumber } from '../../../src/coap/option.js';
+import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
+import type { Lwm2mSingleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
+import { Lwm2mError, Lwm2mServer, type Registration } from '../../../src/lwm2m/server/index.js';
+import { ManualClock } from '../../../src/util/clock.js';
+import { MemoryNetwork, type MemoryTransport, opt, settle } from './helpers.js';
+
+function setup(options: { queueAwakeMs?: number; queueTtlMs?: number } = {}) {
+  const clock = new ManualClock();
+  const network = new MemoryNetwork();
+  const transport = network.transport('10.0.0.1', 5683);
+  let server: Lwm2mServer | undefined;
+  const endpoint = new CoapEndpoint(transport, {
+    clock,
+    random: () => 0,
+    onPeerSeen: (p) => server?.peerSeen(p),
+  });
+  let n = 0;
+  server = new Lwm2mServer({ endpoint, clock, generateId: () => `id${++n}`, ...options });
+  return { clock, network, transport, endpoint, server };
+}
+
+/** A device on the in-memory network that keeps what the server sends it. */
+class MemDevice {
+  readonly inbox: CoapMessage[] = [];
+  #mid = 1;
+  constructor(
+    readonly transport: MemoryTransport,
+    readonly server: MemoryTransport,
+  ) {
+    transport.onReceive((data) => {
+      const d = decodeMessage(data);
+      if (d.ok) this.inbox.push(d.message);
+    });
+  }
+
+  send(code: number, path: string[], query: string[] = [], payload = '', format?: number): number {
+    const messageId = this.#mid++;
+    const options = [
+      ...path.map(opt.uriPath),
+      ...(format === undefined ? [] : [opt.contentFormat(format)]),
+      ...query.map(opt.uriQuery),
+    ].sort((a, b) => a.number - b.number);
+    this.transport.send(
+      this.server.self,
+      encodeMessage({
+        type: MessageType.Con,
+        code,
+        messageId,
+        token: Buffer.from([messageId & 0xff]),
+        options,
+        payload: Buffer.from(payload),
+      }),
+    );
+    return messageId;
+  }
+
+  register(ep: string, query: string[] = []): number {
+    return this.send(Code.Post, ['rd'], [`ep=${ep}`, ...query], '</3/0>', ContentFormat.LINK);
+  }
+
+  ping(): void {
+    this.transport.send(
+      this.server.self,
+      encodeMessage(emptyMessage(MessageType.Con, this.#mid++)),
+    );
+  }
+
+  /** Answers a request of the server with a piggy-backed text response. */
+  answer(request: CoapMessage, text: string): void {
+    this.transport.send(
+      this.server.self,
+      encodeMessage({
+        type: MessageType.Ack,
+        code: Code.Content,
+        messageId: request.messageId,
+        token: request.token,
+        options: [opt.contentFormat(ContentFormat.TEXT)],
+        payload: Buffer.from(text),
+      }),
+    );
+  }
+
+  /** The requests (not ACK/RST) the server sent. */
+  requests(): CoapMessage[] {
+    return this.inbox.filter((m) => m.type === MessageType.Con && m.code >= 1 && m.code <= 7);
+  }
+}
+
+async function until(condition: () => boolean, rounds = 5000): Promise<void> {
+  for (let i = 0; i < rounds && !condition(); i++) await settle(1);
+  assert.ok(condition(), 'condition not reached');
+}
+
+describe('registration lifetimes with a manual clock (LwM2M-TS-Core 1.1 §6.2.1, §6.2.2)', () => {
+  test('expires 2,000 registrations when their lifetime passes without Update, each with an expired event', async () => {
+    const { clock, network, transport, endpoint, server } = setup();
+    const devices: MemDevice[] = [];
+    for (let i = 0; i < 2000; i++) {
+      devices.push(new MemDevice(network.transport(`10.1.${i >> 8}.${i & 255}`, 5683), transport));
+    }
+    for (const [i, d] of devices.entries()) d.register(`dev-${i}`, ['lt=60']);
+    await until(() => devices.every((d) => d.inbox.length === 1));
+    assert.ok(devices.every((d) => d.inbox[0]!.code === Code.Created));
+    assert.equal(await server.store.size(), 2000);
+    const ids = new Set((await server.registrations()).map((r) => r.id));
+    assert.equal(ids.size, 2000, 'registration IDs are unique');
+
+    const expired: Registration[] = [];
+    server.on('expired', (r) => expired.push(r));
+    clock.advance(59_999);
+    await settle();
+    assert.equal(expired.length, 0);
+    clock.advance(1);
+    await until(() => expired.length === 2000);
+    assert.equal(await server.store.size(), 0);
+    assert.equal(new Set(expired.map((r) => r.endpoint)).size, 2000);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('an Update restarts the lifetime: updated devices outlive the others (LwM2M-TS-Core 1.1 §6.2.2)', async () => {
+    const { clock, network, transport, endpoint, server } = setup();
+    const devices = Array.from(
+      { length: 200 },
+      (_, i) => new MemDevice(network.transport(`10.2.0.${i}`, 5683), transport),
+    );
+    for (const [i, d] of devices.entries()) d.register(`u-${i}`, ['lt=60']);
+    await until(() => devices.every((d) => d.inbox.length === 1));
+    clock.advance(30_000);
+    const half = devices.slice(0, 100);
+    for (const [i, d] of half.entries()) d.send(Code.Post, ['rd', `id${i + 1}`]);
+    await until(() => half.every((d) => d.inbox.length === 2));
+    assert.ok(half.every((d) => d.inbox[1]!.code === Code.Changed));
+    const expired: string[] = [];
+    server.on('expired', (r) => expired.push(r.endpoint));
+    clock.advance(30_000);
+    await until(() => expired.length === 100);
+    assert.ok(expired.every((ep) => Number(ep.slice(2)) >= 100));
+    clock.advance(30_000);
+    await until(() => expired.length === 200);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('keeps a registration for the grace period after its lifetime when configured', async () => {
+    const clock = new ManualClock();
+    const network = new MemoryNetwork();
+    const transport = network.transport('10.0.0.1', 5683);
+    const endpoint = new CoapEndpoint(transport, { clock });
+    const server = new Lwm2mServer({ endpoint, clock, lifetimeGraceMs: 5_000 });
+    const d = new MemDevice(network.transport('10.3.0.1', 5683), transport);
+    d.register('grace', ['lt=10']);
+    await until(() => d.inbox.length === 1);
+    clock.advance(14_999);
+    await settle();
+    assert.ok(await server.getRegistration('grace'));
+    clock.advance(1);
+    await settle();
+    assert.equal(await server.getRegistration('grace'), undefined);
+    await server.close();
+    await endpoint.close();
+  });
+});
+
+describe('queue mode with a manual clock (LwM2M-TS-Core 1.1 §6.5)', () => {
+  async function queued() {
+    const s = setup({ queueAwakeMs: 93_000, queueTtlMs: 60_000 });
+    const d = new MemDevice(s.network.transport('10.4.0.1', 5683), s.transport);
+    d.register('sleepy', ['lwm2m=1.1', 'lt=3600', 'Q']);
+    await until(() => d.inbox.length === 1);
+    return { ...s, d };
+  }
+
+  test('sends at once while the device is awake after its registration', async () => {
+    const { d, server, endpoint } = await queued();
+    const read = server.read('sleepy', { path: '/3/0/0' });
+    await until(() => d.requests().length === 1);
+    d.answer(d.requests()[0]!, 'ACME');
+    assert.equal(((await read).content as Lwm2mSingleResource).value.value, 'ACME');
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('holds a request for a sleeping device until its next Update, then sends it there', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(93_000);
+    const read = server.read('sleepy', { path: '/3/0/0' });
+    await settle();
+    assert.equal(server.queuedRequests('sleepy'), 1);
+    assert.equal(d.requests().length, 0);
+    d.send(Code.Post, ['rd', 'id1']);
+    await until(() => d.requests().length === 1);
+    assert.equal(server.queuedRequests('sleepy'), 0);
+    d.answer(d.requests()[0]!, 'ACME');
+    assert.equal((await read).code, Code.Content);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('any message from the device wakes it, a CoAP ping too (LwM2M-TS-Core 1.1 §6.5)', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(100_000);
+    const read = server.read('sleepy', { path: '/3/0/0' });
+    await settle();
+    assert.equal(server.queuedRequests('sleepy'), 1);
+    d.ping();
+    await until(() => d.requests().length === 1);
+    d.answer(d.requests()[0]!, 'ACME');
+    assert.equal((await read).code, Code.Content);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('fails a queued request with LWM2M_ERR_QUEUE_EXPIRED when its time-to-live passes', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(93_000);
+    const read = server.read('sleepy', { path: '/3/0/0' }, { queueTtlMs: 5_000 });
+    const rejected = assert.rejects(
+      read,
+      (e: unknown) =>
+        e instanceof Lwm2mError && e.code === 'LWM2M_ERR_QUEUE_EXPIRED' && /sleepy/.test(e.message),
+    );
+    await settle();
+    clock.advance(5_000);
+    await rejected;
+    assert.equal(server.queuedRequests('sleepy'), 0);
+    d.send(Code.Post, ['rd', 'id1']);
+    await until(() => d.inbox.length === 2);
+    assert.equal(d.requests().length, 0);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('fails queued requests with LWM2M_ERR_CANCELLED when the device de-registers', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(93_000);
+    const read = server.read('sleepy', { path: '/3/0/0' });
+    const rejected = assert.rejects(
+      read,
+      (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_CANCELLED',
+    );
+    await settle();
+    d.send(Code.Delete, ['rd', 'id1']);
+    await rejected;
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('a device that does not answer times out with LWM2M_ERR_TIMEOUT and counts as asleep (RFC 7252 §4.2)', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    const read = server.read('sleepy', { path: '/3/0/0' });
+    const rejected = assert.rejects(
+      read,
+      (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_TIMEOUT',
+    );
+    await until(() => d.requests().length === 1);
+    // RFC 7252 §4.8.2: MAX_TRANSMIT_WAIT is 93 s; retransmissions are not answered either.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(10_000);
+      await settle();
+    }
+    await rejected;
+    const seen = new Set(d.requests().map((m) => m.messageId));
+    const next = server.read('sleepy', { path: '/3/0/0' });
+    await settle();
+    assert.equal(server.queuedRequests('sleepy'), 1);
+    d.send(Code.Post, ['rd', 'id1']);
+    const fresh = () => d.requests().filter((m) => !seen.has(m.messageId));
+    await until(() => fresh().length === 1);
+    assert.equal(getUintOption(fresh()[0]!.options, OptionNumber.Accept), ContentFormat.TLV);
+    d.answer(fresh()[0]!, 'ACME');
+    assert.equal((await next).code, Code.Content);
+    await server.close();
+    await endpoint.close();
+  });
+});
