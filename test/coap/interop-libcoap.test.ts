@@ -36,6 +36,7 @@ describe('libcoap coap-client against our endpoint', () => {
   const store = new Map<string, Buffer>();
   const large = text(3000);
   const timers = new Set<NodeJS.Timeout>();
+  let cancellations = 0;
 
   before(async () => {
     const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
@@ -55,6 +56,7 @@ describe('libcoap coap-client against our endpoint', () => {
         if (path === 'obs') {
           if (req.observe === 0) {
             const observer = endpoint.acceptObserve(req, peer);
+            observer.onCancel = () => cancellations++;
             let n = 0;
             const tick = () => {
               n++;
@@ -121,6 +123,16 @@ describe('libcoap coap-client against our endpoint', () => {
   test('sends notifications to coap-client -s 5 (RFC 7641 §4.2)', async () => {
     const { stdout } = await coapClient(['-s', '5', '-w', `${base}/obs`]);
     assert.deepEqual(stdout.trim().split('\n'), ['n0', 'n1', 'n2', 'n3']);
+    // At the end of -s, coap-client deregisters with Observe=1 (RFC 7641 §3.6).
+    assert.equal(endpoint.observerCount, 0);
+    assert.equal(cancellations, 1);
+  });
+
+  test('answers a NON request from coap-client -N with a NON response (RFC 7252 §5.2.3)', async () => {
+    const before = endpoint.stats.requestsIn;
+    const { stdout } = await coapClient(['-N', `${base}/hello`]);
+    assert.equal(stdout, 'world');
+    assert.equal(endpoint.stats.requestsIn, before + 1);
   });
 });
 
