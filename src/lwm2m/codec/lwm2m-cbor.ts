@@ -104,7 +104,7 @@ export function cborToValue(v: CborValue, path: Lwm2mPath, model: Lwm2mModel): L
     throw new CodecError('VALUE_OUT_OF_RANGE', `${path}: ${raw.value}`);
   }
   if (raw.type === 'float' && type === 'time') {
-    return { type: 'time', value: new Date(Math.floor(raw.value) * 1000) };
+    return convertValue({ type: 'integer', value: Math.floor(raw.value) }, 'time', path);
   }
   return convertValue(raw, type, path);
 }

@@ -103,7 +103,7 @@ export function recordValue(
   }
   if (type === 'time' && raw.type === 'float') {
     // Time is whole seconds; a fraction is dropped rather than refused.
-    return { type: 'time', value: new Date(Math.floor(raw.value) * 1000) };
+    return convertValue({ type: 'integer', value: Math.floor(raw.value) }, 'time', path);
   }
   return convertValue(raw, type, path);
 }

@@ -73,7 +73,12 @@ export function convertValue(value: Lwm2mValue, target: ValueType, path: Lwm2mPa
     case 'time': {
       const i = integerOf(value);
       if (i === undefined || value.type === 'float') throw mismatch();
-      return { type: 'time', value: new Date(Number(i) * 1000) };
+      const d = new Date(Number(i) * 1000);
+      // A Date spans ±8.64e12 seconds; a 64-bit time beyond that has no date.
+      if (Number.isNaN(d.getTime())) {
+        throw new CodecError('VALUE_OUT_OF_RANGE', `${path}: time ${i} is not a date`);
+      }
+      return { type: 'time', value: d };
     }
     case 'corelnk':
       if (value.type === 'string') return { type: 'corelnk', value: value.value };

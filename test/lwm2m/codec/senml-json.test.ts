@@ -289,3 +289,17 @@ describe('SenML JSON hostile input', () => {
     });
   }
 });
+
+describe('SenML JSON times out of range', () => {
+  it('rejects a Time past what a date can hold with VALUE_OUT_OF_RANGE', () => {
+    for (const v of ['9007199254740991', '1e300', '99999999999999']) {
+      assert.equal(
+        codeOf(() =>
+          decode(Buffer.from(`[{"n":"/3/0/13","v":${v}}]`), SENML_JSON, path('/3/0'), oma),
+        ),
+        'VALUE_OUT_OF_RANGE',
+        v,
+      );
+    }
+  });
+});
