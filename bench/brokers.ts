@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { track } from './cleanup.js';
+import { atExit, track } from './cleanup.js';
 import { freePort } from './free-port.js';
 
 export type BrokerName = 'mosquitto' | 'aedes' | 'tandem';
@@ -136,9 +136,12 @@ export const mosquitto: BrokerAdapter = {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-mosquitto-'));
     const config = join(dir, 'mosquitto.conf');
     writeFileSync(config, mosquittoConfig(port));
-    return startChild(MOSQUITTO, ['-c', config], port, false, () =>
-      rmSync(dir, { recursive: true, force: true }),
-    );
+    const remove = (): void => rmSync(dir, { recursive: true, force: true });
+    const forget = atExit(remove);
+    return startChild(MOSQUITTO, ['-c', config], port, false, () => {
+      forget();
+      remove();
+    });
   },
 };
 

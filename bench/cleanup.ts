@@ -5,6 +5,13 @@
 import type { ChildProcess } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
+const finalizers = new Set<() => void>();
+
+/** Runs `fn` when the harness exits unless it was `untrack`ed first (temporary files). */
+export function atExit(fn: () => void): () => void {
+  finalizers.add(fn);
+  return () => finalizers.delete(fn);
+}
 
 export function track(child: ChildProcess): void {
   children.add(child);
@@ -16,6 +23,14 @@ export function killAll(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
+  for (const fn of finalizers) {
+    try {
+      fn();
+    } catch {
+      // Best effort at exit: a leftover temporary file is no reason to hide the real error.
+    }
+  }
+  finalizers.clear();
 }
 
 process.on('exit', killAll);

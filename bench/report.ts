@@ -366,7 +366,7 @@ export function writeResults(
   write(`${prefix}.md`, markdown(summaries, machine, failures));
   write(
     `${prefix}.json`,
-    `${JSON.stringify({ machine, scenarios: summaries, failures }, null, 2)}\n`,
+    `${JSON.stringify({ machine, scenarios: summaries, runs: results, failures }, null, 2)}\n`,
   );
   for (const summary of summaries)
     write(`${prefix}-${summary.name}.svg`, chartFor(summary, machine));
