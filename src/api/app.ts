@@ -41,6 +41,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
   installErrorHandler(app);
+  // Fastify's own JSON parser (with its prototype-poisoning checks), except that an empty body
+  // is no body: many clients send `content-type: application/json` on a DELETE.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else json(request, body as string, done);
+  });
   installAuth(app, { tokens: ctx.tokens, anonymousReads: ctx.anonymousReads ?? false });
   await app.register(swagger, {
     openapi: {

@@ -230,7 +230,7 @@ export class DeviceRegistry {
       if (epoch !== this.#revocations) continue;
       const release = this.attach(outcome.deviceId, {
         protocol: 'mqtt',
-        credential: 'mqtt',
+        credential: outcome.credential ?? 'mqtt',
         close: session.close,
       });
       return { ...outcome, release };

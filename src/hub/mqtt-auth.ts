@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { DeviceStore } from '../store/ports.js';
 import { verifyPassword } from './password.js';
 
@@ -8,16 +9,22 @@ const NOT_AUTHORIZED = 0x87;
 export interface MqttCredentialsCheck {
   username?: string;
   password?: Buffer;
+  /**
+   * The client certificate of a TLS connection, present only when the listener verified it
+   * against its configured CA.
+   */
+  peerCertificate?: { raw?: Buffer };
 }
 
 export type MqttAuthOutcome =
-  | { accept: true; deviceId?: string }
+  | { accept: true; deviceId?: string; credential?: 'mqtt' | 'x509' }
   | { accept: false; reasonCode: number; reasonString: string };
 
 /**
  * Checks MQTT CONNECT credentials against the device registry. With a username, the password
- * must match the device's stored hash; without one, the client is let in only while anonymous
- * access is allowed (loopback-only server or `allowAnonymous`).
+ * must match the device's stored hash. Without one, a verified client certificate whose subject
+ * belongs to a device identifies it; otherwise the client is let in only while anonymous access
+ * is allowed (loopback-only server or `allowAnonymous`).
  */
 export async function authenticateMqtt(
   devices: DeviceStore,
@@ -25,6 +32,13 @@ export async function authenticateMqtt(
   request: MqttCredentialsCheck,
 ): Promise<MqttAuthOutcome> {
   if (request.username === undefined) {
+    const subject = certificateSubject(request.peerCertificate?.raw);
+    const byCertificate =
+      subject === undefined ? undefined : await devices.findByX509Subject(subject);
+    // The listener's CA vouched for the subject, so a renewed certificate keeps working without
+    // a registry change; a subject that is no device's is treated as no credential at all.
+    if (byCertificate)
+      return { accept: true, deviceId: byCertificate.deviceId, credential: 'x509' };
     if (anonymousAllowed) return { accept: true };
     return {
       accept: false,
@@ -43,7 +57,17 @@ export async function authenticateMqtt(
       reasonString: 'bad user name or password',
     };
   }
-  return { accept: true, deviceId: entry.deviceId };
+  return { accept: true, deviceId: entry.deviceId, credential: 'mqtt' };
+}
+
+/** The subject as the registry stores it (node:crypto's text form), from the DER certificate. */
+function certificateSubject(raw: Buffer | undefined): string | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  try {
+    return new X509Certificate(raw).subject;
+  } catch {
+    return undefined;
+  }
 }
 
 /** scrypt of a random password nobody knows, with the current parameters. */

@@ -329,3 +329,31 @@ describe('device routes', () => {
     assert.ok(doc.paths['/api/devices'].post.requestBody, 'the creation body is documented');
   });
 });
+
+describe('request bodies', () => {
+  test('an empty JSON body is no body: DELETE accepts it, POST answers which field is missing', async (t) => {
+    const { app, tokens, devices } = await apiWithStore(t);
+    await devices.create({ id: 'x', protocol: 'mqtt' });
+    const headers = {
+      authorization: `Bearer ${tokens.operator}`,
+      'content-type': 'application/json',
+    };
+    const del = await app.inject({ method: 'DELETE', url: '/api/devices/x', headers, payload: '' });
+    assert.equal(del.statusCode, 204);
+    const post = await app.inject({ method: 'POST', url: '/api/devices', headers, payload: '' });
+    assert.equal(post.statusCode, 400);
+    assert.equal(post.json().code, 'TANDEM_ERR_VALIDATION');
+  });
+
+  test('a body of another media type is a 415', async (t) => {
+    const { app, tokens } = await apiWithStore(t);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/devices',
+      headers: { authorization: `Bearer ${tokens.operator}`, 'content-type': 'text/xml' },
+      payload: '<device/>',
+    });
+    assert.equal(res.statusCode, 415);
+    assert.equal(res.json().code, 'TANDEM_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+});

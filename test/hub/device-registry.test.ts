@@ -243,3 +243,36 @@ describe('DeviceRegistry', () => {
     await rejectsWith(registry.patch('missing', { tags: [] }), 'TANDEM_ERR_DEVICE_NOT_FOUND');
   });
 });
+
+describe('MQTT authentication by client certificate', () => {
+  test('a verified certificate whose subject is a device identifies it; once deleted it is refused beyond loopback (0x87)', async (t) => {
+    const { registry, session } = setup(t);
+    const pem = selfSignedCertificate(t, 'cam-3');
+    const { X509Certificate } = await import('node:crypto');
+    const raw = new X509Certificate(pem).raw;
+    await registry.create({
+      id: 'cam-3',
+      protocol: 'mqtt',
+      credentials: { x509: { certificate: pem } },
+    });
+    const ok = await registry.authenticateMqtt({ peerCertificate: { raw } }, false, session());
+    assert.deepEqual(
+      {
+        accept: ok.accept,
+        deviceId: ok.accept && ok.deviceId,
+        credential: ok.accept && ok.credential,
+      },
+      { accept: true, deviceId: 'cam-3', credential: 'x509' },
+    );
+    assert.equal(registry.isOnline('cam-3'), true);
+    await registry.delete('cam-3');
+    assert.equal(registry.isOnline('cam-3'), false);
+    const refused = await registry.authenticateMqtt({ peerCertificate: { raw } }, false, session());
+    // MQTT 5.0 §3.2.2.2: 0x87 Not authorized.
+    assert.deepEqual(refused, {
+      accept: false,
+      reasonCode: 0x87,
+      reasonString: 'credentials required',
+    });
+  });
+});

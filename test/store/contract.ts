@@ -102,6 +102,8 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
       const creds = await store.devices.credentials('dev');
       assert.deepEqual(creds?.rpk?.publicKey, Buffer.from('3059', 'hex'));
       assert.equal(creds?.x509?.subject, 'CN=dev');
+      assert.deepEqual(await store.devices.findByX509Subject('CN=dev'), { deviceId: 'dev' });
+      assert.equal(await store.devices.findByX509Subject('CN=other'), undefined);
 
       await store.devices.update('dev', { credentials: { mqtt: null } });
       assert.equal(await store.devices.findByMqttUsername('user'), undefined);

@@ -45,6 +45,7 @@ export class SqliteDeviceStore implements DeviceStore {
       byUsername: db.prepare(
         'SELECT device_id, password_hash FROM credentials_mqtt WHERE username = ?',
       ),
+      bySubject: db.prepare('SELECT device_id FROM credentials_x509 WHERE subject = ?'),
       allPsk: db.prepare('SELECT device_id, identity, key FROM credentials_psk'),
       byIdentity: db.prepare('SELECT device_id, key FROM credentials_psk WHERE identity = ?'),
       // Upserts on the device only: a UNIQUE identity taken by another device must fail, never
@@ -156,6 +157,11 @@ export class SqliteDeviceStore implements DeviceStore {
   async findByPskIdentity(identity: string) {
     const row = this.#q.byIdentity.get(identity) as { device_id: string; key: Buffer } | undefined;
     return row && { deviceId: row.device_id, key: row.key };
+  }
+
+  async findByX509Subject(subject: string) {
+    const row = this.#q.bySubject.get(subject) as { device_id: string } | undefined;
+    return row && { deviceId: row.device_id };
   }
 
   async pskCredentials() {
