@@ -37,7 +37,7 @@ export class DtlsClientTransport implements DatagramTransport {
     this.#options = options;
     this.#socket = createSocket(isIP(options.host) === 6 ? 'udp6' : 'udp4');
     this.#peer = {
-      key: `${options.host}:${options.port}`,
+      key: `dtls:${isIP(options.host) === 6 ? `[${options.host}]` : options.host}:${options.port}`,
       address: options.host,
       port: options.port,
     };
