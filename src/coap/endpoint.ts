@@ -94,7 +94,10 @@ export interface CoapStats {
   rstOut: number;
   badOption: number;
   unmatched: number;
+  /** Requests whose handler threw or answered something that cannot be sent (5.00 sent). */
   handlerErrors: number;
+  /** Bugs of ours caught at the endpoint's edge (should stay 0). */
+  internalErrors: number;
   blockwiseTransfers: number;
   sendErrors: number;
 }
@@ -132,6 +135,7 @@ export class CoapEndpoint {
     badOption: 0,
     unmatched: 0,
     handlerErrors: 0,
+    internalErrors: 0,
     blockwiseTransfers: 0,
     sendErrors: 0,
   };
@@ -480,7 +484,7 @@ export class CoapEndpoint {
       this.#dispatch(data, peer);
     } catch (err) {
       // Never past the endpoint: a bug of ours is logged, the datagram is lost.
-      this.stats.handlerErrors++;
+      this.stats.internalErrors++;
       this.#logger?.error({ err, peer: peer.key }, 'coap: error while handling a datagram');
     }
   }
@@ -521,7 +525,7 @@ export class CoapEndpoint {
     if (isRequestCode(message.code)) {
       this.stats.requestsIn++;
       handleRequest(this.#ctx, message, peer).catch((err) => {
-        this.stats.handlerErrors++;
+        this.stats.internalErrors++;
         this.#logger?.error({ err, peer: peer.key }, 'coap: error while handling a request');
       });
     } else if (isResponseCode(message.code)) {
