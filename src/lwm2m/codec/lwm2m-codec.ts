@@ -74,6 +74,14 @@ const compositeDecoders = new Map<number, CompositeDecoder>([
   [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
   [ContentFormat.SENML_CBOR, decodeSenmlCborComposite],
   [ContentFormat.LWM2M_CBOR, decodeLwm2mCborComposite],
+]);
+
+// Formats whose entries carry time (for decodeTimestamped): SenML and the old LwM2M JSON,
+// which is no composite format (LwM2M-TS-Core 1.1 §6.3.8: composite operations use SenML
+// JSON or CBOR; 1.2 adds LwM2M CBOR).
+const timedDecoders = new Map<number, CompositeDecoder>([
+  [ContentFormat.SENML_JSON, decodeSenmlJsonComposite],
+  [ContentFormat.SENML_CBOR, decodeSenmlCborComposite],
   [ContentFormat.JSON, decodeLwm2mJsonComposite],
   [ContentFormat.OLD_JSON, decodeLwm2mJsonComposite],
 ]);
@@ -164,7 +172,7 @@ export function canEncode(format: number): boolean {
 
 /** True when the composite entry points accept `format`. */
 export function isCompositeSupported(format: number): boolean {
-  return compositeDecoders.has(format);
+  return compositeDecoders.has(format) && compositeEncoders.has(format);
 }
 
 /** One new object instance of a Create payload; `id` undefined leaves the choice to the client. */
@@ -222,8 +230,8 @@ export function decodeTimestamped(
   path: Lwm2mPath,
   model: Lwm2mModel,
 ): TimestampedNode[] {
-  const composite = compositeDecoders.get(format);
-  if (!composite || format === ContentFormat.LWM2M_CBOR) {
+  const composite = timedDecoders.get(format);
+  if (!composite) {
     return [{ time: undefined, node: decode(bytes, format, path, model) }];
   }
   const entries = composite(bytes, model);
