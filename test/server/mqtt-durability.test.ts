@@ -14,6 +14,7 @@ import mqttPacket, {
   type Packet,
 } from 'mqtt-packet';
 import type { Tandem } from '../../src/server/tandem.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -376,6 +377,70 @@ describe('MQTT in-flight state across a restart', () => {
     assert.deepEqual(
       back.received.map((m) => [m.topic, m.payload]),
       [['wills/mortal', 'gone']],
+    );
+  });
+});
+
+describe('MQTT expiry counts while the server is down', () => {
+  test('a session and a retained message that expired during the downtime are gone after the restart [MQTT-3.1.2-23, MQTT-3.3.2-5]', async (t) => {
+    const dataDir = tempDir(t);
+    const clock = new ManualClock(Date.now());
+    let tandem = await startTandem(t, { dataDir }, { clock });
+    const short = await connectCollecting(mqttUrl(tandem), {
+      ...persistent('short-lived'),
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await short.client.subscribeAsync('exp/#', { qos: 1 });
+    await short.client.endAsync();
+    const long = await connectCollecting(mqttUrl(tandem), persistent('long-lived'));
+    await long.client.subscribeAsync('exp/#', { qos: 1 });
+    await long.client.endAsync();
+    const pub = await mqtt.connectAsync(mqttUrl(tandem), {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    await pub.publishAsync('exp/retained-short', 'r1', {
+      qos: 1,
+      retain: true,
+      properties: { messageExpiryInterval: 60 },
+    });
+    await pub.publishAsync('exp/retained-long', 'r2', {
+      qos: 1,
+      retain: true,
+      properties: { messageExpiryInterval: 7200 },
+    });
+    await pub.endAsync();
+    await tandem.stop();
+
+    clock.advance(61_000);
+    tandem = await startTandem(t, { dataDir }, { clock });
+    const gone = await connectCollecting(mqttUrl(tandem), {
+      ...persistent('short-lived'),
+      properties: { sessionExpiryInterval: 60 },
+    });
+    t.after(() => gone.client.endAsync(true));
+    assert.equal(gone.sessionPresent, false, 'expired while the server was down');
+
+    const kept = await connectCollecting(mqttUrl(tandem), persistent('long-lived'));
+    t.after(() => kept.client.endAsync(true));
+    assert.equal(kept.sessionPresent, true);
+    // Its queue held both; the one whose Message Expiry passed is not delivered.
+    await untilCount(kept.client, kept.received, 1);
+    assert.deepEqual(
+      kept.received.map((m) => m.payload),
+      ['r2'],
+    );
+
+    const fresh = await connectCollecting(mqttUrl(tandem), {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    t.after(() => fresh.client.endAsync(true));
+    await fresh.client.subscribeAsync('exp/#', { qos: 1 });
+    await untilCount(fresh.client, fresh.received, 1);
+    assert.deepEqual(
+      fresh.received.map((m) => [m.topic, m.retain]),
+      [['exp/retained-long', true]],
     );
   });
 });
