@@ -48,6 +48,10 @@ export interface DtlsServerOptions extends DtlsCommonOptions {
   /** RFC 7627 §5.2: refuse clients without extended master secret. Default false. */
   requireExtendedMasterSecret?: boolean;
   limits?: Partial<DtlsServerLimits>;
+  /** A session was established (full or resumed handshake); `peer.identity` is set. */
+  onSessionEstablished?: (peer: DtlsPeer) => void;
+  /** An established session ended: close_notify, fatal alert, idle eviction or shutdown. */
+  onSessionClosed?: (peer: DtlsPeer, error: DtlsError | undefined) => void;
 }
 
 /** Plain counters, read by the metrics layer. */
@@ -356,6 +360,7 @@ export class DtlsServer {
           this.stats.handshakesCompleted++;
           this.#cacheSession(session);
         }
+        this.#hook(() => this.#o.onSessionEstablished?.(peer));
         this.#o.logger?.debug(
           { peer: peer.key, address, port, suite: session.cipherSuite.name },
           'dtls: session established',
@@ -364,7 +369,10 @@ export class DtlsServer {
       onData: (data) => this.#receiver(data, peer),
       onClose: (error: DtlsError | undefined, byPeer) => {
         if (handshaking) this.stats.handshakesFailed++;
-        else this.stats.sessionsClosed++;
+        else {
+          this.stats.sessionsClosed++;
+          this.#hook(() => this.#o.onSessionClosed?.(peer, error));
+        }
         endHandshake();
         if (entry) this.#forget(entry);
         if (error)
@@ -398,6 +406,15 @@ export class DtlsServer {
     if (handshaker.readCid && handshaker.readCid.length > 0 && conn.state !== 'closed') {
       entry.cid = handshaker.readCid.toString('hex');
       this.#byCid.set(entry.cid, entry);
+    }
+  }
+
+  /** Runs a user hook; what it throws is logged, not thrown into the protocol. */
+  #hook(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#o.logger?.warn({ err }, 'dtls: session hook failed');
     }
   }
 

@@ -251,6 +251,22 @@ describe('server limits and counters', () => {
     assert.ok(closed, 'the client heard close_notify');
   });
 
+  it('tells the application when a session starts and ends (issue 5 sessions)', async () => {
+    const events: string[] = [];
+    const net = new Lossy({
+      onSessionEstablished: (peer) =>
+        events.push(`up ${peer.identity?.kind === 'psk' && peer.identity.identity}`),
+      onSessionClosed: (peer, error) =>
+        events.push(`down ${peer.key === net.lastPeerKey} ${error?.code}`),
+    });
+    net.client.send(Buffer.from('x'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    net.client.close();
+    net.pump();
+    assert.deepEqual(events, ['up dev1', 'down true undefined']);
+  });
+
   it('counts completed, failed and cookie-verified handshakes in stats (issue 5 metrics)', async () => {
     const ok = new Lossy();
     assert.equal(await ok.handshake(), undefined);
