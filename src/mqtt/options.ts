@@ -78,15 +78,18 @@ export interface MqttHooks {
 export interface MqttLimits {
   /** Largest packet accepted and announced (bytes, fixed header included). Default 1 MiB. */
   maxPacketSize: number;
-  /** Our Receive Maximum: QoS 1/2 PUBLISH a client may have unacknowledged. Default 100. */
+  /**
+   * Our Receive Maximum: QoS 1/2 PUBLISH a client may have unacknowledged; more is 0x93.
+   * Default 1024 (generous: some clients, MQTT.js among them, pipeline without reading it).
+   */
   receiveMaximum: number;
   /** Our Topic Alias Maximum for inbound aliases. Default 32. */
   topicAliasMaximum: number;
   /** Outbound aliases we assign at most (capped by the client's maximum). Default 32. */
   outboundTopicAliases: number;
-  /** Bound of each session's outgoing queue. Default 1000. */
+  /** Bound of each session's outgoing queue (tail drop beyond, counted). Default 10000. */
   maxQueuedMessages: number;
-  /** Upper bound on outbound in-flight messages, under the client's Receive Maximum. Default 100. */
+  /** Upper bound on outbound in-flight messages, under the client's Receive Maximum. Default 1000. */
   maxInflightMessages: number;
   /** Longest keep-alive accepted (s); a larger or zero one is replaced by Server Keep Alive. 0: none. */
   maxKeepAlive: number;
@@ -101,11 +104,11 @@ export interface MqttLimits {
 
 export const DEFAULT_LIMITS: MqttLimits = {
   maxPacketSize: 1024 * 1024,
-  receiveMaximum: 100,
+  receiveMaximum: 1024,
   topicAliasMaximum: 32,
   outboundTopicAliases: 32,
-  maxQueuedMessages: 1000,
-  maxInflightMessages: 100,
+  maxQueuedMessages: 10_000,
+  maxInflightMessages: 1000,
   maxKeepAlive: 0,
   maxSessionExpiryInterval: 0xffffffff,
   retainAvailable: true,
