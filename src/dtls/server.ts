@@ -187,6 +187,24 @@ export class DtlsServer {
     return true;
   }
 
+  /**
+   * Ends every session, and forgets every cached session (RFC 5246 §7.3), whose identity
+   * matches: for credentials that were changed or revoked. Returns the sessions closed.
+   */
+  revoke(match: (identity: PeerIdentity | undefined) => boolean): number {
+    for (const [id, session] of this.#sessionCache) {
+      if (match(session.identity)) this.#sessionCache.delete(id);
+    }
+    let closed = 0;
+    for (const e of [...this.#byKey.values()]) {
+      if (e.conn.state === 'established' && match(e.peer.identity)) {
+        e.conn.close();
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** Ends a session with close_notify (RFC 5246 §7.2.1). */
   closeSession(peerKey: string): void {
     this.#byKey.get(peerKey)?.conn.close();

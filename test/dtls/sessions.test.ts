@@ -173,6 +173,19 @@ describe('session resumption (RFC 5246 §7.3)', () => {
     assert.notDeepEqual(net.client.session?.id, first.client.session?.id);
   });
 
+  it('neither keeps nor resumes the sessions of a revoked identity (RFC 5246 §7.3)', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    const session = net.client.session!;
+    const closed = net.server.revoke((id) => id?.kind === 'psk' && id.identity === 'dev1');
+    net.pump();
+    assert.equal(closed, 1);
+    assert.equal(net.server.sessions, 0);
+    net.newClient({ session });
+    assert.equal(await net.handshake(), undefined);
+    assert.equal(net.server.stats.sessionsResumed, 0, 'a full handshake checks the PSK again');
+  });
+
   it('does not resume a session without extended master secret from an EMS hello (RFC 7627 §5.3)', async () => {
     const net = new Lossy({}, { extendedMasterSecret: 'off' });
     assert.equal(await net.handshake(), undefined);
