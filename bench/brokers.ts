@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { atExit, track } from './cleanup.js';
 import { freePort } from './free-port.js';
 
-export type BrokerName = 'mosquitto' | 'aedes' | 'tandem';
+export type BrokerName = 'mosquitto' | 'aedes' | 'tandem' | 'reflector';
 
 export interface RunningBroker {
   readonly port: number;
@@ -194,4 +194,25 @@ export const tandem: BrokerAdapter = {
   },
 };
 
-export const BROKERS: Record<BrokerName, BrokerAdapter> = { mosquitto, aedes, tandem };
+/**
+ * Not a broker: the generator's ceiling (bench/reflector-broker.ts copies PUBLISH packets to every
+ * subscriber and answers the QoS flows, nothing more).
+ */
+export const reflector: BrokerAdapter = {
+  name: 'reflector',
+  label: 'Reflector',
+  version() {
+    return 'bench';
+  },
+  async start() {
+    const port = await freePort(HOST);
+    return startChild(
+      process.execPath,
+      ['--import', 'tsx', nodeScript('./reflector-broker.ts'), String(port)],
+      port,
+      true,
+    );
+  },
+};
+
+export const BROKERS: Record<BrokerName, BrokerAdapter> = { mosquitto, aedes, tandem, reflector };

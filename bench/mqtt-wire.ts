@@ -7,13 +7,17 @@ import mqttPacket from 'mqtt-packet';
 
 /** MQTT control packet types (MQTT 3.1.1 §2.2.1, table 2.1). */
 export const PacketType = {
+  Connect: 1,
   Connack: 2,
   Publish: 3,
   Puback: 4,
   Pubrec: 5,
   Pubrel: 6,
   Pubcomp: 7,
+  Subscribe: 8,
   Suback: 9,
+  Pingreq: 12,
+  Disconnect: 14,
 } as const;
 
 export type Qos = 0 | 1 | 2;
@@ -128,6 +132,7 @@ export type PacketHandler = (
   buf: Buffer,
   start: number,
   end: number,
+  packetStart: number,
 ) => void;
 
 /**
@@ -165,7 +170,7 @@ export class PacketScanner {
         if (i === 3) throw new Error('malformed remaining length from the broker');
       }
       if (!complete || cursor + remaining > length) break;
-      this.onPacket(header >> 4, header & 0x0f, buf, cursor, cursor + remaining);
+      this.onPacket(header >> 4, header & 0x0f, buf, cursor, cursor + remaining, offset);
       offset = cursor + remaining;
     }
     // A copy: `chunk` may be a read buffer that the next read overwrites.

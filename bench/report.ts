@@ -73,9 +73,19 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-const ORDER: BrokerName[] = ['mosquitto', 'aedes', 'tandem'];
-const LABEL: Record<string, string> = { mosquitto: 'Mosquitto', aedes: 'Aedes', tandem: 'Tandem' };
-const COLOR: Record<string, string> = { mosquitto: '#5b7db1', aedes: '#c9873a', tandem: '#3d9970' };
+const ORDER: BrokerName[] = ['mosquitto', 'aedes', 'tandem', 'reflector'];
+const LABEL: Record<string, string> = {
+  mosquitto: 'Mosquitto',
+  aedes: 'Aedes',
+  tandem: 'Tandem',
+  reflector: 'Reflector (ceiling)',
+};
+const COLOR: Record<string, string> = {
+  mosquitto: '#5b7db1',
+  aedes: '#c9873a',
+  tandem: '#3d9970',
+  reflector: '#b0b0b0',
+};
 
 /** "Tandem/Mosquitto 1.10×, Tandem/Aedes 0.95×" for a chart, from one figure per broker. */
 function chartRatios(values: Map<string, number>): string | undefined {
@@ -148,13 +158,15 @@ export function summarize(
     name: scenario.name,
     title: scenario.title,
     kind: scenario.kind,
-    brokers: ordered.map((broker) => {
-      const mine = results.filter((r) => r.scenario === scenario.name && r.broker === broker);
-      const failed = failures.filter((f) => f.scenario === scenario.name && f.broker === broker);
-      return scenario.kind === 'idle'
-        ? summarizeIdle(mine as IdleResult[], failed, broker)
-        : summarizeThroughput(mine as ThroughputResult[], failed, broker);
-    }),
+    brokers: ordered
+      .filter((broker) => scenario.kind !== 'idle' || broker !== 'reflector')
+      .map((broker) => {
+        const mine = results.filter((r) => r.scenario === scenario.name && r.broker === broker);
+        const failed = failures.filter((f) => f.scenario === scenario.name && f.broker === broker);
+        return scenario.kind === 'idle'
+          ? summarizeIdle(mine as IdleResult[], failed, broker)
+          : summarizeThroughput(mine as ThroughputResult[], failed, broker);
+      }),
   }));
 }
 
@@ -209,17 +221,21 @@ function saturationSection(throughput: ScenarioSummary[], machine: Machine): str
   const lines = [
     '### Does the generator saturate Mosquitto?',
     '',
-    `CPU over the publishing window, in % of one core: the broker from /proc/<pid>/stat, the generator (harness and its worker threads) from process.cpuUsage(), the whole machine from /proc/stat (at most ${machine.cpus * 100} %). Mosquitto runs on one thread: at ${SATURATED_PCT} % of a core or more it is the bottleneck. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads) but shares the ${machine.cpus} CPUs with the broker and with whatever else runs. µs per delivery = CPU time / deliveries, for Mosquitto and for the generator in the same runs: the generator spends less per delivery than Mosquitto where its figure is lower.`,
+    `Two kinds of evidence. **Ceiling**: the same generator against the reflector (bench/reflector-broker.ts, a relay that copies each PUBLISH to every subscriber and answers the QoS flows, nothing else), in the same run; where it delivers well above Mosquitto, the generator had room to spare. **CPU** over the publishing window, in % of one core: the broker from /proc/<pid>/stat, the generator (harness and its worker threads) from process.cpuUsage(), the whole machine from /proc/stat (at most ${machine.cpus * 100} %). Mosquitto runs on one thread: at ${SATURATED_PCT} % of a core or more it is the bottleneck. The generator may use up to ${machine.workers * 100} % (${machine.workers} worker threads) but shares the ${machine.cpus} CPUs with the broker and whatever else runs. µs per delivery = CPU time / deliveries, for Mosquitto and for the generator in the same runs.`,
     '',
-    '| scenario | Mosquitto CPU | generator CPU | machine CPU | Mosquitto µs per delivery | generator µs per delivery | Mosquitto saturated |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| scenario | Mosquitto msg/s | generator ceiling (reflector) msg/s | Mosquitto CPU | generator CPU | machine CPU | Mosquitto µs per delivery | generator µs per delivery | Mosquitto saturated |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const s of throughput) {
     const m = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'mosquitto');
     if (!m) continue;
+    const r = (s.brokers as ThroughputSummary[]).find((b) => b.broker === 'reflector');
+    const ceiling = r
+      ? `${fmt(r.deliveredPerSecond)} (${ratio(r.deliveredPerSecond, m.deliveredPerSecond)})`
+      : '–';
     const perDelivery = (pct: number): string => fmt((pct / 100) * (1e6 / m.deliveredPerSecond), 1);
     lines.push(
-      `| ${s.name} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${fmt(m.machineBusyPct)} % | ${perDelivery(m.brokerCpuPct)} | ${perDelivery(m.generatorCpuPct)} | ${verdict(m, machine)} |`,
+      `| ${s.name} | ${fmt(m.deliveredPerSecond)} | ${ceiling} | ${fmt(m.brokerCpuPct)} % | ${fmt(m.generatorCpuPct)} % | ${fmt(m.machineBusyPct)} % | ${perDelivery(m.brokerCpuPct)} | ${perDelivery(m.generatorCpuPct)} | ${verdict(m, machine)} |`,
     );
   }
   lines.push('');

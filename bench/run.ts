@@ -31,7 +31,8 @@ scenarios (default: every throughput scenario; a word selects every scenario who
 options:
   --runs N          runs per scenario and broker, medians are quoted (default 3)
   --duration S      publishing time per run in seconds (default 5)
-  --brokers LIST    comma-separated, from mosquitto,aedes,tandem (default all three)
+  --brokers LIST    comma-separated, from mosquitto,aedes,tandem,reflector (default all four;
+                    the reflector is the generator's ceiling, not a broker)
   --idle            add the idle-connections scenario
   --connections N   connections of the idle scenario (default 10000; 50000 needs ulimit -n > 50000)
   --workers N       load worker threads (default os.availableParallelism())
@@ -101,7 +102,9 @@ async function main(): Promise<void> {
     rate: values.rate === undefined ? 0 : positiveInt(values.rate, 0, 'rate'),
     warmupS: values.warmup === '0' ? 0 : positiveInt(values.warmup, 1, 'warmup'),
   };
-  const brokerNames = (values.brokers ?? 'mosquitto,aedes,tandem').split(',').map((b) => b.trim());
+  const brokerNames = (values.brokers ?? 'mosquitto,aedes,tandem,reflector')
+    .split(',')
+    .map((b) => b.trim());
   for (const name of brokerNames) {
     if (!(name in BROKERS)) throw new Error(`unknown broker ${name}\n\n${USAGE}`);
   }
@@ -143,6 +146,8 @@ async function main(): Promise<void> {
       // spread over all of them rather than landing on one.
       for (const name of brokerNames) {
         if (unavailable.has(name)) continue;
+        // The reflector keeps no state: its memory per connection says nothing.
+        if (scenario.kind === 'idle' && name === 'reflector') continue;
         const adapter = BROKERS[name as BrokerName];
         let broker: Awaited<ReturnType<typeof adapter.start>>;
         try {
