@@ -14,6 +14,7 @@ import { type CoapMessage, emptyMessage, encodeMessage, MessageType } from './me
 import type { ObserverEntry, ServerObserveRegistry } from './observe-server.js';
 import {
   type CoapOption,
+  getOption,
   OptionNumber,
   sortOptions,
   uintOption,
@@ -169,7 +170,16 @@ export class ServerExchange {
     block1: BlockOption | undefined,
   ): void {
     const slice = sliceBody(this.#ctx, key, code, options, body, block2, block1);
-    this.#send(slice.code, slice.options, slice.payload);
+    let out = slice.options;
+    // RFC 7959 §4: Size2 in a request (usually 0) asks for the size of the representation.
+    if (
+      slice.code >> 5 === 2 &&
+      getOption(this.request.options, OptionNumber.Size2) !== undefined &&
+      getOption(out, OptionNumber.Size2) === undefined
+    ) {
+      out = sortOptions([...out, uintOption(OptionNumber.Size2, body.length)]);
+    }
+    this.#send(slice.code, out, slice.payload);
   }
 
   #send(code: number, options: CoapOption[], payload: Buffer): void {

@@ -138,6 +138,17 @@ describe('Block-wise transfers, server side (RFC 7959)', () => {
     await endpoint.close();
   });
 
+  test('answers a Size2 request with the size of the representation (RFC 7959 §4)', async () => {
+    const { transport, endpoint } = server({ resource: body(40) });
+    transport.deliver(devicePeer, request(Code.Get, 'status', [uintOption(OptionNumber.Size2, 0)]));
+    await settle();
+    const r = transport.takeOne();
+    assert.equal(getUintOption(r.options, OptionNumber.Size2), 40);
+    assert.equal(getOption(r.options, OptionNumber.Block2), undefined);
+    assert.equal(r.payload.length, 40);
+    await endpoint.close();
+  });
+
   test('answers a larger Block2 size than ours with our size (RFC 7959 §2.4)', async () => {
     const { transport, endpoint } = server({ blockSize: 64 });
     transport.deliver(
