@@ -257,7 +257,7 @@ export function markdown(
     lines.push(
       '## Throughput and latency',
       '',
-      'Delivered messages per second count every PUBLISH received by a subscriber (a fan-out of 50 delivers each message 50 times). Latency is from the publisher writing a PUBLISH to a subscriber reading it, at full load. Loss is expected minus received deliveries, summed over the runs; for QoS 1/2 only messages the broker acknowledged are expected.',
+      `Delivered messages per second count every PUBLISH received by a subscriber (a fan-out of 50 delivers each message 50 times). Latency is from the publisher writing a PUBLISH to a subscriber reading it, ${machine.rate > 0 ? `at ${fmt(machine.rate)} messages per second` : 'at full load (so mostly the in-flight window divided by the throughput, plus any queue the broker lets grow)'}. Loss is expected minus received deliveries, summed over the runs and their warm-ups; for QoS 1/2 only messages the broker acknowledged are expected. Broker and generator CPU are in % of one core.`,
       '',
       '| scenario | broker | delivered msg/s | p50 ms | p99 ms | lost | broker CPU | generator CPU |',
       '|---|---|---:|---:|---:|---:|---:|---:|',
