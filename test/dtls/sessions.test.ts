@@ -163,6 +163,21 @@ describe('session resumption (RFC 5246 §7.3)', () => {
     assert.deepEqual(net.client.session?.id, session.id);
   });
 
+  it('a closed client handshakes again on its next send and resumes its session (RFC 5246 §7.3)', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    net.client.close();
+    net.pump();
+    assert.equal(net.server.sessions, 0);
+    net.client.send(Buffer.from('back'));
+    net.pump();
+    assert.ok(net.client.established);
+    assert.ok(net.client.resumed);
+    net.pump();
+    assert.deepEqual(net.received.server, ['back']);
+    assert.equal(net.server.stats.sessionsResumed, 1);
+  });
+
   it('falls back to a full handshake for an unknown session id (RFC 5246 §7.4.1.3)', async () => {
     const first = new Lossy();
     assert.equal(await first.handshake(), undefined);
