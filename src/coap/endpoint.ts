@@ -599,13 +599,18 @@ export class CoapEndpoint {
   }
 
   /**
-   * Accepts an Observe registration (RFC 7641 §4.1) for a request that carries Observe=0; call
+   * Accepts an Observe registration (RFC 7641 §4.1) for a GET or FETCH with Observe=0; call
    * it from the handler before returning the response, which then carries the Observe option.
    */
   acceptObserve(request: CoapRequest, peer: DatagramPeer): ServerObservation {
     const message: CoapMessage | undefined = this.#requestMessages.get(request);
-    if (!message || request.observe !== 0 || request.method !== Code.Get) {
-      throw new CoapError('COAP_ERR_RESPONSE', 'only a GET with Observe=0 can be observed');
+    // RFC 7641 §2 (GET) and RFC 8132 §2.4 (FETCH, as LwM2M Observe-Composite uses it).
+    const observable = request.method === Code.Get || request.method === Code.Fetch;
+    if (!message || request.observe !== 0 || !observable) {
+      throw new CoapError(
+        'COAP_ERR_RESPONSE',
+        'only a GET or FETCH with Observe=0 can be observed',
+      );
     }
     const ctx = this.#ctx;
     const entry: ObserverEntry = {

@@ -308,6 +308,42 @@ describe('Observe as server (RFC 7641 §4)', () => {
     await server.close();
   });
 
+  test('accepts an observation of a FETCH and rejects one of a POST (RFC 8132 §2.4, RFC 7641 §2)', async () => {
+    const transport = new FakeTransport();
+    const errors: string[] = [];
+    const server = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      handler: (req, peer) => {
+        try {
+          server.acceptObserve(req, peer);
+        } catch (err) {
+          errors.push((err as { code: string }).code);
+        }
+        return { code: Code.Content, payload: 'v' };
+      },
+    });
+    for (const [mid, code] of [
+      [1, Code.Fetch],
+      [2, Code.Post],
+    ] as const) {
+      transport.deliver(devicePeer, {
+        type: MessageType.Con,
+        code,
+        messageId: mid,
+        token: Buffer.from([mid]),
+        options: [uintOption(OptionNumber.Observe, 0)],
+        payload: Buffer.from('["/3/0/9"]'),
+      });
+    }
+    await settle();
+    const [fetch, post] = transport.take();
+    assert.equal(getUintOption(fetch!.options, OptionNumber.Observe), 2);
+    assert.equal(getUintOption(post!.options, OptionNumber.Observe), undefined);
+    assert.deepEqual(errors, ['COAP_ERR_RESPONSE']);
+    assert.equal(server.observerCount, 1);
+    await server.close();
+  });
+
   test('forgets an observer that rejects a notification with RST (RFC 7641 §3.6)', async () => {
     const { server, client, observers, cancelled } = pair();
     const obs = client.observe(otherPeer, { code: Code.Get, path: '/time' }, () => {});
