@@ -269,3 +269,25 @@ describe('DISCONNECT', () => {
     await tb.close();
   });
 });
+
+describe('will authorization', () => {
+  test('refuses a CONNECT whose will the authorizePublish hook refuses with 0x87 (MQTT 5.0 §3.2.2.2)', async () => {
+    const tb = await startBroker({
+      hooks: { authorizePublish: (_c, m) => m.topic !== 'will/forbidden' },
+    });
+    try {
+      const raw = await tb.raw();
+      const ack = await raw.connect({
+        will: { topic: 'will/forbidden', payload: Buffer.from('x'), qos: 0, retain: false },
+      });
+      assert.equal((ack as { reasonCode: number }).reasonCode, 0x87);
+      const ok = await tb.raw();
+      const ack2 = await ok.connect({
+        will: { topic: 'will/allowed', payload: Buffer.from('x'), qos: 0, retain: false },
+      });
+      assert.equal((ack2 as { reasonCode: number }).reasonCode, 0);
+    } finally {
+      await tb.close();
+    }
+  });
+});

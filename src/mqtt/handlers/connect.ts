@@ -234,6 +234,17 @@ async function accept(
   const limits = core.limits;
   conn.context = context;
   const connect = pending.packet;
+  const authorize = core.hooks.authorizePublish;
+  if (conn.will && authorize) {
+    // The will is published later on the client's behalf: it is authorized now, with the
+    // client's identity, so that a refused will refuses the connection (MQTT 5.0 §3.2.2.2 0x87).
+    const verdict = await authorize(core.clientInfo(conn), conn.will.message);
+    if (conn.state === 'closed') return;
+    if (verdict !== true) {
+      conn.refuse(verdict === false ? ReasonCode.NotAuthorized : verdict);
+      return;
+    }
+  }
   const request: Parameters<typeof core.attach>[1] = {
     clientId: conn.clientId,
     cleanStart: connect.clean !== false,
@@ -275,6 +286,15 @@ async function accept(
   }
   if (auth) conn.authMethod = auth.method;
   conn.send(connack);
+  core.logger?.debug(
+    {
+      clientId: conn.clientId,
+      version: conn.protocolVersion,
+      present,
+      transport: conn.info.transport,
+    },
+    'mqtt client connected',
+  );
   conn.established();
   session.resend(); // [MQTT-4.4.0-1] in-flight messages are re-sent after a resumed session
 }
