@@ -44,6 +44,8 @@ export interface ThroughputSummary {
   unacked: number;
   /** Connections the broker closed during the runs. */
   dropped: number;
+  /** Messages the broker says it dropped, by reason, summed over the runs (Tandem only). */
+  brokerDropped: Record<string, number> | null;
   failures: string[];
 }
 
@@ -99,6 +101,17 @@ function chartRatios(values: Map<string, number>): string | undefined {
 /** Mosquitto is single-threaded: above this share of one core it is the bottleneck. */
 const SATURATED_PCT = 90;
 
+function sumReasons(parts: (Record<string, number> | null)[]): Record<string, number> | null {
+  let total: Record<string, number> | null = null;
+  for (const part of parts) {
+    if (!part) continue;
+    total ??= {};
+    for (const [reason, count] of Object.entries(part))
+      total[reason] = (total[reason] ?? 0) + count;
+  }
+  return total;
+}
+
 function summarizeThroughput(
   results: ThroughputResult[],
   failures: Failure[],
@@ -117,6 +130,7 @@ function summarizeThroughput(
     expected: results.reduce((n, r) => n + r.expected, 0),
     unacked: results.reduce((n, r) => n + r.unacked, 0),
     dropped: results.reduce((n, r) => n + r.dropped, 0),
+    brokerDropped: sumReasons(results.map((r) => r.brokerDropped ?? null)),
     failures: failures.map((f) => `run ${f.run}: ${f.error}`),
   };
 }
@@ -189,7 +203,12 @@ function lossText(s: ThroughputSummary): string {
   const base = s.lost === 0 ? '0' : `${fmt(s.lost)} (${pct.toFixed(3)} %)`;
   const unacked = s.unacked > 0 ? `, ${fmt(s.unacked)} unacked` : '';
   const dropped = s.dropped > 0 ? `, ${fmt(s.dropped)} connections closed by the broker` : '';
-  return `${base}${unacked}${dropped}`;
+  const reasons = Object.entries(s.brokerDropped ?? {}).filter(([, n]) => n > 0);
+  const said =
+    reasons.length > 0
+      ? ` (broker: ${reasons.map(([reason, n]) => `${fmt(n)} ${reason}`).join(', ')})`
+      : '';
+  return `${base}${said}${unacked}${dropped}`;
 }
 
 function machineLines(machine: Machine): string[] {

@@ -171,6 +171,8 @@ async function main(): Promise<void> {
             scenario.kind === 'idle'
               ? await runIdle(adapter, broker, options, run)
               : await runThroughput(scenario, adapter, broker, options, run);
+          await broker.stop();
+          if (result.kind === 'throughput') result.brokerDropped = brokerDropped(broker.output());
           results.push(result);
           process.stdout.write(`${describe(result)}\n`);
         } catch (error) {
@@ -190,12 +192,31 @@ async function main(): Promise<void> {
   process.stdout.write(`\nwrote ${written.join(', ')}\n`);
 }
 
+/**
+ * Messages the broker itself says it dropped, by reason, from the `stats {...}` line that
+ * bench/tandem-broker.ts prints when stopped (Tandem's MqttBrokerStats.dropped); null when the
+ * broker reports nothing.
+ */
+function brokerDropped(output: string): Record<string, number> | null {
+  const line = output
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('stats '));
+  if (!line) return null;
+  try {
+    const stats = JSON.parse(line.slice(6)) as { dropped?: Record<string, number> };
+    return stats.dropped ?? null;
+  } catch {
+    return null;
+  }
+}
+
 function describe(r: RunResult): string {
   if (r.kind === 'idle') {
     return `idle ${r.broker} run ${r.run}: ${r.connected}/${r.attempted} connected (${r.requested} requested), ${Math.round(r.bytesPerConnection)} B/conn, ${Math.round(r.connectPerSecond)} conn/s`;
   }
   const rate = Math.round(r.deliveredPerSecond).toLocaleString('en-US');
-  return `${r.scenario} ${r.broker} run ${r.run}: ${rate} msg/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, lost ${r.lost}/${r.expected}${r.unacked ? ` (${r.unacked} unacked)` : ''}${r.dropped ? ` (${r.dropped} connections closed)` : ''}, cpu broker ${Math.round(r.brokerCpuPct)} % generator ${Math.round(r.generatorCpuPct)} %`;
+  return `${r.scenario} ${r.broker} run ${r.run}: ${rate} msg/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, lost ${r.lost}/${r.expected}${r.unacked ? ` (${r.unacked} unacked)` : ''}${r.dropped ? ` (${r.dropped} connections closed)` : ''}${r.brokerDropped ? ` broker-reported drops ${JSON.stringify(r.brokerDropped)}` : ''}, cpu broker ${Math.round(r.brokerCpuPct)} % generator ${Math.round(r.generatorCpuPct)} %`;
 }
 
 main().then(

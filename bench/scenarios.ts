@@ -108,6 +108,8 @@ export interface ThroughputResult {
   machineBusyPct: number;
   brokerPeakRssKb: number;
   dropped: number;
+  /** Messages the broker reports it dropped, by reason (Tandem only), or null. */
+  brokerDropped?: Record<string, number> | null;
   errors: string[];
 }
 

@@ -7,6 +7,7 @@ import { createServer, type Socket } from 'node:net';
 
 interface BrokerLike {
   handleConnection(stream: Socket, info: Record<string, unknown>): unknown;
+  readonly stats?: unknown;
   start?: () => unknown;
   close?: () => unknown;
   stop?: () => unknown;
@@ -54,6 +55,9 @@ server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${port}\n`));
 
 async function shutdown(): Promise<void> {
   setTimeout(() => process.exit(0), 1000).unref();
+  // The broker's own counters (messages dropped and why) for the harness, which reads this line
+  // from stdout; writes to a pipe are synchronous on Linux.
+  if (broker.stats !== undefined) process.stdout.write(`stats ${JSON.stringify(broker.stats)}\n`);
   server.close();
   await (broker.close ?? broker.stop)?.call(broker);
   process.exit(0);
