@@ -20,7 +20,7 @@ import {
 import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
 import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from './cbor.js';
 import { CodecError, guard } from './codec-error.js';
-import { convertValue, modelType, resourceModelAt } from './value-converter.js';
+import { convertValue, modelType } from './value-converter.js';
 
 // Four nested path maps, a path-fragment array key, and a tagged value (tag 4 holds an array).
 const MAX_DEPTH = 8;
@@ -220,11 +220,9 @@ export function decodeLwm2mCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2m
       }
       if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
     }
-    const multiple = (o: number, r: number) =>
-      resourceModelAt(model, new Lwm2mPath(o, 0, r))?.multiple ?? false;
     let node: Lwm2mNode | undefined;
     try {
-      node = buildNode(path, leaves, multiple);
+      node = buildNode(path, leaves, model);
     } catch (e) {
       throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
     }

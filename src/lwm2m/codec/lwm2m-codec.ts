@@ -4,7 +4,7 @@
  */
 import type { Lwm2mModel } from '../model/object-model.js';
 import type { Lwm2mNode, Lwm2mResource } from '../node/lwm2m-node.js';
-import { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import { buildNode, flattenNode, groupByTime, type Lwm2mPathValue } from '../node/path-value.js';
 import { ByteReader } from './byte-reader.js';
 import { CodecError, guard } from './codec-error.js';
@@ -37,7 +37,6 @@ import {
 } from './senml-json.js';
 import { decodeText, encodeText } from './text.js';
 import { decodeTlv, encodeTlv, readTlvs, TlvType } from './tlv.js';
-import { resourceModelAt } from './value-converter.js';
 
 type NodeDecoder = (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel) => Lwm2mNode;
 type NodeEncoder = (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel) => Buffer;
@@ -235,8 +234,6 @@ export function decodeTimestamped(
     return [{ time: undefined, node: decode(bytes, format, path, model) }];
   }
   const entries = composite(bytes, model);
-  const multiple = (o: number, r: number) =>
-    resourceModelAt(model, new Lwm2mPath(o, 0, r))?.multiple ?? false;
   const out: TimestampedNode[] = [];
   for (const [time, group] of groupByTime(entries)) {
     for (const e of group) {
@@ -246,7 +243,7 @@ export function decodeTimestamped(
     }
     let node: Lwm2mNode | undefined;
     try {
-      node = buildNode(path, group, multiple);
+      node = buildNode(path, group, model);
     } catch (e) {
       throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
     }

@@ -16,7 +16,7 @@ import {
 } from '../node/lwm2m-value.js';
 import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
 import { CodecError } from './codec-error.js';
-import { convertValue, modelType, resourceModelAt } from './value-converter.js';
+import { convertValue, modelType } from './value-converter.js';
 
 /** One SenML record, with the fields LwM2M uses. Numbers may be bigint past 2^53. */
 export interface SenmlRecord {
@@ -265,21 +265,13 @@ export function recordsToNode(
       throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
     if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
   }
-  const multiple = (o: number, r: number) =>
-    resourceModelAt(model, new Lwm2mPath(o, 0, r))?.multiple ?? false;
   let node: Lwm2mNode | undefined;
   try {
-    node = buildNode(path, leaves, multiple);
+    // The model tells single from multiple resources and types empty multiple resources.
+    node = buildNode(path, leaves, model);
   } catch (e) {
     throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
   }
   if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
-  if (
-    path.isResource() &&
-    node.kind === 'single-resource' &&
-    multiple(path.objectId!, path.resourceId!)
-  ) {
-    throw new CodecError('UNEXPECTED_NODE', `${path} is a multiple resource`);
-  }
   return node;
 }

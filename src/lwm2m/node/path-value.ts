@@ -10,7 +10,7 @@ import {
   singleResource,
 } from './lwm2m-node.js';
 import type { Lwm2mPath } from './lwm2m-path.js';
-import type { Lwm2mValue } from './lwm2m-value.js';
+import type { Lwm2mValue, ValueType } from './lwm2m-value.js';
 
 /**
  * One leaf of a composite payload (Read-Composite, Write-Composite, Send, Observe-Composite):
@@ -49,17 +49,38 @@ export function flattenNode(node: Lwm2mNode, path: Lwm2mPath): Lwm2mPathValue[] 
   return out;
 }
 
+/** Says which resources are multiple: a predicate, or a model (which also gives types). */
+export type NodeShape =
+  | ((objectId: number, resourceId: number) => boolean)
+  | {
+      getResource(
+        objectId: number,
+        resourceId: number,
+      ): { readonly multiple: boolean; readonly type: string } | undefined;
+    };
+
 /**
  * Rebuilds the node at `path` from leaves (all at or below `path`). A resource whose leaves
- * are resource instances becomes a multiple resource; `multiple(objectId, resourceId)` may say
- * so for a resource whose instances are all absent. Returns undefined when nothing is below.
+ * are resource instances becomes a multiple resource. `shape` tells multiple resources apart
+ * when their instances are all absent; given a model, it also refuses a single value for a
+ * multiple resource and instances for a single one (resources the model does not know are
+ * taken as they come), types empty multiple resources, and gives an empty multiple resource
+ * for a multiple-resource path without leaves. Returns undefined when nothing is below.
  * Throws RangeError/TypeError when leaves conflict (the codecs turn that into a CodecError).
  */
 export function buildNode(
   path: Lwm2mPath,
   leaves: Iterable<Lwm2mPathValue>,
-  multiple?: (objectId: number, resourceId: number) => boolean,
+  shape?: NodeShape,
 ): Lwm2mNode | undefined {
+  const describe = (o: number, r: number): { multiple?: boolean; type?: ValueType } => {
+    if (shape === undefined) return {};
+    if (typeof shape === 'function') return { multiple: shape(o, r) };
+    const rm = shape.getResource(o, r);
+    if (!rm) return {};
+    return { multiple: rm.multiple, ...(rm.type !== 'none' ? { type: rm.type as ValueType } : {}) };
+  };
+  const strict = shape !== undefined && typeof shape !== 'function';
   // object → instance → resource → (undefined: single value) | resource-instance map
   type Res = { single?: Lwm2mValue; instances?: Map<number, Lwm2mValue> };
   const tree = new Map<number, Map<number, Map<number, Res>>>();
@@ -91,12 +112,16 @@ export function buildNode(
     count++;
   }
   const mkResource = (o: number, id: number, res: Res): Lwm2mResource => {
-    if (res.single !== undefined && !(multiple?.(o, id) ?? false)) {
+    const d = describe(o, id);
+    if (res.single !== undefined) {
+      if (d.multiple === true) throw new RangeError(`/${o}/x/${id} is a multiple resource`);
       return singleResource(id, res.single);
     }
-    if (res.single !== undefined) throw new RangeError(`/${o}/x/${id} is a multiple resource`);
+    if (strict && d.multiple === false) {
+      throw new RangeError(`/${o}/x/${id} is a single resource`);
+    }
     const entries = [...(res.instances ?? new Map<number, Lwm2mValue>())];
-    const type = entries[0]?.[1].type ?? 'opaque';
+    const type = d.type ?? entries[0]?.[1].type ?? 'opaque';
     return multipleResource(
       id,
       type,
@@ -118,12 +143,17 @@ export function buildNode(
   if (o === undefined) throw new RangeError('cannot build the root node');
   const inst = tree.get(o);
   if (path.isObject()) return object(o, inst ? mkObject(o, inst).instances.values() : []);
-  if (count === 0 || !inst) return undefined;
+  // A multiple resource with no instance is still a node (an empty one), when the shape says so.
+  const emptyMultiple = (): Lwm2mNode | undefined => {
+    if (!path.isResource() || describe(o, r!).multiple !== true) return undefined;
+    return multipleResource(r!, describe(o, r!).type ?? 'opaque', []);
+  };
+  if (count === 0 || !inst) return emptyMultiple();
   const resources = inst.get(i!);
-  if (!resources) return undefined;
+  if (!resources) return emptyMultiple();
   if (path.isObjectInstance()) return mkInstance(o, i!, resources);
   const res = resources.get(r!);
-  if (!res) return undefined;
+  if (!res) return emptyMultiple();
   const node = mkResource(o, r!, res);
   if (path.isResource()) return node;
   if (node.kind !== 'multiple-resource') return undefined;
@@ -135,7 +165,7 @@ export function buildNode(
 export function groupByPaths(
   paths: readonly Lwm2mPath[],
   leaves: readonly Lwm2mPathValue[],
-  multiple?: (objectId: number, resourceId: number) => boolean,
+  shape?: NodeShape,
 ): Map<string, Lwm2mNode | undefined> {
   const out = new Map<string, Lwm2mNode | undefined>();
   for (const p of paths) {
@@ -144,7 +174,7 @@ export function groupByPaths(
       buildNode(
         p,
         leaves.filter((l) => l.path.startsWith(p)),
-        multiple,
+        shape,
       ),
     );
   }

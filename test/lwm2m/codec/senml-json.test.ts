@@ -190,6 +190,28 @@ describe('SenML JSON nodes and values (LwM2M-TS-Core 1.1 §7.4.4, Table 7.4.4-1)
     );
   });
 
+  it('reads an empty pack at a multiple resource as an empty multiple resource, typed by the model', () => {
+    assert.deepEqual(
+      decode(Buffer.from('[]'), SENML_JSON, path('/3/0/6'), oma),
+      multipleResource(6, 'integer', []),
+    );
+  });
+
+  it('refuses resource instances under a single resource the model knows', () => {
+    const json = '[{"n":"/3/0/9/0","v":1}]';
+    assert.equal(
+      codeOf(() => decode(Buffer.from(json), SENML_JSON, path('/3/0/9'), oma)),
+      'UNEXPECTED_NODE',
+    );
+    const unknown = decode(
+      Buffer.from('[{"n":"/9999/0/9/0","v":1}]'),
+      SENML_JSON,
+      path('/9999/0/9'),
+      oma,
+    );
+    assert.equal(unknown.kind, 'multiple-resource');
+  });
+
   it('types values without a model by their field', () => {
     const json =
       '[{"bn":"/9999/0/","n":"1","v":1},{"n":"2","v":1.5},{"n":"3","vs":"x"},{"n":"4","vb":false},{"n":"5","vd":"AQ"},{"n":"6","vlo":"1:2"}]';
