@@ -39,7 +39,7 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
  * that would make it drop or throttle messages the other brokers keep: `max_queued_messages 0`
  * and `max_queued_bytes 0` (no per-client queue cap; the default 1000 drops QoS 1/2 messages for
  * a slow subscriber), `max_inflight_messages 100` (unacknowledged QoS 1/2 messages per client in
- * each direction: the publisher window of the generator and Tandem's default; the default 20 stalls
+ * each direction, the publisher window of the generator; the default 20 stalls
  * a 3.1.1 publisher that keeps 100 QoS 2 messages in flight, and 0 (no limit) made Mosquitto
  * 2.0.11 deliver less than half as much in the QoS 1 fan-out),
  * `set_tcp_nodelay true` (Nagle off, like the Node brokers' sockets), logging of errors only.
