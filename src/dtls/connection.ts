@@ -194,17 +194,20 @@ export class DtlsConnection implements HandshakeHost {
     if (!fragments) return; // RFC 6347 §4.1.2.7
     for (const f of fragments) {
       if (this.state === 'closed') return;
-      if (this.state === 'established' && epoch === this.records.readEpoch) {
+      if (this.state === 'established') {
         // RFC 5746 §4.4 / RFC 5246 §7.2.2: renegotiation is refused with a no_renegotiation
         // warning. (OpenSSL starts a renegotiation's message_seq at 0 again, so the type decides.)
-        if (
+        const renegotiation =
           (this.handshaker.role === 'server' && f.msgType === HandshakeType.client_hello) ||
-          (this.handshaker.role === 'client' && f.msgType === HandshakeType.hello_request)
-        ) {
-          if (f.fragmentOffset === 0)
+          (this.handshaker.role === 'client' && f.msgType === HandshakeType.hello_request);
+        if (renegotiation && epoch === this.records.readEpoch) {
+          if (f.fragmentOffset === 0) {
             this.#sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+          }
           continue;
         }
+        // Nothing new is expected once the handshake is over; only retransmissions of the
+        // peer's last flight matter (a forged plaintext message must not end the session).
         if (f.messageSeq >= this.reassembler.nextSeq) continue;
       }
       const result = this.reassembler.add(f, epoch);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { serializeFragment } from '../../src/dtls/handshake/fragment.js';
+import { serializeRecord } from '../../src/dtls/record/record.js';
 import { DtlsServer } from '../../src/dtls/server.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { Lossy, pskStore } from './helpers.js';
@@ -55,6 +57,33 @@ describe('hostile input (DESIGN: a bad packet costs its sender)', () => {
     good.client.send(Buffer.from('still here'));
     good.pump();
     assert.ok(good.received.server.includes('still here'));
+  });
+
+  it('ignores a forged plaintext handshake message sent to an established session (RFC 6347 §4.1.2.7)', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    // An epoch-0 Finished with the next message_seq both sides would expect (4), from the client's address.
+    const body = Buffer.alloc(12);
+    const forged = serializeRecord({
+      type: 22,
+      version: 0xfefd,
+      epoch: 0,
+      seq: 999,
+      fragment: serializeFragment({
+        msgType: 20,
+        length: 12,
+        messageSeq: 4,
+        fragmentOffset: 0,
+        fragment: body,
+      }),
+    });
+    const sent = net.log.length;
+    net.server.receive(forged, net.clientAddress, net.clientPort);
+    net.client.receive(forged);
+    assert.equal(net.log.length, sent, 'no alert');
+    net.client.send(Buffer.from('alive'));
+    net.pump();
+    assert.deepEqual(net.received.server, ['alive']);
   });
 
   it('drops random datagrams without state or answers (RFC 6347 §4.1.2.7)', () => {
