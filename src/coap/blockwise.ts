@@ -28,7 +28,13 @@ export type Block1Result =
   /** A block was stored and more are expected: answer 2.31 Continue with this Block1. */
   | { readonly kind: 'continue'; readonly block1: BlockOption }
   /** The body is complete; the final response carries this Block1 (RFC 7959 §2.3). */
-  | { readonly kind: 'complete'; readonly body: Buffer; readonly block1: BlockOption }
+  | {
+      readonly kind: 'complete';
+      readonly body: Buffer;
+      readonly block1: BlockOption;
+      /** Content-Format of the first block, which some clients do not repeat in later ones. */
+      readonly contentFormat: Buffer | undefined;
+    }
   /** The transfer cannot go on: answer with this code (and Size1 when given). */
   | {
       readonly kind: 'error';
@@ -38,6 +44,7 @@ export type Block1Result =
     };
 
 interface Block1Transfer {
+  readonly contentFormat: Buffer | undefined;
   readonly parts: Buffer[];
   received: number;
   expiresAt: number;
@@ -67,7 +74,13 @@ export class BlockwiseServer {
   }
 
   /** Takes one Block1 block of a request (RFC 7959 §2.5). */
-  receiveBlock1(key: string, block: BlockOption, payload: Buffer, size1?: number): Block1Result {
+  receiveBlock1(
+    key: string,
+    block: BlockOption,
+    payload: Buffer,
+    size1?: number,
+    contentFormat?: Buffer,
+  ): Block1Result {
     this.prune();
     const size = blockSize(block.szx);
     if (block.num === 0) this.#dropBlock1(key);
@@ -89,9 +102,9 @@ export class BlockwiseServer {
       if (!block.more) {
         // A single-block transfer needs no state.
         this.completed++;
-        return { kind: 'complete', body: payload, block1: block };
+        return { kind: 'complete', body: payload, block1: block, contentFormat };
       }
-      transfer = { parts: [], received: 0, expiresAt: 0 };
+      transfer = { contentFormat, parts: [], received: 0, expiresAt: 0 };
       this.#block1.set(key, transfer);
     }
     // RFC 7959 §2.9.2: a block that is not the next one expected is answered 4.08.
@@ -127,7 +140,12 @@ export class BlockwiseServer {
     const body = Buffer.concat(transfer.parts);
     this.#dropBlock1(key);
     this.completed++;
-    return { kind: 'complete', body, block1: block };
+    return {
+      kind: 'complete',
+      body,
+      block1: block,
+      contentFormat: transfer.contentFormat ?? contentFormat,
+    };
   }
 
   #tooLarge(): Block1Result {

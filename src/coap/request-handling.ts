@@ -8,6 +8,7 @@ import {
   getOption,
   getUintOption,
   OptionNumber,
+  sortOptions,
   uintOption,
 } from './option.js';
 import {
@@ -55,6 +56,8 @@ export async function handleRequest(
   }
   const key = transferKey(peer.key, message);
   let body = message.payload;
+  /** The message handed to the handler: the last block, completed from the first. */
+  let request = message;
   let block1: BlockOption | undefined;
   const rawBlock1 = getOption(message.options, OptionNumber.Block1);
   if (rawBlock1 !== undefined) {
@@ -69,6 +72,7 @@ export async function handleRequest(
       b,
       message.payload,
       getUintOption(message.options, OptionNumber.Size1),
+      getOption(message.options, OptionNumber.ContentFormat),
     );
     if (result.kind === 'error') {
       const options: CoapOption[] = [];
@@ -83,6 +87,16 @@ export async function handleRequest(
     }
     body = result.body;
     block1 = result.block1;
+    const cf = result.contentFormat;
+    if (cf !== undefined && getOption(message.options, OptionNumber.ContentFormat) === undefined) {
+      request = {
+        ...message,
+        options: sortOptions([
+          ...message.options,
+          { number: OptionNumber.ContentFormat, value: cf },
+        ]),
+      };
+    }
     if (b.num > 0 || b.more) ctx.stats.blockwiseTransfers++;
   }
   let block2: BlockOption | undefined;
@@ -119,9 +133,9 @@ export async function handleRequest(
   } else {
     exchange.armSeparate(ctx.separateAfterMs);
     try {
-      const request = requestFromMessage(message, body);
-      ctx.remember(request, message);
-      response = await handler(request, peer);
+      const incoming = requestFromMessage(request, body);
+      ctx.remember(incoming, message);
+      response = await handler(incoming, peer);
       if (typeof response?.code !== 'number')
         throw new TypeError('handler returned no response code');
     } catch (err) {

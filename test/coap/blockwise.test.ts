@@ -190,6 +190,38 @@ describe('Block-wise transfers, server side (RFC 7959)', () => {
     await endpoint.close();
   });
 
+  test("keeps the first block's Content-Format when later blocks leave it out (RFC 7959 §2.5)", async () => {
+    const transport = new FakeTransport();
+    const formats: (number | undefined)[] = [];
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      handler: (req) => {
+        formats.push(req.contentFormat);
+        return { code: Code.Changed };
+      },
+    });
+    transport.deliver(
+      devicePeer,
+      request(
+        Code.Post,
+        'dp',
+        [block(OptionNumber.Block1, '0/1/16'), uintOption(OptionNumber.ContentFormat, 112)],
+        body(16),
+      ),
+    );
+    transport.deliver(
+      devicePeer,
+      request(Code.Post, 'dp', [block(OptionNumber.Block1, '1/0/16')], body(5)),
+    );
+    await settle();
+    assert.deepEqual(
+      transport.take().map((m) => m.code),
+      [Code.Continue, Code.Changed],
+    );
+    assert.deepEqual(formats, [112]);
+    await endpoint.close();
+  });
+
   test('Block1 with the server asking for smaller blocks (RFC 7959 §3.2 figure 7)', async () => {
     const { transport, endpoint, received } = server({ blockSize: 32 });
     const payload = body(200);
