@@ -23,6 +23,40 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     );
   });
 
+  it('exchanges the six flights of a full handshake in lockstep (RFC 6347 §4.2.4 figure 1)', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    const flights = net.log.map(
+      (l) => `${l.dir === 'to-server' ? 'C' : 'S'} ${describeDatagram(l.d).join(' ')}`,
+    );
+    assert.deepEqual(flights, [
+      'C hs:1', // flight 1: ClientHello
+      'S hs:3', // flight 2: HelloVerifyRequest
+      'C hs:1', // flight 3: ClientHello with cookie
+      'S hs:2 hs:14', // flight 4: ServerHello, ServerHelloDone
+      'C hs:16 20@0 22@1', // flight 5: ClientKeyExchange, ChangeCipherSpec, Finished (epoch 1)
+      'S 20@0 22@1', // flight 6: ChangeCipherSpec, Finished (epoch 1)
+    ]);
+  });
+
+  it('exchanges the flights of an abbreviated handshake in lockstep (RFC 6347 §4.2.4 figure 2)', async () => {
+    const net = new Lossy();
+    assert.equal(await net.handshake(), undefined);
+    net.newClient({ session: net.client.session });
+    net.log.length = 0;
+    assert.equal(await net.handshake(), undefined);
+    const flights = net.log.map(
+      (l) => `${l.dir === 'to-server' ? 'C' : 'S'} ${describeDatagram(l.d).join(' ')}`,
+    );
+    assert.deepEqual(flights, [
+      'C hs:1', // ClientHello with the session id
+      'S hs:3', // HelloVerifyRequest
+      'C hs:1', // ClientHello with cookie
+      'S hs:2 20@0 22@1', // ServerHello, ChangeCipherSpec, Finished
+      'C 20@0 22@1', // ChangeCipherSpec, Finished
+    ]);
+  });
+
   it('keeps no state for a ClientHello without a valid cookie (RFC 6347 §4.2.1)', () => {
     const net = new Lossy();
     net.fate = (dir) => (dir === 'to-server' ? 'deliver' : 'drop');
