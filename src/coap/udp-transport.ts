@@ -15,6 +15,9 @@ export interface UdpTransportOptions {
   readonly port?: number;
   /** Bind an IPv6 socket to IPv6 only (default false: `::` also takes IPv4). */
   readonly ipv6Only?: boolean;
+  /** Socket receive buffer in bytes (SO_RCVBUF), for bursts of datagrams; OS default if unset. */
+  readonly recvBufferSize?: number;
+  readonly sendBufferSize?: number;
   readonly logger?: Logger;
 }
 

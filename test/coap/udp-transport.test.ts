@@ -40,9 +40,17 @@ describe('UDP transport (node:dgram)', () => {
   }
 
   test('serves IPv4 clients on a dual-stack IPv6 socket, keyed by their IPv4 address', async () => {
-    const server = new CoapEndpoint(await UdpTransport.bind({ address: '::', port: 0 }), {
-      handler: (_req, peer) => ({ code: Code.Content, payload: peer.key }),
-    });
+    const server = new CoapEndpoint(
+      await UdpTransport.bind({
+        address: '::',
+        port: 0,
+        recvBufferSize: 1 << 18,
+        sendBufferSize: 1 << 18,
+      }),
+      {
+        handler: (_req, peer) => ({ code: Code.Content, payload: peer.key }),
+      },
+    );
     const clientTransport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
     const client = new CoapEndpoint(clientTransport);
     try {
