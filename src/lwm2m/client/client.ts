@@ -83,8 +83,8 @@ export interface Lwm2mClientEvents {
   registered: [string];
   updated: [];
   deregistered: [];
-  /** An automatic Update failed (the next attempt re-registers). */
-  error: [Error];
+  /** An Update the client sent by itself failed (the next attempt re-registers). */
+  updateFailed: [Error];
 }
 
 const DEFAULT_LIFETIME = 86_400;
@@ -136,7 +136,7 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       if (i instanceof ServerInstance) {
         i.trigger = (changes) => {
           if (!this.registered) return;
-          this.update(changes).catch((e) => this.emit('error', e as Error));
+          this.update(changes).catch((e) => this.#updateFailed(e));
         };
       }
     }
@@ -380,10 +380,15 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       this.#updateTimer = undefined;
       this.update().catch((e) => {
         this.#location = undefined;
-        this.emit('error', e as Error);
+        this.#updateFailed(e);
       });
     }, this.#lifetime * 900);
     this.#updateTimer.unref?.();
+  }
+
+  #updateFailed(e: unknown): void {
+    if (this.#closed) return;
+    this.emit('updateFailed', e instanceof Error ? e : new Error(String(e)));
   }
 
   #cancelUpdate(): void {

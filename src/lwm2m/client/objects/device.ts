@@ -51,6 +51,8 @@ export class DeviceInstance extends InstanceEnabler {
       [10, Value.integer(options.memoryFree ?? 1024)],
       // E.4 resource 11: 0 means no error.
       [11, multi([Value.integer(0)])],
+      // Current Time: present; its value is computed from the clock on every read.
+      [13, Value.time(0)],
       [14, Value.string(options.utcOffset ?? '+00:00')],
       [15, Value.string(options.timezone ?? 'Etc/UTC')],
       [16, Value.string(options.binding ?? 'U')],
