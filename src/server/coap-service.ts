@@ -5,7 +5,7 @@ import { UdpTransport } from '../coap/udp-transport.js';
 import type { TandemConfig } from '../config/schema.js';
 import { DtlsServerTransport } from '../dtls/server-transport.js';
 import type { PskCache } from '../hub/psk-cache.js';
-import type { DatagramTransport } from '../transport/datagram.js';
+import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
 import type { Clock } from '../util/clock.js';
 import { ListenError } from './listen.js';
 
@@ -29,6 +29,7 @@ export class CoapService {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #psk: PskCache;
+  readonly #peerSeen: ((peer: DatagramPeer, listener: CoapListener) => void)[] = [];
 
   constructor(options: { config: TandemConfig; logger: Logger; clock: Clock; psk: PskCache }) {
     this.#config = options.config;
@@ -73,6 +74,11 @@ export class CoapService {
     }
   }
 
+  /** Calls `fn` for every well-formed datagram a peer sends (queue mode: the device is awake). */
+  onPeerSeen(fn: (peer: DatagramPeer, listener: CoapListener) => void): void {
+    this.#peerSeen.push(fn);
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.listeners.values()].map((l) => l.endpoint.close()));
     this.listeners.clear();
@@ -84,6 +90,9 @@ export class CoapService {
       handler: router.handle,
       clock: this.#clock,
       logger: this.#logger.child({ listener: name }),
+      onPeerSeen: (peer) => {
+        for (const fn of this.#peerSeen) fn(peer, name);
+      },
     });
     this.listeners.set(name, { endpoint, router, host, port: transport.address()!.port });
   }

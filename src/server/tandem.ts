@@ -11,12 +11,14 @@ import { DeviceRegistry } from '../hub/device-registry.js';
 import { deviceAcl } from '../hub/mqtt-acl.js';
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
+import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
 import type { Store } from '../store/ports.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { packageVersion } from '../util/package-root.js';
 import { CoapService } from './coap-service.js';
 import { formatAddress, isLoopback, listenStream } from './listen.js';
+import { Lwm2mService } from './lwm2m-service.js';
 import { createMetricsRegistry, gaugeFrom } from './metrics.js';
 import { MqttService } from './mqtt-service.js';
 
@@ -62,6 +64,7 @@ export class Tandem {
   readonly authThrottle: AuthThrottle;
   #mqtt: MqttService | undefined;
   #coap: CoapService | undefined;
+  #lwm2m: Lwm2mService | undefined;
   #devices: DeviceRegistry | undefined;
   readonly #adminToken: string | undefined;
 
@@ -97,6 +100,12 @@ export class Tandem {
   get coap(): CoapService {
     if (!this.#coap) throw new Error('Tandem is not started');
     return this.#coap;
+  }
+
+  /** The LwM2M server on the coap and coaps listeners, once started. */
+  get lwm2m(): Lwm2mService {
+    if (!this.#lwm2m) throw new Error('Tandem is not started');
+    return this.#lwm2m;
   }
 
   /**
@@ -154,6 +163,7 @@ export class Tandem {
       this.#warnIfOpen();
       await this.#startMqtt();
       await this.#startCoap();
+      this.#startLwm2m();
       await this.#startHttp();
     } catch (err) {
       await this.#shutdown();
@@ -303,6 +313,28 @@ export class Tandem {
     }
   }
 
+  #startLwm2m(): void {
+    const { objectsDir } = this.config.lwm2m;
+    let registry = omaRegistry();
+    if (objectsDir) {
+      registry = new ObjectRegistry({ userDirs: [objectsDir] });
+      for (const failure of registry.load()) {
+        this.logger.warn(failure, 'an LwM2M object definition could not be loaded');
+      }
+    }
+    const psk = this.psk;
+    this.#lwm2m = new Lwm2mService({
+      coap: this.coap,
+      registry,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'lwm2m' }),
+      policy: {
+        anonymousAllowed: this.anonymousAllowed,
+        deviceOfPsk: (identity) => psk.deviceOf(identity),
+      },
+    });
+  }
+
   async #startHttp(): Promise<void> {
     const { port } = this.config.listeners.http;
     if (port === 'off') return;
@@ -353,7 +385,17 @@ export class Tandem {
     const deadline = this.config.shutdownTimeoutMs;
     const closing: Promise<unknown>[] = [];
     if (this.#mqtt) closing.push(this.#mqtt.stop());
-    if (this.#coap) closing.push(this.#coap.stop());
+    // The LwM2M server first (it cancels observations through the endpoints), then CoAP.
+    if (this.#coap) {
+      const lwm2m = this.#lwm2m;
+      const coap = this.#coap;
+      closing.push(
+        (async () => {
+          await lwm2m?.stop();
+          await coap.stop();
+        })(),
+      );
+    }
     if (this.#api) closing.push(this.#api.close());
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -370,6 +412,7 @@ export class Tandem {
     }
     this.#mqtt = undefined;
     this.#coap = undefined;
+    this.#lwm2m = undefined;
     this.#addresses.clear();
     this.#api = undefined;
     if (this.#store && this.#ownsStore) {

@@ -1,0 +1,86 @@
+import { X509Certificate } from 'node:crypto';
+import { Code } from '../coap/code.js';
+import type { CoapRequest, OutgoingResponse } from '../coap/request.js';
+import type { Registration } from '../lwm2m/server/registration.js';
+import type { DatagramPeer, PeerIdentity } from '../transport/datagram.js';
+
+export interface RegistrationPolicyOptions {
+  /** Devices may register over plain CoAP without credentials (see Tandem.anonymousAllowed). */
+  anonymousAllowed: boolean;
+  /** The device that owns a PSK identity. */
+  deviceOfPsk(identity: string): string | undefined;
+  registrationById(id: string): Promise<Registration | undefined>;
+}
+
+const forbidden = (reason: string): OutgoingResponse => ({
+  code: Code.Forbidden,
+  payload: Buffer.from(reason),
+});
+
+/**
+ * Who may use the Registration interface, checked before the LwM2M server sees the request:
+ * - LwM2M-TS-Transport 1.1 §5.2.8 / TS-Core 1.1 §6.2.1: a client on a secured connection may
+ *   register only the endpoint name its credentials belong to (PSK identity of that device, or
+ *   an X.509 certificate whose common name is the endpoint name), else 4.03 Forbidden.
+ * - Secure by default: over plain CoAP (NoSec) only while anonymous access is allowed.
+ * - Update and De-register of a registration made on a secured connection must come with the
+ *   same identity, so that a registration ID alone cannot hijack a device.
+ * Returns the refusal, or undefined to let the request through.
+ */
+export async function checkRegistrationAccess(
+  request: CoapRequest,
+  peer: DatagramPeer,
+  policy: RegistrationPolicyOptions,
+): Promise<OutgoingResponse | undefined> {
+  if (request.path[0] !== 'rd') return undefined;
+  if (!peer.identity && !policy.anonymousAllowed) {
+    return forbidden('authentication required: register over DTLS with the device credentials');
+  }
+  if (request.path.length === 1) {
+    const ep = request.query.find((q) => q.startsWith('ep='))?.slice(3);
+    // A missing endpoint name is the LwM2M server's 4.00 to give.
+    if (ep === undefined || !peer.identity) return undefined;
+    return ownerOf(peer.identity, policy) === ep
+      ? undefined
+      : forbidden(`endpoint name ${ep} does not belong to these credentials`);
+  }
+  const registration = await policy.registrationById(request.path[1]!);
+  if (registration?.peer.identity && !sameIdentity(registration.peer.identity, peer.identity)) {
+    return forbidden('this registration belongs to other credentials');
+  }
+  return undefined;
+}
+
+/** The endpoint name that a DTLS identity may register. */
+function ownerOf(identity: PeerIdentity, policy: RegistrationPolicyOptions): string | undefined {
+  switch (identity.kind) {
+    case 'psk':
+      return policy.deviceOfPsk(identity.identity);
+    case 'x509':
+      return commonName(identity.certificate);
+    case 'rpk':
+      // Raw public keys are not yet mapped to devices: refuse rather than guess.
+      return undefined;
+  }
+}
+
+function commonName(der: Buffer): string | undefined {
+  try {
+    const subject = new X509Certificate(der).subject;
+    return /^CN=(.*)$/m.exec(subject)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function sameIdentity(a: PeerIdentity, b: PeerIdentity | undefined): boolean {
+  if (!b || a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'psk':
+      return a.identity === (b as typeof a).identity;
+    case 'rpk':
+      return a.publicKey.equals((b as typeof a).publicKey);
+    case 'x509':
+      return a.certificate.equals((b as typeof a).certificate);
+  }
+}

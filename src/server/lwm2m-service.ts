@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { CoapEndpoint } from '../coap/endpoint.js';
+import type { ObjectRegistry } from '../lwm2m/model/object-registry.js';
+import type { ServerCoapPort } from '../lwm2m/server/coap-port.js';
+import { Lwm2mServer } from '../lwm2m/server/server.js';
+import type { DatagramPeer } from '../transport/datagram.js';
+import type { Clock } from '../util/clock.js';
+import type { CoapListener, CoapService } from './coap-service.js';
+import { checkRegistrationAccess, type RegistrationPolicyOptions } from './lwm2m-security.js';
+
+/** The listeners that carry the LwM2M server's interfaces (the bootstrap ones have their own). */
+const SERVER_LISTENERS: readonly CoapListener[] = ['coap', 'coaps'];
+
+/**
+ * The LwM2M server of a Tandem instance, reachable on the `coap` and `coaps` listeners at once.
+ * Requests to a device leave from the endpoint it last spoke to (devices sit behind NAT, and a
+ * DTLS device can only be reached through its session).
+ */
+export class Lwm2mService {
+  readonly server: Lwm2mServer;
+  /** The endpoint each peer last spoke to, by peer key. */
+  readonly #endpointOf = new Map<string, CoapEndpoint>();
+  readonly #endpoints = new Map<CoapListener, CoapEndpoint>();
+
+  constructor(options: {
+    coap: CoapService;
+    registry: ObjectRegistry;
+    clock: Clock;
+    logger: Logger;
+    policy: Omit<RegistrationPolicyOptions, 'registrationById'>;
+  }) {
+    for (const name of SERVER_LISTENERS) {
+      const listener = options.coap.listeners.get(name);
+      if (listener) this.#endpoints.set(name, listener.endpoint);
+    }
+    this.server = new Lwm2mServer({
+      endpoint: this.#port(),
+      registry: options.registry,
+      clock: options.clock,
+      logger: options.logger,
+      attachHandler: false,
+    });
+    const policy: RegistrationPolicyOptions = {
+      ...options.policy,
+      registrationById: (id) => this.server.store.getById(id),
+    };
+    for (const name of SERVER_LISTENERS) {
+      const listener = options.coap.listeners.get(name);
+      if (!listener) continue;
+      listener.router.add('', async (request, peer) => {
+        this.#endpointOf.set(peer.key, listener.endpoint);
+        const refused = await checkRegistrationAccess(request, peer, policy);
+        return refused ?? this.server.handleRequest(request, peer);
+      });
+    }
+    options.coap.onPeerSeen((peer, name) => {
+      const endpoint = this.#endpoints.get(name);
+      if (!endpoint) return;
+      this.#endpointOf.set(peer.key, endpoint);
+      this.server.peerSeen(peer);
+    });
+    this.server.on('deregistered', (r) => this.#endpointOf.delete(r.peer.key));
+    this.server.on('expired', (r) => this.#endpointOf.delete(r.peer.key));
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close();
+    this.#endpointOf.clear();
+  }
+
+  /** One CoAP port over several endpoints, choosing the one each peer is reached through. */
+  #port(): ServerCoapPort {
+    const pick = (peer: DatagramPeer): CoapEndpoint => {
+      const endpoint =
+        this.#endpointOf.get(peer.key) ??
+        (peer.identity ? this.#endpoints.get('coaps') : this.#endpoints.get('coap'));
+      if (!endpoint) throw new Error(`no CoAP listener reaches ${peer.key}`);
+      return endpoint;
+    };
+    return {
+      // Each listener's router hands requests to the server (see the constructor).
+      setHandler: () => undefined,
+      request: (peer, params) => pick(peer).request(peer, params),
+      observe: (peer, params, listener) => pick(peer).observe(peer, params, listener),
+    };
+  }
+}
