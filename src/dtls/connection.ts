@@ -34,6 +34,16 @@ export interface ConnectionOptions {
   onData(data: Buffer): void;
   /** The association ended: by close_notify (no error), a fatal alert, or a failed handshake. */
   onClose(error: DtlsError | undefined, byPeer: boolean): void;
+  /** Counters to add to (shared by all associations of a server). */
+  counters?: RecordCounters;
+}
+
+/** Plain counters of the record layer. */
+export interface RecordCounters {
+  /** Records dropped silently: unknown epoch, replayed, not authentic, too long (RFC 6347 §4.1.2.7). */
+  recordsDropped: number;
+  alertsSent: number;
+  alertsReceived: number;
 }
 
 /** Records of the next epoch kept while its keys are not yet known (RFC 6347 §4.1). */
@@ -149,13 +159,14 @@ export class DtlsConnection implements HandshakeHost {
       // RFC 6347 §4.1: a record of the next epoch may overtake the messages giving its keys.
       if (rec.epoch === this.records.readEpoch + 1 && this.#future.length < MAX_FUTURE_RECORDS) {
         this.#future.push(rec);
-      }
+      } else if (this.#o.counters) this.#o.counters.recordsDropped++;
       return false;
     }
     const before = this.records.highestSeq(rec.epoch);
     const failed = { mac: false };
     const opened = this.records.unprotect(rec, failed);
     if (!opened) {
+      if (this.#o.counters) this.#o.counters.recordsDropped++;
       // RFC 6347 §4.1.2.7: invalid records are dropped silently, except that a record of the
       // new epoch that does not decrypt while the peer's Finished is due means the peer derived
       // other keys (a wrong PSK): RFC 5246 §7.2.2 bad_record_mac.
@@ -165,7 +176,10 @@ export class DtlsConnection implements HandshakeHost {
       return false;
     }
     // RFC 5246 §6.2.3: a plaintext over 2^14 bytes is record_overflow; dropped (§4.1.2.7).
-    if (opened.data.length > MAX_PLAINTEXT) return false;
+    if (opened.data.length > MAX_PLAINTEXT) {
+      if (this.#o.counters) this.#o.counters.recordsDropped++;
+      return false;
+    }
     this.lastActivity = this.#o.clock.now();
     switch (opened.type) {
       case ContentType.handshake:
@@ -248,6 +262,7 @@ export class DtlsConnection implements HandshakeHost {
   #onAlert(data: Buffer, epoch: number): void {
     const alert = parseAlert(data);
     if (!alert) return;
+    if (this.#o.counters) this.#o.counters.alertsReceived++;
     // Once established, only alerts under the session's keys count: a forged plaintext alert
     // must not end the association (RFC 6347 §4.1.2.7).
     if (this.state === 'established' && epoch !== this.records.readEpoch) return;
@@ -267,6 +282,7 @@ export class DtlsConnection implements HandshakeHost {
   }
 
   #sendAlert(level: number, description: number): void {
+    if (this.#o.counters) this.#o.counters.alertsSent++;
     try {
       this.#o.send(this.records.protect(ContentType.alert, serializeAlert({ level, description })));
     } catch {

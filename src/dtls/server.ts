@@ -70,6 +70,10 @@ export interface DtlsServerStats {
   addressChanges: number;
   /** Datagrams that matched no association and were no ClientHello (dropped). */
   datagramsDropped: number;
+  /** Records of an association dropped silently (RFC 6347 §4.1.2.7). */
+  recordsDropped: number;
+  alertsSent: number;
+  alertsReceived: number;
 }
 
 /** A peer of the server: `key` names the session and survives an address change (CID). */
@@ -106,6 +110,9 @@ export class DtlsServer {
     sessionsClosed: 0,
     addressChanges: 0,
     datagramsDropped: 0,
+    recordsDropped: 0,
+    alertsSent: 0,
+    alertsReceived: 0,
   };
   readonly #o: DtlsServerOptions;
   readonly #clock: Clock;
@@ -370,6 +377,7 @@ export class DtlsServer {
       mtu: this.#o.mtu ?? 1200,
       retransmit: { ...defaultRetransmit, ...this.#o.retransmit },
       send: (d) => this.sendTo(d, peer.address, peer.port),
+      counters: this.stats,
       onEstablished: (session) => {
         endHandshake();
         peer.identity = session.identity;

@@ -80,6 +80,7 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     const err = (await net.handshake()) as { code?: string } | undefined;
     assert.equal(err?.code, 'DTLS_ERR_BAD_RECORD_MAC');
     assert.equal(net.server.stats.handshakesFailed, 1);
+    assert.equal(net.server.stats.alertsSent, 1);
   });
 
   it('recovers from lost flights by retransmission (RFC 6347 §4.2.4)', async () => {
@@ -164,6 +165,8 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     net.server.receive(Buffer.from('garbage that is no record'), net.clientAddress, net.clientPort);
     net.server.receive(Buffer.alloc(0), net.clientAddress, net.clientPort);
     assert.equal(net.log.length, before, 'no alert is sent');
+    assert.equal(net.server.stats.recordsDropped, 1, 'the forged record is counted');
+    assert.equal(net.server.stats.alertsSent, 0);
     net.client.send(Buffer.from('y'));
     net.pump();
     assert.deepEqual(net.received.server, ['y']);
