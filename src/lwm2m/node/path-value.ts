@@ -25,9 +25,27 @@ export interface Lwm2mPathValue {
   readonly time?: number;
 }
 
-/** The leaves under `node` at `path`, depth-first in id order. */
+const NODE_DEPTH: Record<Lwm2mNode['kind'], number> = {
+  object: 1,
+  'object-instance': 2,
+  'single-resource': 3,
+  'multiple-resource': 3,
+  'resource-instance': 4,
+};
+
+/**
+ * The leaves under `node` at `path`, depth-first in id order. `path` is the node's own path,
+ * or its parent's (the node's id is then appended). Throws RangeError for any other path.
+ */
 export function flattenNode(node: Lwm2mNode, path: Lwm2mPath): Lwm2mPathValue[] {
   const out: Lwm2mPathValue[] = [];
+  // A node given at its parent's path (an object instance sent to /3 by a Create) sits one
+  // level further down: its own id completes the path.
+  const depth = NODE_DEPTH[node.kind];
+  if (path.segments.length === depth - 1) path = path.append(node.id);
+  else if (path.segments.length !== depth) {
+    throw new RangeError(`a ${node.kind} cannot sit at ${path}`);
+  }
   const visit = (n: Lwm2mNode, p: Lwm2mPath): void => {
     switch (n.kind) {
       case 'object':

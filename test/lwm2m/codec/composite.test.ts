@@ -6,10 +6,11 @@ import {
   decodeComposite,
   decodeCreate,
   decodeTimestamped,
+  encode,
   encodeComposite,
   encodeTimestamped,
 } from '../../../src/lwm2m/codec/lwm2m-codec.js';
-import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
+import { objectInstance, singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
 import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
 import { groupByPaths, groupByTime, resolveTime } from '../../../src/lwm2m/node/path-value.js';
@@ -57,6 +58,26 @@ describe('Create payloads (LwM2M-TS 1.0 §5.4.6)', () => {
       created.map((c) => [c.id, c.resources.size]),
       [[3, 2]],
     );
+  });
+
+  it('writes an instance sent to its object path with its id in every format, and reads it back', () => {
+    const inst = objectInstance(1, [singleResource(0, Value.string('a'))]);
+    const senml = encode(inst, ContentFormat.SENML_JSON, path('/66'), linkModel);
+    assert.equal(senml.toString(), '[{"bn":"/66/","n":"1/0","vs":"a"}]');
+    for (const format of [
+      ContentFormat.TLV,
+      ContentFormat.SENML_JSON,
+      ContentFormat.SENML_CBOR,
+      ContentFormat.LWM2M_CBOR,
+    ]) {
+      const bytes = encode(inst, format, path('/66'), linkModel);
+      const created = decodeCreate(bytes, format, path('/66'), linkModel);
+      assert.deepEqual(
+        created.map((c) => [c.id, [...c.resources.values()]]),
+        [[1, [...inst.resources.values()]]],
+        `${format}`,
+      );
+    }
   });
 
   it('refuses a Create aimed below an object', () => {
