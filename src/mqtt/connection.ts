@@ -48,7 +48,8 @@ export class Connection implements SessionOutlet {
   /** Session Expiry Interval from CONNECT, for the DISCONNECT rule [MQTT-3.14.2-2]. */
   connectExpiryInterval = 0;
   will: StoredWill | undefined;
-  readonly inboundAliases = new Map<number, string>();
+  /** Topic aliases the client set (MQTT 5.0 §3.3.2.3.4); created on first use. */
+  inboundAliases: Map<number, string> | undefined;
   /** QoS 1/2 PUBLISH received and not yet acknowledged (PUBACK or PUBCOMP pending). */
   incomingUnacked = 0;
   /** State of an enhanced authentication in progress (MQTT 5.0 §4.12). */
@@ -57,7 +58,7 @@ export class Connection implements SessionOutlet {
     | undefined;
   /** Authentication Method agreed at CONNECT, for re-authentication [MQTT-4.12.1-1]. */
   authMethod: string | undefined;
-  #outboundAliases = new Map<string, number>();
+  #outboundAliases: Map<string, number> | undefined;
   #decoder: PacketDecoder;
   #items: Item[] = [];
   #busy = false;
@@ -137,6 +138,7 @@ export class Connection implements SessionOutlet {
     if (v5 && aliasMax > 0) {
       // Outbound aliases: first use of a topic sends it with a new alias, later uses send the
       // alias and an empty topic (MQTT 5.0 §3.3.2.3.4). When all are taken, topics go in full.
+      this.#outboundAliases ??= new Map();
       const known = this.#outboundAliases.get(m.topic);
       if (known !== undefined) {
         frame.topic = '';

@@ -11,25 +11,61 @@ export interface Decoded {
   size: number;
 }
 
+type Parser = ReturnType<typeof mqttPacket.parser> & { settings: { protocolVersion?: number } };
+
 /**
- * Per-connection decoder: frames the stream, runs the strict checks, then lets mqtt-packet
- * build the packet object. Every failure surfaces as an `MqttProtocolError`; nothing else throws.
+ * One mqtt-packet parser shared by every connection. It is only ever handed one complete frame
+ * at a time and answers synchronously, so no state crosses from one frame (or connection) to the
+ * next; sharing it saves an EventEmitter and a buffer list per idle connection.
  */
-export class PacketDecoder {
-  #frames: FrameReader;
-  #parser = mqttPacket.parser();
-  #version = 0;
+class SharedParser {
+  #parser!: Parser;
   #last: Packet | undefined;
   #error: Error | undefined;
 
-  constructor(maxPacketSize: number) {
-    this.#frames = new FrameReader(maxPacketSize);
+  constructor() {
+    this.#renew();
+  }
+
+  #renew(): void {
+    this.#parser = mqttPacket.parser() as Parser;
     this.#parser.on('packet', (p: Packet) => {
       this.#last = p;
     });
     this.#parser.on('error', (e: Error) => {
       this.#error = e;
     });
+  }
+
+  parse(bytes: Buffer, version: number): { packet?: Packet; error?: Error } {
+    this.#last = undefined;
+    this.#error = undefined;
+    // A CONNECT sets the level itself; other packets are read at the connection's level.
+    this.#parser.settings = { protocolVersion: version || 4 };
+    this.#parser.parse(bytes);
+    const packet = this.#last as Packet | undefined;
+    const error = this.#error as Error | undefined;
+    // Anything but exactly one packet leaves state behind: start afresh for the next frame.
+    if (error || !packet) this.#renew();
+    const out: { packet?: Packet; error?: Error } = {};
+    if (packet) out.packet = packet;
+    if (error) out.error = error;
+    return out;
+  }
+}
+
+const shared = new SharedParser();
+
+/**
+ * Per-connection decoder: frames the stream, runs the strict checks, then lets mqtt-packet
+ * build the packet object. Every failure surfaces as an `MqttProtocolError`; nothing else throws.
+ */
+export class PacketDecoder {
+  #frames: FrameReader;
+  #version = 0;
+
+  constructor(maxPacketSize: number) {
+    this.#frames = new FrameReader(maxPacketSize);
   }
 
   /**
@@ -57,10 +93,7 @@ export class PacketDecoder {
   /** Frames are handed over one at a time, so a "too large" on the 2nd never hides the 1st. */
   #decode(frame: Frame): Decoded {
     const info = strictCheck(frame, this.#version);
-    this.#last = undefined;
-    this.#error = undefined;
-    this.#parser.parse(frame.bytes);
-    const error = this.#error as Error | undefined;
+    const { packet: parsed, error } = shared.parse(frame.bytes, this.#version);
     if (error) {
       const message = error.message;
       if (/protocol version|protocolId/i.test(message)) {
@@ -69,7 +102,7 @@ export class PacketDecoder {
       }
       throw malformed(message);
     }
-    const packet = this.#last as Packet | undefined;
+    const packet = parsed;
     if (!packet) throw malformed('incomplete packet');
     // Later frames of the same chunk are checked against the level this CONNECT agrees.
     if (packet.cmd === 'connect' && this.#version === 0) {

@@ -43,9 +43,10 @@ export function handlePublish(
       throw new MqttProtocolError(ReasonCode.TopicAliasInvalid, `topic alias ${alias} invalid`);
     }
     if (topic.length > 0) {
+      conn.inboundAliases ??= new Map();
       conn.inboundAliases.set(alias, topic);
     } else {
-      const known = conn.inboundAliases.get(alias);
+      const known = conn.inboundAliases?.get(alias);
       // MQTT 5.0 §3.3.2.3.4: an unknown alias with an empty topic is a Protocol Error.
       if (known === undefined) throw protocolError(`unknown topic alias ${alias}`);
       topic = known;
