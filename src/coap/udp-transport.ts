@@ -60,6 +60,8 @@ export class UdpTransport implements DatagramTransport {
     const socket = createSocket({
       type: ipv6 ? 'udp6' : 'udp4',
       ipv6Only: options.ipv6Only ?? false,
+      ...(options.recvBufferSize ? { recvBufferSize: options.recvBufferSize } : {}),
+      ...(options.sendBufferSize ? { sendBufferSize: options.sendBufferSize } : {}),
     });
     const transport = new UdpTransport(socket, options.logger, ipv6);
     await new Promise<void>((resolve, reject) => {
