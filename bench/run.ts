@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   checkAckHeaders();
 
   const versions: Record<string, string> = {};
-  for (const name of brokerNames) versions[name] = BROKERS[name as BrokerName].version();
+  for (const name of brokerNames) {
+    if (name !== 'reflector') versions[name] = BROKERS[name as BrokerName].version();
+  }
   const machine: Machine = {
     date: new Date().toISOString(),
     command: ['node --import tsx bench/run.ts', ...process.argv.slice(2)].join(' '),
