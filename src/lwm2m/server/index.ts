@@ -21,6 +21,7 @@ export {
 } from './registration.js';
 export {
   MemoryRegistrationStore,
+  RegistrationConflictError,
   type RegistrationPatch,
   type RegistrationStore,
   type RegistrationUpdate,

@@ -30,10 +30,19 @@ export interface RegistrationUpdate {
   readonly current: Registration;
 }
 
+/** `add` of a registration whose ID another endpoint holds. */
+export class RegistrationConflictError extends Error {
+  override readonly name = 'RegistrationConflictError';
+  readonly code = 'LWM2M_ERR_REGISTRATION_ID_TAKEN';
+  constructor(readonly registrationId: string) {
+    super(`registration ID ${registrationId} is taken`);
+  }
+}
+
 export interface RegistrationStore {
   /**
    * Adds a registration. A registration of the same endpoint name is replaced and returned.
-   * Rejects when the registration ID is already taken by another endpoint.
+   * Rejects with RegistrationConflictError when another endpoint holds the registration ID.
    */
   add(registration: Registration): Promise<Registration | undefined>;
   /** Applies `patch` to the registration `id`; undefined when there is none. */
@@ -62,7 +71,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   async add(registration: Registration): Promise<Registration | undefined> {
     const taken = this.#byId.get(registration.id);
     if (taken && taken.endpoint !== registration.endpoint) {
-      throw new Error(`registration ID ${registration.id} is taken`);
+      throw new RegistrationConflictError(registration.id);
     }
     const oldId = this.#idByEndpoint.get(registration.endpoint);
     const old = oldId === undefined ? undefined : this.#byId.get(oldId);

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  type Registration,
+  RegistrationConflictError,
+  type RegistrationStore,
+} from '../../../src/lwm2m/server/index.js';
+
+/** A registration with every field set, for store tests. */
+export function sampleRegistration(overrides: Partial<Registration> = {}): Registration {
+  return {
+    id: 'id-1',
+    endpoint: 'ep-1',
+    lwm2mVersion: '1.1',
+    lifetime: 60,
+    binding: 'U',
+    queueMode: false,
+    smsNumber: '+33600000000',
+    peer: { key: 'udp:192.0.2.1:5683', address: '192.0.2.1', port: 5683 },
+    rootPath: '/',
+    objectLinks: [{ path: '/3/0' }, { path: '/3303', version: '1.1' }],
+    objectVersions: { 3303: '1.1' },
+    supportedContentFormats: [112, 11542],
+    additionalParams: { apn: 'iot' },
+    registeredAt: 1_000,
+    lastUpdateAt: 1_000,
+    expiresAt: 61_000,
+    ...overrides,
+  };
+}
+
+/**
+ * What every RegistrationStore backend owes the server (memory now, SQLite and Redis later).
+ * Each backend's test file runs this suite with a factory for a fresh, empty store and a
+ * function that releases it.
+ */
+export function registrationStoreContract(
+  backend: string,
+  open: () => Promise<{ store: RegistrationStore; close?: () => Promise<void> }>,
+): void {
+  describe(`${backend} registration store contract`, () => {
+    const withStore = (name: string, fn: (store: RegistrationStore) => Promise<void>) =>
+      test(name, async () => {
+        const { store, close } = await open();
+        try {
+          await fn(store);
+        } finally {
+          await close?.();
+        }
+      });
+
+    withStore(
+      'adds, finds by ID and endpoint name, lists and removes a registration',
+      async (store) => {
+        const reg = sampleRegistration();
+        assert.equal(await store.add(reg), undefined);
+        assert.deepEqual(await store.getById('id-1'), reg);
+        assert.deepEqual(await store.getByEndpoint('ep-1'), reg);
+        assert.deepEqual(await store.all(), [reg]);
+        assert.equal(await store.size(), 1);
+        assert.deepEqual(await store.remove('id-1'), reg);
+        assert.equal(await store.remove('id-1'), undefined);
+        assert.equal(await store.getByEndpoint('ep-1'), undefined);
+        assert.equal(await store.size(), 0);
+      },
+    );
+
+    withStore(
+      'replaces the registration of the same endpoint name (LwM2M-TS-Core 1.1 §6.2.1)',
+      async (store) => {
+        const first = sampleRegistration();
+        await store.add(first);
+        const second = sampleRegistration({ id: 'id-2', lifetime: 120 });
+        assert.deepEqual(await store.add(second), first);
+        assert.equal(await store.getById('id-1'), undefined);
+        assert.deepEqual(await store.getByEndpoint('ep-1'), second);
+        assert.equal(await store.size(), 1);
+      },
+    );
+
+    withStore(
+      'refuses a registration ID held by another endpoint (LwM2M-TS-Core 1.1 §6.2.1)',
+      async (store) => {
+        await store.add(sampleRegistration());
+        await assert.rejects(
+          store.add(sampleRegistration({ endpoint: 'ep-2' })),
+          (e: unknown) => e instanceof RegistrationConflictError && e.registrationId === 'id-1',
+        );
+        assert.equal((await store.getById('id-1'))?.endpoint, 'ep-1');
+      },
+    );
+
+    withStore('updates fields and returns the registration before and after', async (store) => {
+      const reg = sampleRegistration();
+      await store.add(reg);
+      const peer = { key: 'udp:192.0.2.9:6000', address: '192.0.2.9', port: 6000 };
+      const result = await store.update('id-1', { lifetime: 300, peer, expiresAt: 400_000 });
+      assert.deepEqual(result?.previous, reg);
+      assert.equal(result?.current.lifetime, 300);
+      assert.deepEqual(result?.current.peer, peer);
+      assert.deepEqual(await store.getById('id-1'), result?.current);
+      assert.equal(await store.update('missing', { lifetime: 1 }), undefined);
+    });
+
+    withStore(
+      'removes an expired registration once, and not one that is still alive',
+      async (store) => {
+        await store.add(sampleRegistration({ expiresAt: 10_000 }));
+        await store.add(sampleRegistration({ id: 'id-2', endpoint: 'ep-2', expiresAt: 20_000 }));
+        assert.deepEqual(
+          (await store.expired(15_000)).map((r) => r.id),
+          ['id-1'],
+        );
+        assert.equal(await store.removeIfExpired('id-2', 15_000), undefined);
+        assert.equal((await store.removeIfExpired('id-1', 15_000))?.id, 'id-1');
+        assert.equal(await store.removeIfExpired('id-1', 15_000), undefined);
+        assert.equal(await store.size(), 1);
+      },
+    );
+  });
+}
