@@ -25,7 +25,11 @@ export interface ObjectRegistryOptions {
   readonly oma?: boolean;
   /** Directory of the vendored OMA objects (default `registry/lwm2m` under the package root). */
   readonly omaDir?: string;
-  /** Directories of user DDF files (every `*.xml` in them), loaded after the OMA objects. */
+  /**
+   * Directories of user DDF files (every `*.xml` in them), loaded after the OMA objects: a
+   * user definition with the id and version of a vendored one replaces it, another version
+   * sits beside it.
+   */
   readonly userDirs?: readonly string[];
 }
 
