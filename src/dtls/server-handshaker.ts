@@ -173,6 +173,7 @@ export class ServerHandshaker extends Handshaker {
     if (this.#tryResume(hello)) return;
 
     this.suite = this.#chooseSuite(hello);
+    if (this.suite.keyExchange === 'ecdhe_ecdsa') this.#planClientAuth(hello.extensions);
     this.#sessionId = randomBytes(32);
     const flight: FlightEntry[] = [this.#serverHello()];
     if (this.suite.keyExchange === 'psk') {
@@ -261,6 +262,18 @@ export class ServerHandshaker extends Handshaker {
     return parseU8List(ext).find((t) => accepted.includes(t));
   }
 
+  /** RFC 5246 §7.4.4: whether to send a CertificateRequest, and for which certificate type. */
+  #planClientAuth(extensions: Extension[]): void {
+    if (this.config.clientAuth === 'none') return;
+    const type = this.#negotiateClientCertType(extensions);
+    if (type !== undefined) {
+      this.#clientCertType = type;
+      this.#certRequested = true;
+    } else if (this.config.clientAuth === 'require') {
+      throw new DtlsError('unsupported_certificate', 'no client certificate type in common');
+    }
+  }
+
   #serverHello(): FlightEntry {
     const hello = this.#hello!;
     const extensions: Extension[] = [];
@@ -288,20 +301,15 @@ export class ServerHandshaker extends Handshaker {
           data: Buffer.from([this.#serverCertType]),
         });
       }
-      if (this.config.clientAuth !== 'none') {
-        const type = this.#negotiateClientCertType(hello.extensions);
-        if (type !== undefined) {
-          this.#clientCertType = type;
-          this.#certRequested = true;
-          if (findExtension(hello.extensions, ExtensionType.client_certificate_type)) {
-            extensions.push({
-              type: ExtensionType.client_certificate_type,
-              data: Buffer.from([type]),
-            });
-          }
-        } else if (this.config.clientAuth === 'require') {
-          throw new DtlsError('unsupported_certificate', 'no client certificate type in common');
-        }
+      // RFC 7250 §4.2: answer client_certificate_type only when a certificate is requested.
+      if (
+        this.#certRequested &&
+        findExtension(hello.extensions, ExtensionType.client_certificate_type)
+      ) {
+        extensions.push({
+          type: ExtensionType.client_certificate_type,
+          data: Buffer.from([this.#clientCertType]),
+        });
       }
     }
     const body = serializeServerHello({
