@@ -9,6 +9,7 @@ import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import { deviceDataRoutes } from './routes/device-data.js';
 import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
 import { type HealthReport, healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -68,6 +69,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { registry: ctx.metrics });
   if (ctx.devices) {
     await app.register(deviceRoutes, { devices: ctx.devices });
+    await app.register(eventRoutes, { devices: ctx.devices });
     if (ctx.telemetry) {
       await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
     }
