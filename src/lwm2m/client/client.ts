@@ -360,7 +360,8 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       observations: this.#observations,
       version: this.version,
       defaultFormat: this.#defaultFormat(),
-      acceptObserve: (request) => acceptObserveAny(this.#o.endpoint, request, peer),
+      // RFC 7641 §2 (GET) and RFC 8132 §2.4 (FETCH, Observe-Composite).
+      acceptObserve: (request) => this.#o.endpoint.acceptObserve(request, peer),
       changed: (path) => this.#observations.changed(path),
     };
   }
@@ -394,27 +395,5 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
   #cancelUpdate(): void {
     if (this.#updateTimer) this.#clock.clearTimeout(this.#updateTimer);
     this.#updateTimer = undefined;
-  }
-}
-
-/**
- * Accepts an Observe registration. RFC 7641 §2 and RFC 8132 §2.4 allow FETCH with Observe
- * (LwM2M Observe-Composite, LwM2M-TS-Core 1.1 §6.4.3), but `CoapEndpoint.acceptObserve` takes
- * only GET; until it does, a FETCH is handed over as a GET (the endpoint keys the observation
- * on peer and token, and sends its notifications with the FETCH's token).
- */
-function acceptObserveAny(
-  port: ClientCoapPort,
-  request: CoapRequest,
-  peer: DatagramPeer,
-): ServerObservation {
-  if (request.method === Code.Get) return port.acceptObserve(request, peer);
-  const mutable = request as { method: number };
-  const method = mutable.method;
-  mutable.method = Code.Get;
-  try {
-    return port.acceptObserve(request, peer);
-  } finally {
-    mutable.method = method;
   }
 }
