@@ -267,8 +267,10 @@ export function encodeTimestamped(
   if (nodes.length === 1 && only && only.time === undefined) {
     return encode(only.node, format, path, model);
   }
-  const entries = nodes.flatMap((n) =>
-    flattenNode(n.node, path).map((e) => (n.time === undefined ? e : { ...e, time: n.time })),
+  const entries = guard('UNEXPECTED_NODE', `${path}`, () =>
+    nodes.flatMap((n) =>
+      flattenNode(n.node, path).map((e) => (n.time === undefined ? e : { ...e, time: n.time })),
+    ),
   );
   if (format === ContentFormat.JSON || format === ContentFormat.OLD_JSON) {
     return encodeLwm2mJsonTimestamped(entries, path, model);
