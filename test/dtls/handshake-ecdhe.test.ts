@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Lossy } from './helpers.js';
+import { describeDatagram, Lossy } from './helpers.js';
 import { makePki, type TestPki } from './pki.js';
 
 const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }) as Buffer;
@@ -46,6 +46,32 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.deepEqual(net.client.serverIdentity, { kind: 'rpk', publicKey: spki(s.publicKey) });
     assert.deepEqual(net.lastPeer?.identity, { kind: 'rpk', publicKey: spki(c.publicKey) });
     assert.deepEqual(net.received.server, ['rpk']);
+  });
+
+  it('refuses a raw public key client when only X.509 is trusted and a certificate is required (RFC 7250 §4.2)', async () => {
+    const c = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const net = new Lossy(
+      { ...x509Server(), clientAuth: 'require' },
+      { ...x509Client(), certificate: { privateKey: c.privateKey } },
+    );
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_UNSUPPORTED_CERTIFICATE');
+  });
+
+  it('sends the flights of a mutually authenticated handshake in lockstep (RFC 5246 §7.3)', async () => {
+    const net = new Lossy({ ...x509Server(), clientAuth: 'require' }, x509Client());
+    assert.equal(await net.handshake(), undefined);
+    const flights = net.log.map(
+      (l) => `${l.dir === 'to-server' ? 'C' : 'S'} ${describeDatagram(l.d).join(' ')}`,
+    );
+    assert.deepEqual(flights, [
+      'C hs:1',
+      'S hs:3',
+      'C hs:1',
+      'S hs:2 hs:11 hs:12 hs:13 hs:14', // ServerHello Certificate ServerKeyExchange CertificateRequest ServerHelloDone
+      'C hs:11 hs:16 hs:15 20@0 22@1', // Certificate ClientKeyExchange CertificateVerify CCS Finished
+      'S 20@0 22@1',
+    ]);
   });
 
   it('refuses a raw public key the trust callback does not know (RFC 7250 §4.3 bad_certificate)', async () => {
