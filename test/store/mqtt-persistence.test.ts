@@ -94,7 +94,7 @@ function committedRows(path: string, table: string): number {
 }
 
 describe('SQLite MQTT persistence', () => {
-  test('writes of one event-loop turn share one commit (group commit)', async (t) => {
+  test('the writes of one synchronous run (one PUBLISH to many subscribers) share one commit', async (t) => {
     const store = new SqliteStore({ dataDir: tempDir(t) });
     t.after(() => store.close());
     const p = store.mqtt;
