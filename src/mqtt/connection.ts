@@ -116,6 +116,16 @@ export class Connection implements SessionOutlet {
   sendPublish(d: Delivery, dup: boolean): 'sent' | 'too-large' {
     const m = d.message;
     const v5 = this.protocolVersion === 5;
+    const aliasMax = Math.min(this.clientTopicAliasMaximum, this.core.limits.outboundTopicAliases);
+    if (d.qos === 0 && m.expiresAt === undefined && !(v5 && (d.subscriptionIds || aliasMax > 0))) {
+      // Fan-out fast path: a QoS 0 copy with nothing per subscriber is encoded once per
+      // protocol level and retain flag, and the same bytes go to every such subscriber.
+      const shared = sharedEncoding(d, this.protocolVersion);
+      if (shared.length > this.clientMaximumPacketSize) return 'too-large';
+      this.core.stats.messages.sent++;
+      this.write(shared);
+      return 'sent';
+    }
     const frame: Parameters<typeof encodePublish>[0] = {
       topic: m.topic,
       payload: m.payload,
@@ -134,7 +144,6 @@ export class Connection implements SessionOutlet {
     let buf = encodePublish(frame, this.protocolVersion);
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size.
     if (buf.length > this.clientMaximumPacketSize) return 'too-large';
-    const aliasMax = Math.min(this.clientTopicAliasMaximum, this.core.limits.outboundTopicAliases);
     if (v5 && aliasMax > 0) {
       // Outbound aliases: first use of a topic sends it with a new alias, later uses send the
       // alias and an empty topic (MQTT 5.0 §3.3.2.3.4). When all are taken, topics go in full.
@@ -413,6 +422,35 @@ export class Connection implements SessionOutlet {
     }
     this.#detach();
   }
+}
+
+/** Encodings of QoS 0 copies shared by subscribers, per message: index level * 2 + retain. */
+const encodings = new WeakMap<Delivery['message'], Array<Buffer | undefined>>();
+
+function sharedEncoding(d: Delivery, version: number): Buffer {
+  let list = encodings.get(d.message);
+  if (!list) {
+    list = [];
+    encodings.set(d.message, list);
+  }
+  const key = version * 2 + (d.retain ? 1 : 0);
+  let buf = list[key];
+  if (!buf) {
+    const m = d.message;
+    buf = encodePublish(
+      {
+        topic: m.topic,
+        payload: m.payload,
+        qos: 0,
+        retain: d.retain,
+        dup: false,
+        properties: m.properties,
+      },
+      version,
+    );
+    list[key] = buf;
+  }
+  return buf;
 }
 
 function ack(

@@ -506,3 +506,32 @@ describe('message properties', () => {
     }
   });
 });
+
+describe('mixed protocol levels', () => {
+  test('delivers one QoS 0 message to 3.1, 3.1.1 and 5.0 subscribers each in its own encoding (MQTT 5.0 §3.3)', async () => {
+    const tb = await startBroker();
+    try {
+      const subs: RawClient[] = [];
+      for (const v of [3, 4, 5]) {
+        const raw = await tb.raw();
+        await raw.connect({ clientId: `mix${v}` }, v);
+        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mix', qos: 0 }] }, v);
+        await raw.next('suback');
+        subs.push(raw);
+      }
+      await tb.broker.publish({
+        topic: 'mix',
+        payload: Buffer.from('all'),
+        qos: 0,
+        properties: { contentType: 'text/plain', userProperties: [['k', 'v']] },
+      });
+      for (const [i, raw] of subs.entries()) {
+        const m = pub(await raw.next('publish'));
+        assert.equal(m.payload.toString(), 'all');
+        assert.equal(m.properties?.contentType, i === 2 ? 'text/plain' : undefined);
+      }
+    } finally {
+      await tb.close();
+    }
+  });
+});
