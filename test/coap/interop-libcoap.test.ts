@@ -144,31 +144,53 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-describe('our endpoint as client against libcoap coap-server', () => {
-  let server: ChildProcess;
-  let endpoint: CoapEndpoint;
-  let transport: UdpTransport;
-  let port: number;
-
-  before(async () => {
-    port = await freeUdpPort();
-    server = spawn(SERVER, ['-A', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-    endpoint = new CoapEndpoint(transport);
-    // Wait until the server answers a ping (RFC 7252 §4.3); bounded number of tries.
-    for (let i = 0; i < 50; i++) {
-      if (await endpoint.ping(transport.peer('127.0.0.1', port), 200)) return;
-    }
-    throw new Error('coap-server did not come up');
-  });
-
-  after(async () => {
+/** A coap-server on a free port and our endpoint to talk to it; `stop()` ends both. */
+async function startLibcoapServer(extraArgs: string[] = []) {
+  const port = await freeUdpPort();
+  const server: ChildProcess = spawn(
+    SERVER,
+    ['-A', '127.0.0.1', '-p', String(port), ...extraArgs],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const endpoint = new CoapEndpoint(transport);
+  const stop = async () => {
     await endpoint.close();
     if (server.exitCode === null) {
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGTERM');
       await exited;
     }
+  };
+  // Wait until the server answers a ping (RFC 7252 §4.3); bounded number of tries.
+  for (let i = 0; i < 50; i++) {
+    if (await endpoint.ping(transport.peer('127.0.0.1', port), 200)) {
+      return { endpoint, transport, port, stop };
+    }
+  }
+  await stop();
+  throw new Error('coap-server did not come up');
+}
+
+/** Resolves once `check()` holds (no deadline of its own: the runner's test timeout applies). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 50));
+}
+
+describe('our endpoint as client against libcoap coap-server', () => {
+  let endpoint: CoapEndpoint;
+  let transport: UdpTransport;
+  let port: number;
+  let stop: () => Promise<void>;
+
+  before(async () => {
+    ({ endpoint, transport, port, stop } = await startLibcoapServer());
+  });
+
+  after(async () => {
+    await stop();
   });
 
   test('GETs / from coap-server (RFC 7252 §5.8.1)', async () => {
@@ -239,5 +261,30 @@ describe('our endpoint as client against libcoap coap-server', () => {
     assert.equal(got.code, Code.Content);
     assert.equal(got.payload.toString(), payload);
     assert.equal(endpoint.stats.blockwiseTransfers, before + 1);
+  });
+});
+
+describe('our endpoint observing libcoap coap-server -N (NON notifications)', () => {
+  test('takes NON notifications in order and cancels passively with RST (RFC 7641 §3.4, §3.6)', async () => {
+    const { endpoint, transport, port, stop } = await startLibcoapServer(['-N']);
+    try {
+      const seen: number[] = [];
+      const obs = endpoint.observe(
+        transport.peer('127.0.0.1', port),
+        { code: Code.Get, path: '/time' },
+        (n) => seen.push(n.observe!),
+      );
+      await obs.response;
+      await until(() => seen.length >= 2);
+      assert.ok(seen[1]! > seen[0]!);
+      await obs.cancel();
+      const count = seen.length;
+      const rstBefore = endpoint.stats.rstOut;
+      // The next notification meets an unknown token: RST, and the server forgets us.
+      await until(() => endpoint.stats.rstOut > rstBefore);
+      assert.equal(seen.length, count);
+    } finally {
+      await stop();
+    }
   });
 });
