@@ -132,6 +132,15 @@ describe('PSK handshake (TLS_PSK_WITH_AES_128_CCM_8)', () => {
     assert.ok(fragments > 4);
   });
 
+  it('never fragments its ClientHello, even with a tiny MTU (RFC 6347 §4.2.1)', async () => {
+    const net = new Lossy({}, { mtu: 60 });
+    assert.equal(await net.handshake(), undefined);
+    const hellos = net.log.filter(
+      (l) => l.dir === 'to-server' && describeDatagram(l.d)[0] === 'hs:1',
+    );
+    assert.equal(hellos.length, 2);
+  });
+
   it('ignores duplicated datagrams and delivers data once (RFC 6347 §4.1.2.6)', async () => {
     const net = new Lossy();
     assert.equal(await net.handshake(), undefined);

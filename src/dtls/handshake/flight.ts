@@ -1,4 +1,4 @@
-import { ContentType } from '../constants.js';
+import { ContentType, HandshakeType } from '../constants.js';
 import type { RecordLayer } from '../record/record-layer.js';
 import { HANDSHAKE_HEADER_LENGTH, serializeFragment } from './fragment.js';
 
@@ -44,8 +44,13 @@ export function packFlight(flight: FlightEntry[], records: RecordLayer, mtu: num
       );
       const remaining = e.body.length - offset;
       // Start a new datagram rather than cut a message in small pieces.
+      // RFC 6347 §4.2.1: a stateless server only reads a ClientHello in one piece.
       const take =
-        remaining <= room ? remaining : room >= 256 ? room : Math.min(remaining, fullRoom);
+        e.msgType === HandshakeType.client_hello || remaining <= room
+          ? remaining
+          : room >= 256
+            ? room
+            : Math.min(remaining, fullRoom);
       const fragment = serializeFragment({
         msgType: e.msgType,
         length: e.body.length,
