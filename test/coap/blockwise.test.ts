@@ -321,6 +321,33 @@ describe('Block-wise transfers, server side (RFC 7959)', () => {
     await endpoint.close();
   });
 
+  test('bounds the memory of all transfers together, answering 5.03 beyond it', async () => {
+    const transport = new FakeTransport();
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      blockSize: 128,
+      blockwise: { maxTotalBytes: 256 },
+      handler: () => ({ code: Code.Changed }),
+    });
+    const peers = [
+      devicePeer,
+      otherPeer,
+      { key: 'udp:198.51.100.9:1', address: '198.51.100.9', port: 1 },
+    ];
+    for (const peer of peers) {
+      transport.deliver(
+        peer,
+        request(Code.Put, 'fw', [block(OptionNumber.Block1, '0/1/128')], body(128)),
+      );
+    }
+    await settle();
+    assert.deepEqual(
+      transport.take().map((m) => m.code),
+      [Code.Continue, Code.Continue, Code.ServiceUnavailable],
+    );
+    await endpoint.close();
+  });
+
   test('answers 4.00 to the reserved SZX 7 (RFC 7959 §2.2)', async () => {
     const { transport, endpoint } = server();
     transport.deliver(
