@@ -8,25 +8,25 @@ import { formatLinkFormat, type Link, link } from '../../coap/link-format.js';
 import type { CoapRequest, OutgoingResponse } from '../../coap/request.js';
 import { CodecError } from '../codec/codec-error.js';
 import { ContentFormat } from '../codec/content-format.js';
+import { parseExecuteArguments } from '../codec/execute-arguments.js';
 import {
   canDecode,
   canEncode,
   decode,
   decodeComposite,
+  decodeCreate,
   encode,
   encodeComposite,
   isCompositeSupported,
 } from '../codec/lwm2m-codec.js';
 import {
   type Lwm2mNode,
-  type Lwm2mObject,
   type Lwm2mObjectInstance,
   type Lwm2mResource,
   objectInstance,
 } from '../node/lwm2m-node.js';
 import { Lwm2mPath } from '../node/lwm2m-path.js';
 import { flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
-import { parseExecuteArguments } from '../server/requests/execute.js';
 import { type AttributeStore, parseAttributeQuery } from './attributes.js';
 import type { ObjectEnabler } from './object-enabler.js';
 import type { NotificationSink, ObserveManager } from './observe-manager.js';
@@ -332,10 +332,14 @@ function execute(ctx: HandlerContext, path: Lwm2mPath, request: CoapRequest): Ou
   if (!rm || !i.value.resourceIds().includes(path.resourceId!)) return { code: Code.NotFound };
   // LwM2M-TS-Core 1.1 §6.3.5: a resource that is not executable answers 4.05.
   if (rm.operations !== 'E') return codeText(Code.MethodNotAllowed, `${path} is not executable`);
-  const args = parseExecuteArguments(request.payload.toString('utf8'));
-  // LwM2M-TS-Core 1.1 §5.4.5: arguments that do not follow the grammar are a bad request.
-  if (!args) return codeText(Code.BadRequest, 'malformed arguments');
-  return { code: i.value.execute(path.resourceId!, args) };
+  try {
+    const args = parseExecuteArguments(request.payload);
+    return { code: i.value.execute(path.resourceId!, args) };
+  } catch (e) {
+    // LwM2M-TS-Core 1.1 §5.4.5: arguments that do not follow the grammar are a bad request.
+    if (e instanceof CodecError) return codeText(Code.BadRequest, e.message);
+    throw e;
+  }
 }
 
 /** Create (LwM2M-TS-Core 1.1 §6.3.6). */
@@ -345,26 +349,22 @@ function create(ctx: HandlerContext, path: Lwm2mPath, request: CoapRequest): Out
   const obj = o.value;
   if (!obj.canCreate)
     return codeText(Code.MethodNotAllowed, `object ${obj.id} has a fixed set of instances`);
-  let instances: Lwm2mObjectInstance[];
-  let decoded = decodePayload(ctx, request, path);
-  if (
-    'error' in decoded &&
-    request.contentFormat !== undefined &&
-    canDecode(request.contentFormat)
-  ) {
-    // LwM2M 1.0 §5.4.5: a Create without instance ID carries the resources alone; the client
-    // picks the ID.
-    const retry = decodePayload(ctx, request, path.append(obj.freeInstanceId()));
-    if ('node' in retry) decoded = retry;
+  const format = request.contentFormat;
+  if (format === undefined) return codeText(Code.BadRequest, 'no Content-Format');
+  // LwM2M-TS-Core 1.1 §6.3.6: a format the client does not support is answered 4.15.
+  if (!canDecode(format)) return { code: Code.UnsupportedContentFormat };
+  let instances: { id: number | undefined; resources: ReadonlyMap<number, Lwm2mResource> }[];
+  try {
+    // LwM2M 1.0 §5.4.5: in TLV the resources may come alone; the client then picks the ID.
+    instances = decodeCreate(request.payload, format, path, ctx.tree.model);
+  } catch (e) {
+    if (e instanceof CodecError) return codeText(codeOfCodec(e), e.message);
+    throw e;
   }
-  if ('error' in decoded) return decoded.error;
-  const node = decoded.node;
-  if (node.kind === 'object') instances = [...(node as Lwm2mObject).instances.values()];
-  else if (node.kind === 'object-instance') instances = [node];
-  else return codeText(Code.BadRequest, 'a Create carries an object instance');
   if (instances.length !== 1)
     return codeText(Code.BadRequest, 'a Create carries one object instance');
-  const created = instances[0]!;
+  const first = instances[0]!;
+  const created = { id: first.id ?? obj.freeInstanceId(), resources: first.resources };
   // LwM2M-TS-Core 1.1 §6.3.6: creating an existing instance is a bad request.
   if (obj.instances.has(created.id))
     return codeText(Code.BadRequest, `/${obj.id}/${created.id} exists`);

@@ -3,6 +3,8 @@
  * arguments in the grammar of LwM2M-TS-Core 1.1 §5.4.5 (`0='value',1`).
  */
 import { Code } from '../../../coap/code.js';
+import { CodecError } from '../../codec/codec-error.js';
+import { formatExecuteArguments, parseExecuteArguments } from '../../codec/execute-arguments.js';
 import type { Lwm2mPath } from '../../node/lwm2m-path.js';
 import { Lwm2mError } from '../errors.js';
 import {
@@ -32,33 +34,22 @@ export const EXECUTE_CODES = [
   Code.MethodNotAllowed,
 ];
 
-/**
- * LwM2M-TS-Core 1.1 §5.4.5: arglist = argument *( "," argument ); argument = DIGIT [ "=" "'"
- * *CHAR "'" ]; a value has no single quote in it.
- */
-export const EXECUTE_ARGUMENTS =
-  /^(\d(='[\x21\x23-\x26\x28-\x5b\x5d-\x7e]*')?(,\d(='[\x21\x23-\x26\x28-\x5b\x5d-\x7e]*')?)*)?$/;
-
-/** Parses execute arguments (digit → value or undefined); undefined when malformed. */
-export function parseExecuteArguments(text: string): Map<number, string | undefined> | undefined {
-  if (!EXECUTE_ARGUMENTS.test(text)) return undefined;
-  const out = new Map<number, string | undefined>();
-  if (text === '') return out;
-  for (const part of text.split(/,(?=\d)/)) {
-    const digit = Number(part[0]);
-    // LwM2M-TS-Core 1.1 §5.4.5: each argument digit appears once.
-    if (out.has(digit)) return undefined;
-    out.set(digit, part.length > 1 ? part.slice(3, -1) : undefined);
-  }
-  return out;
-}
-
+/** The arguments as text, checked against the grammar of LwM2M-TS-Core 1.1 §5.4.5. */
 function argumentsText(args: ExecuteRequest['arguments']): string {
-  if (args === undefined) return '';
-  if (typeof args === 'string') return args;
-  return Object.entries(args)
-    .map(([k, v]) => (v === undefined ? k : `${k}='${v}'`))
-    .join(',');
+  try {
+    if (args === undefined) return '';
+    if (typeof args === 'string') {
+      parseExecuteArguments(args);
+      return args;
+    }
+    const map = new Map(Object.entries(args).map(([k, v]) => [Number(k), v]));
+    return formatExecuteArguments(map).toString('utf8');
+  } catch (e) {
+    if (e instanceof CodecError) {
+      throw new Lwm2mError('LWM2M_ERR_INVALID_REQUEST', `Execute: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 export const executeOperation: Operation<ExecuteRequest, ExecuteResponse> = {
@@ -69,9 +60,6 @@ export const executeOperation: Operation<ExecuteRequest, ExecuteResponse> = {
     // LwM2M-TS-Core 1.1 §6.3.5: Execute targets a resource.
     requireLevel('Execute', path, [3], 'LwM2M-TS-Core 1.1 §6.3.5');
     const text = argumentsText(request.arguments);
-    if (!parseExecuteArguments(text)) {
-      throw new Lwm2mError('LWM2M_ERR_INVALID_REQUEST', `Execute: malformed arguments '${text}'`);
-    }
     return {
       code: Code.Post,
       path: uriPath(device, path),
