@@ -48,6 +48,9 @@ export interface RecordCounters {
 
 /** Records of the next epoch kept while its keys are not yet known (RFC 6347 §4.1). */
 const MAX_FUTURE_RECORDS = 8;
+/** RFC 6347 §4.1.1.1: the datagram size to fall back to after BACKOFF_AFTER silent timeouts. */
+const BACKOFF_MTU = 548;
+const BACKOFF_AFTER = 2;
 /** Retransmissions answered to a peer's retransmissions, per flight, to bound amplification. */
 const MAX_ANSWERED_RETRANSMITS = 8;
 
@@ -76,10 +79,12 @@ export class DtlsConnection implements HandshakeHost {
   #peerFlightStart = -1;
   #awaitFirst = false;
   #future: DtlsRecord[] = [];
+  #mtu: number;
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
     this.#timeoutMs = options.retransmit.initialMs;
+    this.#mtu = options.mtu;
     this.lastActivity = options.clock.now();
   }
 
@@ -292,7 +297,7 @@ export class DtlsConnection implements HandshakeHost {
 
   #transmit(): void {
     if (!this.#lastFlight) return;
-    for (const d of packFlight(this.#lastFlight, this.records, this.#o.mtu)) this.#o.send(d);
+    for (const d of packFlight(this.#lastFlight, this.records, this.#mtu)) this.#o.send(d);
   }
 
   #answerRetransmit(): void {
@@ -320,6 +325,9 @@ export class DtlsConnection implements HandshakeHost {
     }
     // RFC 6347 §4.2.4.1: double the timer on each retransmission, up to the maximum.
     this.#timeoutMs = Math.min(this.#timeoutMs * 2, this.#o.retransmit.maxMs);
+    // RFC 6347 §4.1.1.1: when retransmissions go unanswered, back off to a smaller record size
+    // (576-byte IPv4 datagrams less the IP and UDP headers).
+    if (this.#attempts >= BACKOFF_AFTER && this.#mtu > BACKOFF_MTU) this.#mtu = BACKOFF_MTU;
     this.#transmit();
     this.#arm();
   }

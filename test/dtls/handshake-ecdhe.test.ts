@@ -176,6 +176,17 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.equal(await done, undefined);
   });
 
+  it('backs off to smaller datagrams when a large flight goes unanswered (RFC 6347 §4.1.1.1)', async () => {
+    const net = new Lossy({ ...x509Server(), clientAuth: 'require' }, x509Client());
+    // A path that drops every datagram over 548 bytes (and tells nobody).
+    net.fate = (_dir, _n, d) => (d.length > 548 ? 'drop' : 'deliver');
+    assert.equal(await net.handshake(), undefined);
+    assert.ok(
+      net.log.some((l) => l.fate === 'drop'),
+      'the first certificate flights were too large',
+    );
+  });
+
   it('negotiates TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (RFC 5289)', async () => {
     const net = new Lossy(x509Server(), {
       ...x509Client(),
