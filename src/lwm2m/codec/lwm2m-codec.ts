@@ -38,6 +38,14 @@ import {
 import { decodeText, encodeText } from './text.js';
 import { decodeTlv, encodeTlv, readTlvs, TlvType } from './tlv.js';
 
+const NODE_DEPTH: Record<Lwm2mNode['kind'], number> = {
+  object: 1,
+  'object-instance': 2,
+  'single-resource': 3,
+  'multiple-resource': 3,
+  'resource-instance': 4,
+};
+
 type NodeDecoder = (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel) => Lwm2mNode;
 type NodeEncoder = (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel) => Buffer;
 type CompositeDecoder = (bytes: Uint8Array, model: Lwm2mModel) => Lwm2mPathValue[];
@@ -124,6 +132,15 @@ export function encode(
   const encoder = nodeEncoders.get(format);
   if (!encoder)
     throw new CodecError('NOT_ACCEPTABLE', `cannot encode ${contentFormatName(format)}`);
+  // A node sits at its own path, or at its parent's: then it is written at its own, except an
+  // instance sent to its object (a Create), which TLV wraps and the others name in full.
+  const depth = NODE_DEPTH[node.kind];
+  if (path.segments.length === depth - 1 && node.kind !== 'object-instance') {
+    return encoder(node, path.append(node.id), model);
+  }
+  if (path.segments.length !== depth && path.segments.length !== depth - 1) {
+    throw new CodecError('INVALID_PATH', `a ${node.kind} cannot be written at ${path}`);
+  }
   return encoder(node, path, model);
 }
 

@@ -418,8 +418,15 @@ function encodeInstanceBody(inst: Lwm2mObjectInstance, path: Lwm2mPath, model: L
  * its resources alone (LwM2M-TS-Core 1.0 §6.4.3.1); at an object path (Create) it is wrapped
  * in its object instance TLV. Values are converted to the model's types where lossless.
  */
-export function encodeTlv(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `TLV ${path}`, () => {
+export function encodeTlv(node: Lwm2mNode, at: Lwm2mPath, model: Lwm2mModel): Buffer {
+  return guard('TYPE_MISMATCH', `TLV ${at}`, () => {
+    // A resource given at its instance's path (or a resource instance at its resource's) is
+    // written alone, typed by its own path.
+    const leafAtParent =
+      node.kind === 'single-resource' || node.kind === 'multiple-resource'
+        ? at.isObjectInstance()
+        : node.kind === 'resource-instance' && at.isResource();
+    const path = leafAtParent ? at.append(node.id) : at;
     switch (node.kind) {
       case 'object':
         return Buffer.concat(

@@ -212,3 +212,34 @@ describe('timestamped encoding', () => {
     );
   });
 });
+
+describe('nodes written at their parent path', () => {
+  const formats = [
+    ContentFormat.TEXT,
+    ContentFormat.TLV,
+    ContentFormat.SENML_JSON,
+    ContentFormat.SENML_CBOR,
+    ContentFormat.LWM2M_CBOR,
+    ContentFormat.JSON,
+  ];
+
+  it('writes a resource given at its instance path as at its own path', () => {
+    const r = singleResource(9, Value.integer(100));
+    for (const format of formats) {
+      assert.deepEqual(
+        encode(r, format, path('/3/0'), oma),
+        encode(r, format, path('/3/0/9'), oma),
+        `${format}`,
+      );
+    }
+  });
+
+  it('refuses a node two levels away from its path (4.00)', () => {
+    for (const format of formats) {
+      assert.throws(
+        () => encode(singleResource(9, Value.integer(1)), format, path('/3'), oma),
+        (e: unknown) => e instanceof CodecError && e.code === 'INVALID_PATH',
+      );
+    }
+  });
+});
