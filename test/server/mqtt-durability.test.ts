@@ -501,14 +501,22 @@ async function startServerProcess(t: TestContext, dataDir: string): Promise<Serv
 }
 
 describe('MQTT durability across kill -9', () => {
-  test('every QoS 1 message acknowledged before SIGKILL reaches the persistent subscriber after the restart [MQTT-4.3.2-2]', async (t) => {
+  test('every QoS 1 message acknowledged before SIGKILL reaches every persistent subscriber after the restart [MQTT-4.3.2-2]', async (t) => {
     const dataDir = tempDir(t);
     const N = 200;
     const first = await startServerProcess(t, dataDir);
 
-    const sub = await connectCollecting(first.mqttUrl, persistent('crash-sub'));
-    await sub.client.subscribeAsync('crash/#', { qos: 1 });
-    await sub.client.endAsync();
+    // Three persistent sessions: one PUBLISH is three deliveries in one commit.
+    const subscribers: Array<[IClientOptions, string, 1 | 2]> = [
+      [persistent('crash-sub-v5-qos1'), 'crash/#', 1],
+      [persistent('crash-sub-v5-qos2'), 'crash/+', 2],
+      [{ clientId: 'crash-sub-v4', protocolVersion: 4, clean: false, reconnectPeriod: 0 }, '#', 1],
+    ];
+    for (const [options, filter, qos] of subscribers) {
+      const sub = await connectCollecting(first.mqttUrl, options);
+      await sub.client.subscribeAsync(filter, { qos });
+      await sub.client.endAsync();
+    }
 
     const pub = await mqtt.connectAsync(first.mqttUrl, { protocolVersion: 5, reconnectPeriod: 0 });
     // The server dies under it: ECONNRESET is expected, not a test failure.
@@ -537,27 +545,29 @@ describe('MQTT durability across kill -9', () => {
     await pub.endAsync(true);
     void more;
 
-    const second = await startServerProcess(t, dataDir);
-    const back = await connectCollecting(second.mqttUrl, persistent('crash-sub'));
-    t.after(() => back.client.endAsync(true));
-    assert.equal(back.sessionPresent, true);
-    const wanted = new Set(ackedBeforeKill);
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        for (const m of back.received) wanted.delete(m.payload);
-        if (wanted.size === 0) resolve();
-      };
-      back.client.on('message', () => setImmediate(check));
-      check();
-    });
     assert.ok(ackedBeforeKill.length >= N);
-    const payloads = back.received.map((m) => m.payload);
-    assert.deepEqual(
-      payloads.slice(0, N),
-      Array.from({ length: N }, (_, i) => `m-${i}`),
-      'in publish order [MQTT-4.6.0-6]',
-    );
-    await back.client.endAsync();
+
+    const second = await startServerProcess(t, dataDir);
+    for (const [options] of subscribers) {
+      const back = await connectCollecting(second.mqttUrl, options);
+      t.after(() => back.client.endAsync(true));
+      assert.equal(back.sessionPresent, true, options.clientId);
+      const wanted = new Set(ackedBeforeKill);
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          for (const m of back.received) wanted.delete(m.payload);
+          if (wanted.size === 0) resolve();
+        };
+        back.client.on('message', () => setImmediate(check));
+        check();
+      });
+      assert.deepEqual(
+        back.received.map((m) => m.payload).slice(0, N),
+        Array.from({ length: N }, (_, i) => `m-${i}`),
+        `${options.clientId}: in publish order [MQTT-4.6.0-6]`,
+      );
+      await back.client.endAsync();
+    }
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
   });
