@@ -18,7 +18,8 @@ const forbidden = (reason: string): OutgoingResponse => ({
 });
 
 /**
- * Who may use the Registration interface, checked before the LwM2M server sees the request:
+ * Who may use the Registration interface (`/rd`) and the Bootstrap-Request (`/bs`), checked
+ * before the LwM2M server or Bootstrap-Server sees the request:
  * - LwM2M-TS-Transport 1.1 §5.2.8 / TS-Core 1.1 §6.2.1: a client on a secured connection may
  *   register only the endpoint name its credentials belong to (PSK identity of that device, or
  *   an X.509 certificate whose common name is the endpoint name), else 4.03 Forbidden.
@@ -32,11 +33,13 @@ export async function checkRegistrationAccess(
   peer: DatagramPeer,
   policy: RegistrationPolicyOptions,
 ): Promise<OutgoingResponse | undefined> {
-  if (request.path[0] !== 'rd') return undefined;
+  const iface = request.path[0];
+  if (iface !== 'rd' && iface !== 'bs') return undefined;
   if (!peer.identity && !policy.anonymousAllowed) {
     return forbidden('authentication required: register over DTLS with the device credentials');
   }
   if (request.path.length === 1) {
+    // Register (POST /rd?ep=) and Bootstrap-Request (POST /bs?ep=) name the endpoint.
     const ep = request.query.find((q) => q.startsWith('ep='))?.slice(3);
     // A missing endpoint name is the LwM2M server's 4.00 to give.
     if (ep === undefined || !peer.identity) return undefined;
@@ -44,6 +47,7 @@ export async function checkRegistrationAccess(
       ? undefined
       : forbidden(`endpoint name ${ep} does not belong to these credentials`);
   }
+  if (iface === 'bs') return undefined;
   const registration = await policy.registrationById(request.path[1]!);
   if (registration?.peer.identity && !sameIdentity(registration.peer.identity, peer.identity)) {
     return forbidden('this registration belongs to other credentials');

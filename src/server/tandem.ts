@@ -16,6 +16,7 @@ import type { Store } from '../store/ports.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { packageVersion } from '../util/package-root.js';
+import { BootstrapService } from './bootstrap-service.js';
 import { CoapService } from './coap-service.js';
 import { formatAddress, isLoopback, listenStream } from './listen.js';
 import { Lwm2mService } from './lwm2m-service.js';
@@ -65,6 +66,7 @@ export class Tandem {
   #mqtt: MqttService | undefined;
   #coap: CoapService | undefined;
   #lwm2m: Lwm2mService | undefined;
+  #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
   readonly #adminToken: string | undefined;
 
@@ -100,6 +102,12 @@ export class Tandem {
   get coap(): CoapService {
     if (!this.#coap) throw new Error('Tandem is not started');
     return this.#coap;
+  }
+
+  /** The LwM2M Bootstrap-Server on the bootstrap listeners, once started. */
+  get bootstrap(): BootstrapService {
+    if (!this.#bootstrap) throw new Error('Tandem is not started');
+    return this.#bootstrap;
   }
 
   /** The LwM2M server on the coap and coaps listeners, once started. */
@@ -153,6 +161,12 @@ export class Tandem {
       this.#devices = new DeviceRegistry({
         store: this.#store.devices,
         psk: this.psk,
+        // The registry has closed the MQTT connections it knows of. DTLS sessions that a
+        // revoked PSK, RPK or certificate opened stay up until the DTLS server can close them
+        // by identity (not yet in src/dtls); persistent MQTT sessions of a deleted device stay
+        // in the broker until they expire.
+        onRevoke: (deviceId, kinds) =>
+          this.logger.info({ deviceId, kinds }, 'device credentials revoked'),
         onListenerError: (err, event) =>
           this.logger.error({ err, event }, 'a device event listener failed'),
       });
@@ -323,16 +337,19 @@ export class Tandem {
       }
     }
     const psk = this.psk;
+    const policy = {
+      anonymousAllowed: this.anonymousAllowed,
+      deviceOfPsk: (identity: string) => psk.deviceOf(identity),
+    };
+    const logger = this.logger.child({ component: 'lwm2m' });
     this.#lwm2m = new Lwm2mService({
       coap: this.coap,
       registry,
       clock: this.clock,
-      logger: this.logger.child({ component: 'lwm2m' }),
-      policy: {
-        anonymousAllowed: this.anonymousAllowed,
-        deviceOfPsk: (identity) => psk.deviceOf(identity),
-      },
+      logger,
+      policy,
     });
+    this.#bootstrap = new BootstrapService({ coap: this.coap, registry, logger, policy });
   }
 
   async #startHttp(): Promise<void> {
@@ -413,6 +430,7 @@ export class Tandem {
     this.#mqtt = undefined;
     this.#coap = undefined;
     this.#lwm2m = undefined;
+    this.#bootstrap = undefined;
     this.#addresses.clear();
     this.#api = undefined;
     if (this.#store && this.#ownsStore) {

@@ -1,0 +1,3 @@
+/** The LwM2M Bootstrap-Server and its configurations. */
+export * from './bootstrap-server.js';
+export * from './config.js';
