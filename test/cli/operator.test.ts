@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
+import { verifyPassword } from '../../src/hub/password.js';
 import { ecPublicKey } from '../api/helpers.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -13,17 +14,18 @@ const TSX = import.meta.resolve('tsx');
 const ADMIN = 'cli-admin-token-0123456789abcdef0123456789';
 
 /** Runs the CLI from its sources to its end (as test/cli/cli.test.ts does). */
-async function tandem(args: string[], env: NodeJS.ProcessEnv = {}) {
+async function tandem(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
   const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
     env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => {
+  child.stdout!.on('data', (d) => {
     stdout += d;
   });
-  child.stderr.on('data', (d) => {
+  child.stderr!.on('data', (d) => {
     stderr += d;
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -101,6 +103,22 @@ describe('tandem devices and tokens (operator CLI)', () => {
       JSON.parse(paged.stdout).map((d: { id: string }) => d.id),
       ['boiler-1'],
     );
+
+    const fromStdin = await tandem(
+      [
+        'devices',
+        'add',
+        'meter-8',
+        '--protocol=mqtt',
+        '--mqtt-username=meter-8',
+        '--mqtt-password=-',
+      ],
+      env,
+      'stdin-secret\n',
+    );
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    const hash = (await running.store.devices.credentials('meter-8'))!.mqtt!.passwordHash;
+    assert.equal(await verifyPassword('stdin-secret', hash), true, 'the password came from stdin');
 
     const show = await tandem(['devices', 'show', 'meter-7', '--json'], env);
     assert.equal(JSON.parse(show.stdout).id, 'meter-7');

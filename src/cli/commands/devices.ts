@@ -92,7 +92,10 @@ export function devicesCommand(): Command {
       .option('--tag <tag>', 'a tag (repeatable)', collect, [] as string[])
       .option('--metadata <json>', 'a JSON object of metadata')
       .option('--mqtt-username <name>', 'MQTT user name')
-      .option('--mqtt-password <password>', 'MQTT password (stored as a hash)')
+      .option(
+        '--mqtt-password <password>',
+        'MQTT password (stored as a hash); "-" reads it from stdin, out of the process list',
+      )
       .option('--psk-identity <identity>', 'DTLS PSK identity')
       .option('--psk-key <hex>', 'DTLS pre-shared key, hexadecimal')
       .option('--rpk <base64>', 'DTLS raw public key: SubjectPublicKeyInfo DER, base64')
@@ -103,7 +106,7 @@ export function devicesCommand(): Command {
       const body = {
         id,
         protocol: opts.protocol,
-        credentials: credentialsFrom(opts),
+        credentials: await credentialsFrom(opts),
         ...(opts.tag.length ? { tags: opts.tag } : {}),
         ...(opts.metadata !== undefined ? { metadata: parseMetadata(opts.metadata) } : {}),
       };
@@ -157,7 +160,7 @@ interface AddOptions {
   x509File?: string;
 }
 
-function credentialsFrom(o: AddOptions): Record<string, unknown> {
+async function credentialsFrom(o: AddOptions): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const pair = (a: string | undefined, b: string | undefined, names: [string, string]) => {
     if ((a === undefined) !== (b === undefined)) {
@@ -166,7 +169,8 @@ function credentialsFrom(o: AddOptions): Record<string, unknown> {
     return a !== undefined;
   };
   if (pair(o.mqttUsername, o.mqttPassword, ['--mqtt-username', '--mqtt-password'])) {
-    out.mqtt = { username: o.mqttUsername, password: o.mqttPassword };
+    const password = o.mqttPassword === '-' ? await readStdin() : o.mqttPassword;
+    out.mqtt = { username: o.mqttUsername, password };
   }
   if (pair(o.pskIdentity, o.pskKey, ['--psk-identity', '--psk-key'])) {
     out.psk = { identity: o.pskIdentity, key: o.pskKey };
@@ -192,6 +196,15 @@ function publicKeyFile(path: string): string {
   } catch {
     throw new CliError(EXIT.config, `${path} holds no public key (PEM, or SPKI DER)`);
   }
+}
+
+/** All of stdin, without the final line break an `echo` or a terminal adds. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function readBytes(path: string): Buffer {
