@@ -91,7 +91,6 @@ interface Entry {
   handshaker: ServerHandshaker;
   peer: DtlsPeer;
   addressKey: string;
-  source: string;
   cid?: string;
 }
 
@@ -310,8 +309,8 @@ export class DtlsServer {
       this.#sendHelloVerifyRequest(rec, f.messageSeq, address, port, hello);
       return;
     }
-    const source = address;
-    const perSource = this.#handshakesBySource.get(source) ?? 0;
+    // Issue 5 limits: handshakes in progress per source address and in total, and sessions.
+    const perSource = this.#handshakesBySource.get(address) ?? 0;
     if (
       this.#handshakes >= this.#limits.maxHandshakes ||
       perSource >= this.#limits.maxHandshakesPerSource ||
@@ -421,7 +420,7 @@ export class DtlsServer {
     // so the client's replay window never sees a number twice).
     conn.records.setWriteSeq(0, rec.seq);
     conn.reassembler.reset(messageSeq);
-    entry = { conn, handshaker, peer, addressKey: addressKey(address, port), source: address };
+    entry = { conn, handshaker, peer, addressKey: addressKey(address, port) };
     this.#byAddress.set(entry.addressKey, entry);
     this.#byKey.set(peer.key, entry);
     this.#handshakes++;
