@@ -101,6 +101,15 @@ describe('SenML JSON spec vectors', () => {
     assert.deepEqual(again, node);
   });
 
+  it('reads and writes the RFC 8428 §5.1.1 single datapoint and §5.1.2 multiple datapoints examples byte for byte', () => {
+    for (const text of [
+      '[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]',
+      '[{"bn":"urn:dev:ow:10e2073a01080063:","n":"voltage","u":"V","v":120.1},{"n":"current","u":"A","v":1.2}]',
+    ]) {
+      assert.equal(formatSenmlJson(parseSenmlJson(Buffer.from(text))).toString(), text);
+    }
+  });
+
   it('resolves base name, base time and relative time of the RFC 8428 §5.1.2 example', () => {
     const records = parseSenmlJson(Buffer.from(RFC8428_MULTIPLE));
     assert.equal(records.length, 7);
