@@ -8,8 +8,10 @@ import type { DatagramPeer } from '../transport/datagram.js';
 import type { Clock } from '../util/clock.js';
 import {
   type BlockwiseClientOptions,
+  type Exchange,
   type ExchangeParts,
   fetchRemainingBlocks,
+  requestBlockwise,
 } from './blockwise-client.js';
 import { Code } from './code.js';
 import { CoapError } from './errors.js';
@@ -121,24 +123,27 @@ export class ObserveClient {
       cancelled: false,
     };
     const register = async (observeValue: number): Promise<CoapResponse> => {
-      const options = observeOptions(observeValue);
-      const first = await deps.exchange(peer, { ...base, options }, params.timeoutMs, token);
-      if (observeValue === 0) {
-        const seq = getUintOption(first.options, OptionNumber.Observe);
-        // RFC 7641 §3.1: a response without Observe (or an error) means no registration.
-        if (seq === undefined || first.code >> 5 !== 2) this.#end(key, state);
-        else if (!state.cancelled) {
-          state.lastSeq = seq;
-          state.lastAt = deps.clock.now();
+      let registration: CoapMessage | undefined;
+      // The request that carries Observe (every Block1 block of it) uses the observation's
+      // token; the later Block2 requests for the response do not (RFC 7959 §2.6).
+      const exchange: Exchange = async (parts) => {
+        const observing = getOption(parts.options, OptionNumber.Observe) !== undefined;
+        const m = await deps.exchange(peer, parts, params.timeoutMs, observing ? token : undefined);
+        if (observing && m.code !== Code.Continue) {
+          registration = m;
+          if (observeValue === 0) this.#registered(key, state, m);
         }
-      }
-      const { message, payload } = await fetchRemainingBlocks(
-        (parts) => deps.exchange(peer, parts, params.timeoutMs),
-        { ...base, options },
-        first,
+        return m;
+      };
+      const { message, payload } = await requestBlockwise(
+        exchange,
+        { ...base, options: observeOptions(observeValue) },
         deps.blockOptions(params),
       );
-      return responseFromMessage(message, peer, payload);
+      // A Block1 transfer that ended early registered nothing (RFC 7641 §3.1).
+      if (observeValue === 0 && !registration) this.#end(key, state);
+      const options = registration?.options ?? message.options;
+      return responseFromMessage({ ...message, options }, peer, payload);
     };
     this.#observations.set(key, state);
     const response = register(0);
@@ -214,6 +219,17 @@ export class ObserveClient {
     state.chain = state.chain.then(run).catch((err) => {
       deps.logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
     });
+  }
+
+  /** Takes the response to a registration (RFC 7641 §3.1). */
+  #registered(key: string, state: ObservationState, response: CoapMessage): void {
+    const seq = getUintOption(response.options, OptionNumber.Observe);
+    // RFC 7641 §3.1: a response without Observe (or an error) means no registration.
+    if (seq === undefined || response.code >> 5 !== 2) this.#end(key, state);
+    else if (!state.cancelled) {
+      state.lastSeq = seq;
+      state.lastAt = this.#deps.clock.now();
+    }
   }
 
   #end(key: string, state: ObservationState): void {

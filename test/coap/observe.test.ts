@@ -230,6 +230,48 @@ describe('Observe as client (RFC 7641)', () => {
     await s.endpoint.close();
   });
 
+  test('registers a FETCH whose body needs Block1, every block with the observation token (RFC 8132 §2.4, RFC 7959 §2.6)', async () => {
+    const s = setup();
+    const payload = Buffer.from('["/3/0/0","/3/0/1","/3/0/2","/3/0/3"]');
+    const obs = s.endpoint.observe(
+      devicePeer,
+      { code: Code.Fetch, path: '/', payload, blockSize: 16, contentFormat: 112 },
+      (n) => s.seen.push(n),
+    );
+    const parts: Buffer[] = [];
+    for (;;) {
+      await settle();
+      const req = s.transport.takeOne();
+      assert.deepEqual(req.token, obs.token);
+      assert.equal(getUintOption(req.options, OptionNumber.Observe), 0);
+      parts.push(req.payload);
+      const b1 = getOption(req.options, OptionNumber.Block1)!;
+      const more = (b1[b1.length - 1]! & 0x08) !== 0;
+      s.transport.deliver(devicePeer, {
+        type: MessageType.Ack,
+        code: more ? Code.Continue : Code.Content,
+        messageId: req.messageId,
+        token: req.token,
+        options: more
+          ? [{ number: OptionNumber.Block1, value: b1 }]
+          : [uintOption(OptionNumber.Observe, 9), { number: OptionNumber.Block1, value: b1 }],
+        payload: more ? Buffer.alloc(0) : Buffer.from('values'),
+      });
+      if (!more) break;
+    }
+    assert.deepEqual(Buffer.concat(parts), payload);
+    const first = await obs.response;
+    assert.equal(first.observe, 9);
+    assert.equal(obs.active, true);
+    s.transport.deliver(devicePeer, notification(obs.token, 10, 'next', MessageType.Non));
+    await settle();
+    assert.deepEqual(
+      s.seen.map((n) => n.payload.toString()),
+      ['next'],
+    );
+    await s.endpoint.close();
+  });
+
   test('fetches the rest of a large notification with GET and Block2, without Observe (RFC 7959 §2.6, §3.3)', async () => {
     const s = setup();
     const obs = await register(s);
