@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CoapEndpoint } from '../coap/endpoint.js';
 import type { ObjectRegistry } from '../lwm2m/model/object-registry.js';
 import type { ServerCoapPort } from '../lwm2m/server/coap-port.js';
+import type { ExecuteResponse } from '../lwm2m/server/requests/execute.js';
 import { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { DatagramPeer } from '../transport/datagram.js';
 import type { Clock } from '../util/clock.js';
@@ -61,6 +62,20 @@ export class Lwm2mService {
     });
     this.server.on('deregistered', (r) => this.#endpointOf.delete(r.peer.key));
     this.server.on('expired', (r) => this.#endpointOf.delete(r.peer.key));
+  }
+
+  /**
+   * Server-initiated bootstrap (TS-Core 1.1 §6.1.4): executes Bootstrap-Request Trigger
+   * (/1/x/9, LwM2M 1.1) on the device's Server object instance, after which the device asks its
+   * Bootstrap-Server. Undefined when the device is not registered or has no Server instance.
+   */
+  async requestBootstrap(endpoint: string): Promise<ExecuteResponse | undefined> {
+    const registration = await this.server.getRegistration(endpoint);
+    const instance = registration?.objectLinks
+      .map((l) => /^\/1\/(\d+)$/.exec(l.path)?.[1])
+      .find((id) => id !== undefined);
+    if (!registration || instance === undefined) return undefined;
+    return this.server.execute(registration, { path: `/1/${instance}/9` });
   }
 
   async stop(): Promise<void> {

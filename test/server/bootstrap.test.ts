@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { udpPeer } from '../../src/coap/udp-transport.js';
 import { DtlsClientTransport } from '../../src/dtls/client-transport.js';
 import {
   DeviceObject,
@@ -110,5 +111,45 @@ describe('bootstrap through Tandem', () => {
     t.after(() => device.close());
     const answer = await device.bootstrapRequest(transport.peer, ['ep=dev-b']);
     assert.equal(answer.code, Code.Forbidden);
+  });
+
+  test('server-initiated bootstrap: Bootstrap-Request Trigger /1/0/9, then the device bootstraps (LightweightM2M-1.1-int-5)', async (t) => {
+    const tandem = await startTandem(t);
+    await tandem.bootstrap.configs.put('sib', {
+      servers: [
+        { shortServerId: 7, uri: 'coap://127.0.0.1:5683', securityMode: 'nosec', lifetime: 60 },
+      ],
+    });
+    const bootstrapPort = tandem.address('bootstrap')!.port;
+    const device: Awaited<ReturnType<typeof scriptedClient>> = await scriptedClient((request) => {
+      if (request.method === Code.Post && request.path.join('/') === '1/0/9') {
+        // LwM2M 1.1 Appendix E.2 resource 9: the client then starts client-initiated bootstrap.
+        setImmediate(() => void device.bootstrapRequest(bootstrapPort, ['ep=sib']));
+        return { code: Code.Changed };
+      }
+      return undefined;
+    });
+    t.after(() => device.close());
+    const registered = await device.endpoint.request(
+      udpPeer('127.0.0.1', tandem.address('coap')!.port),
+      {
+        code: Code.Post,
+        path: 'rd',
+        query: ['ep=sib', 'lt=60', 'lwm2m=1.1'],
+        contentFormat: 40,
+        payload: '</1/0>,</3/0>',
+      },
+    );
+    assert.equal(registered.code, Code.Created);
+    const finished = once(tandem.bootstrap.servers.get('bootstrap')!, 'finished');
+    const trigger = await tandem.lwm2m.requestBootstrap('sib');
+    assert.equal(trigger?.code, Code.Changed);
+    const [event] = await finished;
+    assert.equal(event.endpoint, 'sib');
+    assert.deepEqual(
+      device.received.map((r) => r.path),
+      ['/1/0/9', '/0', '/', '/0/1', '/1/1', '/bs'],
+    );
+    assert.equal(await tandem.lwm2m.requestBootstrap('not-registered'), undefined);
   });
 });
