@@ -40,6 +40,7 @@ export {
   groupByPaths,
   groupByTime,
   type Lwm2mPathValue,
+  type NodeShape,
   RELATIVE_TIME_LIMIT,
   resolveTime,
 } from './path-value.js';
