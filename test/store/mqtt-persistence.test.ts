@@ -8,7 +8,14 @@ import { MemoryPersistence } from '../../src/mqtt/persistence/memory.js';
 import type { MqttPersistence } from '../../src/mqtt/persistence/types.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { SqliteMqttPersistence } from '../../src/store/sqlite/mqtt-persistence.js';
-import { decodeProperties, encodeProperties } from '../../src/store/sqlite/mqtt-rows.js';
+import {
+  DELIVERY_COLUMNS,
+  decodeProperties,
+  encodeProperties,
+  RETAINED_COLUMNS,
+  SESSION_COLUMNS,
+  SUBSCRIPTION_COLUMNS,
+} from '../../src/store/sqlite/mqtt-rows.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type PersistenceFactory, persistenceContract } from '../mqtt/persistence-contract.js';
 import { fullMessage, mqttPersistenceContract, plainMessage } from './mqtt-persistence-contract.js';
@@ -223,6 +230,19 @@ describe('SQLite MQTT persistence', () => {
     assert.ok(Buffer.isBuffer(back.correlationData));
     assert.deepEqual([...back.correlationData!], [0xff, 0]);
     assert.deepEqual(decodeProperties(null), {});
+  });
+
+  test('every column of the MQTT tables is written', () => {
+    const store = new SqliteStore({ dataDir: ':memory:' });
+    const columns = (table: string) =>
+      (store.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[])
+        .map((c) => c.name)
+        .sort();
+    assert.deepEqual(columns('mqtt_sessions'), [...SESSION_COLUMNS].sort());
+    assert.deepEqual(columns('mqtt_subscriptions'), [...SUBSCRIPTION_COLUMNS].sort());
+    assert.deepEqual(columns('mqtt_retained'), [...RETAINED_COLUMNS].sort());
+    assert.deepEqual(columns('mqtt_deliveries'), [...DELIVERY_COLUMNS].sort());
+    store.db.close();
   });
 
   test('migration 2 is applied next to the store tables', (t) => {

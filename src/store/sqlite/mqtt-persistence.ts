@@ -7,18 +7,23 @@ import type {
 } from '../../mqtt/persistence/types.js';
 import type { Subscription } from '../../mqtt/topic/subscription.js';
 import {
+  DELIVERY_COLUMNS,
   type DeliveryRow,
   deliveryFromRow,
   deliveryParams,
+  RETAINED_COLUMNS,
   type RetainedRow,
   retainedFromRow,
   retainedParams,
+  SESSION_COLUMNS,
   type SessionRow,
+  SUBSCRIPTION_COLUMNS,
   type SubscriptionRow,
   sessionFromRow,
   sessionParams,
   subscriptionFromRow,
   subscriptionParams,
+  upsertSql,
 } from './mqtt-rows.js';
 
 type Params = unknown[];
@@ -88,22 +93,20 @@ export class SqliteMqttPersistence implements MqttPersistence {
     this.#onError = options.onError;
     const q = (sql: string) => db.prepare(sql);
     this.#s = {
-      putSession: q('INSERT OR REPLACE INTO mqtt_sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)'),
+      putSession: q(upsertSql('mqtt_sessions', SESSION_COLUMNS)),
       getSession: q('SELECT * FROM mqtt_sessions WHERE client_id = ?'),
       listSessions: q('SELECT * FROM mqtt_sessions ORDER BY client_id'),
       deleteSession: q('DELETE FROM mqtt_sessions WHERE client_id = ?'),
       deleteSubscriptions: q('DELETE FROM mqtt_subscriptions WHERE client_id = ?'),
       deleteDeliveries: q('DELETE FROM mqtt_deliveries WHERE client_id = ?'),
       deleteIncomings: q('DELETE FROM mqtt_incoming_qos2 WHERE client_id = ?'),
-      putSubscription: q('INSERT OR REPLACE INTO mqtt_subscriptions VALUES (?,?,?,?,?,?,?,?,?)'),
+      putSubscription: q(upsertSql('mqtt_subscriptions', SUBSCRIPTION_COLUMNS)),
       deleteSubscription: q('DELETE FROM mqtt_subscriptions WHERE client_id = ? AND filter = ?'),
       listSubscriptions: q('SELECT * FROM mqtt_subscriptions WHERE client_id = ? ORDER BY filter'),
-      putRetained: q('INSERT OR REPLACE INTO mqtt_retained VALUES (?,?,?,?,?,?,?)'),
+      putRetained: q(upsertSql('mqtt_retained', RETAINED_COLUMNS)),
       deleteRetained: q('DELETE FROM mqtt_retained WHERE topic = ?'),
       listRetained: q('SELECT * FROM mqtt_retained ORDER BY topic'),
-      putDelivery: q(
-        'INSERT OR REPLACE INTO mqtt_deliveries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
-      ),
+      putDelivery: q(upsertSql('mqtt_deliveries', DELIVERY_COLUMNS)),
       deleteDelivery: q('DELETE FROM mqtt_deliveries WHERE client_id = ? AND seq = ?'),
       listDeliveries: q('SELECT * FROM mqtt_deliveries WHERE client_id = ? ORDER BY seq'),
       addIncoming: q('INSERT OR IGNORE INTO mqtt_incoming_qos2 VALUES (?, ?)'),

@@ -4,11 +4,58 @@ import type { Subscription } from '../../mqtt/topic/subscription.js';
 
 /**
  * Rows of the MQTT tables (migration 2) and their mapping to the broker's persistence types.
- * Column order of each `*Params` function is the column order of its table, so that the
- * statements can be `INSERT OR REPLACE INTO t VALUES (?, ...)`.
+ * Each `*Params` function returns the values of its `*_COLUMNS`, in that order.
  */
 
 type SqlValue = string | number | bigint | Buffer | null;
+
+const MESSAGE_COLUMNS = ['topic', 'payload', 'qos', 'retain', 'properties', 'expires_at', 'origin'];
+
+export const SESSION_COLUMNS = [
+  'client_id',
+  'protocol_version',
+  'expiry_interval',
+  'disconnected_at',
+  'will_delay',
+  ...MESSAGE_COLUMNS.map((c) => `will_${c}`),
+];
+
+export const SUBSCRIPTION_COLUMNS = [
+  'client_id',
+  'filter',
+  'topic_filter',
+  'qos',
+  'no_local',
+  'retain_as_published',
+  'retain_handling',
+  'subscription_identifier',
+  'share_group',
+];
+
+export const RETAINED_COLUMNS = MESSAGE_COLUMNS;
+
+export const DELIVERY_COLUMNS = [
+  'client_id',
+  'seq',
+  'state',
+  'packet_id',
+  'qos',
+  'retain',
+  'subscription_ids',
+  'share_group',
+  'topic',
+  'payload',
+  'message_qos',
+  'message_retain',
+  'properties',
+  'expires_at',
+  'origin',
+];
+
+/** `INSERT OR REPLACE` naming its columns, so that a later migration may add some. */
+export function upsertSql(table: string, columns: readonly string[]): string {
+  return `INSERT OR REPLACE INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+}
 
 /** A message as stored: payload BLOB, properties JSON. */
 interface MessageColumns {
