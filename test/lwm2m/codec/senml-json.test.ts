@@ -308,6 +308,8 @@ describe('SenML JSON hostile input', () => {
     ['a single value for a multiple resource', '[{"n":"/3/0/6","v":1}]', 'UNEXPECTED_NODE'],
     ['no record', '[]', 'UNEXPECTED_NODE'],
     ['nesting 100000 deep', '['.repeat(100000), 'MALFORMED'],
+    ['balanced nesting 100000 deep', `${'['.repeat(100000)}${']'.repeat(100000)}`, 'MALFORMED'],
+    ['a record nested in a record', '[{"n":"/3/0/9","v":{"v":1}}]', 'TYPE_MISMATCH'],
   ];
   for (const [name, json, code, at] of cases) {
     it(`rejects ${name} with ${code}`, () => {
