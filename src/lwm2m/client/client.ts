@@ -119,6 +119,7 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       attributes: this.#attributes,
       defaults: () => this.#serverDefaults(),
       numericValue: (p) => this.#tree.numericValue(p),
+      booleanValue: (p) => this.#tree.booleanValue(p),
     });
     const server = this.#serverInstance();
     this.#lifetime = options.lifetime ?? server?.lifetime ?? DEFAULT_LIFETIME;

@@ -25,6 +25,8 @@ export interface ObservationEntry {
   readonly render: () => OutgoingResponse;
   lastAt: number;
   lastValue: number | undefined;
+  /** The last boolean value seen, for `edge` (LwM2M-TS-Core 1.2 §5.1.2). */
+  lastBoolean: boolean | undefined;
   pminTimer: TimerHandle | undefined;
   pmaxTimer: TimerHandle | undefined;
 }
@@ -36,6 +38,8 @@ export interface ObserveManagerDeps {
   readonly defaults: () => { pmin?: number; pmax?: number };
   /** The numeric value at a resource path, for gt/lt/st. */
   readonly numericValue: (path: Lwm2mPath) => number | undefined;
+  /** The boolean value at a resource path, for edge. */
+  readonly booleanValue: (path: Lwm2mPath) => boolean | undefined;
 }
 
 export class ObserveManager {
@@ -64,6 +68,7 @@ export class ObserveManager {
       render,
       lastAt: this.#deps.clock.now(),
       lastValue: composite ? undefined : this.#deps.numericValue(paths[0]!),
+      lastBoolean: composite ? undefined : this.#deps.booleanValue(paths[0]!),
       pminTimer: undefined,
       pmaxTimer: undefined,
     };
@@ -103,6 +108,15 @@ export class ObserveManager {
   }
 
   #conditionsMet(entry: ObservationEntry, a: Attributes): boolean {
+    if (a.edge !== undefined && !entry.composite) {
+      const b = this.#deps.booleanValue(entry.paths[0]!);
+      const before = entry.lastBoolean;
+      entry.lastBoolean = b;
+      // LwM2M-TS-Core 1.2 §5.1.2 edge: 1 notifies on a rising edge (false to true), 0 on a
+      // falling one; other changes of a boolean resource are not reported.
+      if (b !== undefined && before !== undefined)
+        return a.edge === 1 ? !before && b : before && !b;
+    }
     if (a.gt === undefined && a.lt === undefined && a.st === undefined) return true;
     const v = this.#deps.numericValue(entry.paths[0]!);
     const last = entry.lastValue;

@@ -231,6 +231,10 @@ function writeAttributes(
       if (!numeric && (changes.gt != null || changes.lt != null || changes.st != null)) {
         return codeText(Code.BadRequest, `${path} is not numeric`);
       }
+      // LwM2M-TS-Core 1.2 §5.1.2: edge is for boolean resources.
+      if (changes.edge != null && rm?.type !== 'boolean') {
+        return codeText(Code.BadRequest, `${path} is not boolean`);
+      }
     }
   }
   const problem = ctx.attributes.apply(path, changes);

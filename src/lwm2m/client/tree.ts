@@ -13,6 +13,7 @@ import {
   objectInstance,
 } from '../node/lwm2m-node.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import type { Lwm2mValue } from '../node/lwm2m-value.js';
 import type { InstanceEnabler, ObjectEnabler } from './object-enabler.js';
 
 export type Outcome<T> = { readonly code: number; readonly value?: T; readonly reason?: string };
@@ -98,16 +99,27 @@ export class ObjectTree {
     return ri ? { code: Code.Content, value: ri } : fail(Code.NotFound, `no ${path}`);
   }
 
-  /** The numeric value at a resource (or resource instance) path, for gt/lt/st. */
-  numericValue(path: Lwm2mPath): number | undefined {
+  /** The value at a resource (or resource instance) path, when it holds one value. */
+  #leafValue(path: Lwm2mPath): Lwm2mValue | undefined {
     if (!path.isResource() && !path.isResourceInstance()) return undefined;
-    const r = this.read(path);
-    const node = r.value;
+    const node = this.read(path).value;
     if (!node || (node.kind !== 'single-resource' && node.kind !== 'resource-instance')) {
       return undefined;
     }
-    const v = node.value;
-    if (v.type === 'integer' || v.type === 'unsigned' || v.type === 'float') return Number(v.value);
+    return node.value;
+  }
+
+  /** The numeric value at a resource (or resource instance) path, for gt/lt/st. */
+  numericValue(path: Lwm2mPath): number | undefined {
+    const v = this.#leafValue(path);
+    if (v?.type === 'integer' || v?.type === 'unsigned' || v?.type === 'float')
+      return Number(v.value);
     return undefined;
+  }
+
+  /** The boolean value at a resource (or resource instance) path, for edge. */
+  booleanValue(path: Lwm2mPath): boolean | undefined {
+    const v = this.#leafValue(path);
+    return v?.type === 'boolean' ? v.value : undefined;
   }
 }

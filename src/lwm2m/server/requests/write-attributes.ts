@@ -149,6 +149,10 @@ export const writeAttributesOperation: Operation<WriteAttributesRequest, WriteAt
         // LwM2M-TS-Core 1.1 §5.1.2: gt, lt and st are for numeric resources.
         throw invalid(`${path} is ${resource.type}, not numeric`);
       }
+      // LwM2M-TS-Core 1.2 §5.1.2: edge is for boolean resources.
+      if (resource && a.edge != null && resource.type !== 'boolean') {
+        throw invalid(`${path} is ${resource.type}, not boolean`);
+      }
       return {
         code: Code.Put,
         path: uriPath(device, path),
