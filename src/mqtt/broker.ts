@@ -79,6 +79,31 @@ export class MqttBroker {
     await engine.route(m).write;
   }
 
+  /**
+   * Closes a client's connection from the server side, e.g. when its credentials are revoked.
+   * MQTT 5 clients get DISCONNECT with `reasonCode` (default 0x98 Administrative action) and the
+   * optional Server Reference (0x9C/0x9D, MQTT 5.0 §4.11). With `discardSession` the session
+   * ends too (its will, if any, is published). Returns whether the client had a session.
+   */
+  disconnectClient(
+    clientId: string,
+    reasonCode: number = ReasonCode.AdministrativeAction,
+    options: { serverReference?: string; reasonString?: string; discardSession?: boolean } = {},
+  ): boolean {
+    const engine = this.#engine;
+    const session = engine.sessions.get(clientId);
+    if (!session) return false;
+    const conn = session.outlet as Connection | undefined;
+    const props: { serverReference?: string; reasonString?: string } = {};
+    if (options.serverReference) props.serverReference = options.serverReference;
+    if (options.reasonString) props.reasonString = options.reasonString;
+    conn?.disconnect(reasonCode, props);
+    if (options.discardSession && engine.sessions.get(clientId) === session) {
+      engine.endSession(session);
+    }
+    return true;
+  }
+
   /** Plain counters (a snapshot). */
   get stats(): MqttBrokerStats {
     return this.#engine.snapshot();

@@ -260,9 +260,13 @@ export class Connection implements SessionOutlet {
     this.disconnect(ReasonCode.SessionTakenOver);
   }
 
+  /** True once CONNACK 0x00 was sent on this connection. */
+  wasEstablished = false;
+
   /** Called by handlers once CONNACK is sent. */
   established(): void {
     this.state = 'connected';
+    this.wasEstablished = true;
     if (this.#connectTimer) this.core.clock.clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#armKeepAlive();

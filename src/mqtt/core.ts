@@ -36,4 +36,9 @@ export interface BrokerCore extends SessionHost {
   /** Sends the retained messages matching a new subscription [MQTT-3.3.1-9]. */
   sendRetained(session: Session, sub: Subscription): void;
   clientInfo(conn: Connection): ClientInfo;
+  /** Calls an observer hook, logging instead of throwing. */
+  notify<K extends 'onConnect' | 'onDisconnect' | 'onMessage'>(
+    hook: K,
+    ...args: Parameters<NonNullable<MqttHooks[K]>>
+  ): void;
 }

@@ -96,6 +96,19 @@ export class BrokerEngine implements BrokerCore {
     }
   }
 
+  notify<K extends 'onConnect' | 'onDisconnect' | 'onMessage'>(
+    hook: K,
+    ...args: Parameters<NonNullable<MqttHooks[K]>>
+  ): void {
+    const fn = this.hooks[hook] as ((...a: typeof args) => void) | undefined;
+    if (!fn) return;
+    try {
+      fn.apply(this.hooks, args);
+    } catch (err) {
+      this.logger?.error({ err, hook }, 'mqtt observer hook failed');
+    }
+  }
+
   clientInfo(conn: Connection): ClientInfo {
     const info: ClientInfo = {
       ...conn.info,
@@ -175,6 +188,7 @@ export class BrokerEngine implements BrokerCore {
     // (0x04 and every server-side close included); [MQTT-3.1.2-10] 0x00 discards it.
     const will = graceful ? undefined : conn.will;
     conn.will = undefined;
+    if (conn.wasEstablished) this.notify('onDisconnect', this.clientInfo(conn), { graceful });
     this.#scheduleOffline(session, this.clock.now(), will);
   }
 

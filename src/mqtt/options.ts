@@ -73,6 +73,15 @@ export interface MqttHooks {
     client: ClientInfo,
     subscription: { filter: string; qos: 0 | 1 | 2 },
   ): MaybePromise<boolean | number>;
+  /** Observer: a client's CONNACK 0x00 was sent. Errors are logged, never sent to the client. */
+  onConnect?(client: ClientInfo, info: { sessionPresent: boolean }): void;
+  /** Observer: a connected client's network connection ended (`graceful`: DISCONNECT 0x00). */
+  onDisconnect?(client: ClientInfo, info: { graceful: boolean }): void;
+  /**
+   * Observer: a client's PUBLISH was authorized and routed (called once per message, QoS 2
+   * included, before its acknowledgement). Use it to feed the hub; it must not block.
+   */
+  onMessage?(client: ClientInfo, message: MqttMessage): void;
 }
 
 export interface MqttLimits {
