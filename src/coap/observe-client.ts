@@ -73,6 +73,8 @@ export interface ObservationState {
   lastAt: number;
   /** Notifications delivered in order, one at a time (a Block2 one is fetched to its end first). */
   chain: Promise<void>;
+  /** Deliveries waiting in `chain`; while 0, a single-block notification is delivered at once. */
+  inFlight: number;
   cancelled: boolean;
 }
 
@@ -120,6 +122,7 @@ export class ObserveClient {
       lastSeq: undefined,
       lastAt: 0,
       chain: Promise.resolve(),
+      inFlight: 0,
       cancelled: false,
     };
     const register = async (observeValue: number): Promise<CoapResponse> => {
@@ -195,10 +198,16 @@ export class ObserveClient {
       state.lastAt = now;
     }
     if (ends) this.#end(key, state);
+    const large = getOption(message.options, OptionNumber.Block2) !== undefined;
+    if (!large && state.inFlight === 0) {
+      // The common case, without a promise per notification.
+      this.#call(state, responseFromMessage(message, state.peer), ends);
+      return;
+    }
     const run = async () => {
       let payload = message.payload;
       let last = message;
-      if (getOption(message.options, OptionNumber.Block2) !== undefined) {
+      if (large) {
         // RFC 7959 §2.6, §3.3: the rest of a large notification is fetched with GET and Block2.
         const result = await fetchRemainingBlocks(
           (parts) => deps.exchange(state.peer, parts, undefined),
@@ -211,14 +220,31 @@ export class ObserveClient {
         // A newer notification arrived meanwhile: this one is outdated (RFC 7641 §3.4).
         if (seq !== undefined && state.lastSeq !== seq) return;
       }
-      if (state.cancelled && !ends) return;
-      state.listener(
+      this.#call(
+        state,
         responseFromMessage({ ...last, options: message.options }, state.peer, payload),
+        ends,
       );
     };
-    state.chain = state.chain.then(run).catch((err) => {
-      deps.logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
-    });
+    state.inFlight++;
+    state.chain = state.chain
+      .then(run)
+      .catch((err) => {
+        deps.logger?.debug({ err, peer: state.peer.key }, 'coap: notification dropped');
+      })
+      .finally(() => {
+        state.inFlight--;
+      });
+  }
+
+  /** Hands a notification to the listener, whose exceptions stay with us. */
+  #call(state: ObservationState, notification: CoapResponse, ends: boolean): void {
+    if (state.cancelled && !ends) return;
+    try {
+      state.listener(notification);
+    } catch (err) {
+      this.#deps.logger?.warn({ err, peer: state.peer.key }, 'coap: notification listener threw');
+    }
   }
 
   /** Takes the response to a registration (RFC 7641 §3.1). */

@@ -112,6 +112,34 @@ describe('Observe as client (RFC 7641)', () => {
     await s.endpoint.close();
   });
 
+  test('keeps delivering after a listener throws', async () => {
+    const s = setup();
+    const obs = s.endpoint.observe(devicePeer, { code: Code.Get, path: '/1' }, (n) => {
+      s.seen.push(n);
+      throw new Error('listener bug');
+    });
+    await settle();
+    const req = s.transport.takeOne();
+    s.transport.deliver(devicePeer, {
+      type: MessageType.Ack,
+      code: Code.Content,
+      messageId: req.messageId,
+      token: req.token,
+      options: [uintOption(OptionNumber.Observe, 1)],
+      payload: Buffer.alloc(0),
+    });
+    await obs.response;
+    s.transport.deliver(devicePeer, notification(obs.token, 2, 'a', MessageType.Non));
+    s.transport.deliver(devicePeer, notification(obs.token, 3, 'b', MessageType.Non));
+    await settle();
+    assert.deepEqual(
+      s.seen.map((n) => n.payload.toString()),
+      ['a', 'b'],
+    );
+    assert.equal(s.endpoint.stats.internalErrors, 0);
+    await s.endpoint.close();
+  });
+
   test('takes an older sequence number as newer after 128 seconds (RFC 7641 §3.4)', async () => {
     const s = setup();
     const obs = await register(s, 100);
