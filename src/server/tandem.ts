@@ -251,6 +251,10 @@ export class Tandem {
 
   async #startMqtt(): Promise<void> {
     const store = this.store;
+    if (store instanceof SqliteStore) {
+      const log = this.logger.child({ component: 'mqtt' });
+      store.mqtt.onError = (err) => log.error({ err }, 'mqtt store: lazy deletions not committed');
+    }
     const anonymous = this.anonymousAllowed;
     const acl = deviceAcl(this.config.mqtt.deviceTopics);
     const throttle = this.authThrottle;

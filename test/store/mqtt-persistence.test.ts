@@ -194,6 +194,18 @@ describe('SQLite MQTT persistence', () => {
     assert.equal(p.listRetained().length, 1);
   });
 
+  test('a failed commit of lazy deletions only is told to onError', async (t) => {
+    const store = new SqliteStore({ dataDir: ':memory:' });
+    t.after(() => store.close());
+    const errors: unknown[] = [];
+    store.mqtt.onError = (err) => errors.push(err);
+    store.db.exec('ALTER TABLE mqtt_deliveries RENAME TO mqtt_deliveries_away');
+    store.mqtt.deleteDelivery('c', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(errors.length, 1);
+    store.db.exec('ALTER TABLE mqtt_deliveries_away RENAME TO mqtt_deliveries');
+  });
+
   test('after close, writes reject and reads throw; close commits what was queued', async (t) => {
     const dir = tempDir(t);
     const store = new SqliteStore({ dataDir: dir });

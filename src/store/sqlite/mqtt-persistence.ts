@@ -76,7 +76,11 @@ function newBatch(): Batch {
  */
 export class SqliteMqttPersistence implements MqttPersistence {
   readonly #db: Database.Database;
-  readonly #onError: ((err: unknown) => void) | undefined;
+  /**
+   * Told about a failed commit that nobody awaited (only lazy deletions were in it: at worst
+   * those deliveries are sent again after a restart).
+   */
+  onError: ((err: unknown) => void) | undefined;
   readonly #s;
   readonly #run: (ops: Op[]) => void;
   /** Queued writes: statement and parameters, flattened in pairs. */
@@ -90,7 +94,7 @@ export class SqliteMqttPersistence implements MqttPersistence {
 
   constructor(db: Database.Database, options: SqliteMqttPersistenceOptions = {}) {
     this.#db = db;
-    this.#onError = options.onError;
+    this.onError = options.onError;
     const q = (sql: string) => db.prepare(sql);
     this.#s = {
       putSession: q(upsertSql('mqtt_sessions', SESSION_COLUMNS)),
@@ -179,7 +183,7 @@ export class SqliteMqttPersistence implements MqttPersistence {
         this.#run(ops);
       } catch (err) {
         if (batch) batch.reject(err);
-        else this.#onError?.(err);
+        else this.onError?.(err);
         throw err;
       }
     }
