@@ -208,21 +208,27 @@ export function pathValuesToRecords(
   for (const e of ordered) {
     const r: SenmlRecord = {};
     const segs = e.path.segments;
-    // Leaves share "/o/i/" as base name; other paths (a Read-Composite request) carry it whole.
-    const base = segs.length >= 3 ? `/${segs[0]}/${segs[1]}/` : e.path.toString();
-    if (base !== bn) {
-      r.bn = base;
-      bn = base;
+    if (e.value === undefined) {
+      // A path without value (a Read-Composite or Observe-Composite request, a deletion in a
+      // Write-Composite) is written whole in "n", the way clients expect a path list; a base
+      // name in force is reset first (RFC 8428 §4.5.1: it applies to every later record).
+      if (bn) r.bn = '';
+      bn = '';
+      r.n = e.path.toString();
+    } else {
+      // Values share "/o/i/" as base name and name the rest of their path.
+      const base = `/${segs[0]}/${segs[1]}/`;
+      if (base !== bn) {
+        r.bn = base;
+        bn = base;
+      }
+      r.n = segs.slice(2).join('/');
     }
     if (e.time !== undefined && e.time !== bt) {
       r.bt = e.time;
       bt = e.time;
     }
-    const rest = segs.length >= 3 ? segs.slice(2).join('/') : '';
-    if (rest !== '') r.n = rest;
-    if (e.value !== undefined) {
-      setRecordValue(r, toType(e, model));
-    }
+    if (e.value !== undefined) setRecordValue(r, toType(e, model));
     records.push(r);
   }
   return records;

@@ -105,6 +105,22 @@ describe('composite values (Read-Composite, Write-Composite, Send)', () => {
     ]);
   });
 
+  it('writes paths without value whole, resetting a base name in force (RFC 8428 §4.5.1)', () => {
+    const entries = [
+      { path: path('/3/0/9'), value: Value.integer(80) },
+      { path: path('/3/0/0') },
+      { path: path('/5') },
+    ];
+    const bytes = encodeComposite(entries, ContentFormat.SENML_JSON, oma);
+    assert.equal(
+      bytes.toString(),
+      '[{"bn":"/3/0/","n":"9","v":80},{"bn":"","n":"/3/0/0"},{"n":"/5"}]',
+    );
+    assert.deepEqual(decodeComposite(bytes, ContentFormat.SENML_JSON, oma), entries);
+    const cbor = encodeComposite(entries, ContentFormat.SENML_CBOR, oma);
+    assert.deepEqual(decodeComposite(cbor, ContentFormat.SENML_CBOR, oma), entries);
+  });
+
   it('groups a Send by time and resolves relative times (RFC 8428 §4.5.3)', () => {
     const json =
       '[{"bn":"/3303/0/5700","bt":-20,"v":20.5},{"bt":-10,"v":21.5},{"bn":"/3/0/9","bt":1700000000,"v":80}]';

@@ -250,7 +250,7 @@ describe('SenML JSON nodes and values (LwM2M-TS-Core 1.1 §7.4.4, Table 7.4.4-1)
     );
     assert.equal(
       encodeComposite(entries, SENML_JSON, oma).toString(),
-      '[{"bn":"/3/0/","n":"9"},{"bn":"/1"},{"bn":"/3/0/","n":"6/1"}]',
+      '[{"n":"/3/0/9"},{"n":"/1"},{"n":"/3/0/6/1"}]',
     );
   });
 
