@@ -58,8 +58,11 @@ export interface DeviceListQuery {
 /** An authenticated connection of a device, which the registry can close when it revokes. */
 export interface LiveSession {
   protocol: DeviceProtocol;
-  /** The credential kind it authenticated with; revoking that kind closes the session. */
-  credential: CredentialKind;
+  /**
+   * The credential kind it authenticated with; revoking that kind closes the session. None (an
+   * unsecured LwM2M registration, anonymous development mode): only deleting the device does.
+   */
+  credential?: CredentialKind;
   close(): void;
 }
 
@@ -268,7 +271,11 @@ export class DeviceRegistry {
     if (kinds.includes('psk')) this.#psk?.forgetDevice(id);
     let closed = 0;
     for (const session of [...(this.#sessions.get(id) ?? [])]) {
-      if (!kinds.includes(session.credential)) continue;
+      const hit =
+        session.credential === undefined
+          ? kinds.length === CREDENTIAL_KINDS.length
+          : kinds.includes(session.credential);
+      if (!hit) continue;
       this.#release(id, session);
       closed++;
       try {
