@@ -48,6 +48,8 @@ export interface ClientHandshakeConfig {
   rawPublicKeyTrust?: (spki: Buffer) => boolean;
   /** RFC 9146: offer connection IDs (we ask for none in records sent to us). */
   connectionId: boolean;
+  /** RFC 6066 §4: ask the server for records of at most 512, 1024, 2048 or 4096 bytes. */
+  maxFragmentLength?: 512 | 1024 | 2048 | 4096;
   /** RFC 7627: offer it (default), require it, or leave it out (to act as a legacy device). */
   extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session to resume (RFC 5246 §7.3). */
@@ -134,6 +136,8 @@ export class ClientHandshaker extends Handshaker {
         });
       }
     }
+    const mfl = this.#maxFragmentCode();
+    if (mfl) extensions.push({ type: ExtensionType.max_fragment_length, data: Buffer.from([mfl]) });
     if (this.config.connectionId) {
       // RFC 9146 §3: a zero-length CID: we send CIDs but do not need them in records to us.
       extensions.push({ type: ExtensionType.connection_id, data: Buffer.from([0]) });
@@ -197,6 +201,15 @@ export class ClientHandshaker extends Handshaker {
       // RFC 7627 §5.3: a client MAY abort a handshake without extended master secret.
       throw new DtlsError('handshake_failure', 'server does not support extended master secret');
     }
+    const mfl = findExtension(hello.extensions, ExtensionType.max_fragment_length);
+    if (mfl) {
+      // RFC 6066 §4: the server echoes the value asked for, or the handshake fails.
+      const code = this.#maxFragmentCode();
+      if (!code || mfl.length !== 1 || mfl[0] !== code) {
+        throw new DtlsError('illegal_parameter', 'max_fragment_length differs from the request');
+      }
+      this.host.maxFragment = this.config.maxFragmentLength!;
+    }
     const cid = findExtension(hello.extensions, ExtensionType.connection_id);
     if (cid) {
       if (!this.config.connectionId)
@@ -234,6 +247,12 @@ export class ClientHandshaker extends Handshaker {
       this.host.records.writeCid = this.#pendingWriteCid;
       this.host.records.readCid = Buffer.alloc(0);
     }
+  }
+
+  /** RFC 6066 §4: MaxFragmentLength code 1..4 for 2^9..2^12, 0 when not asked for. */
+  #maxFragmentCode(): number {
+    const n = this.config.maxFragmentLength;
+    return n ? Math.log2(n) - 8 : 0;
   }
 
   #onServerFlight(msg: HandshakeMessage): void {

@@ -13,6 +13,8 @@ export interface DtlsClientOptions extends DtlsCommonOptions {
   psk?: { identity: string; key: Buffer };
   /** RFC 9146: offer a connection ID so the server keeps the session across address changes. */
   connectionId?: boolean;
+  /** RFC 6066 §4: ask for records of at most this many bytes (constrained devices). */
+  maxFragmentLength?: 512 | 1024 | 2048 | 4096;
   /** RFC 7627 extended master secret: 'offer' (default), 'require', or 'off' (legacy peer). */
   extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session from an earlier connection to resume (RFC 5246 §7.3). */
@@ -161,6 +163,7 @@ export class DtlsClient {
       rawPublicKeyTrust: o.trust?.rawPublicKeyTrust,
       connectionId: o.connectionId ?? false,
       extendedMasterSecret: o.extendedMasterSecret ?? 'offer',
+      maxFragmentLength: o.maxFragmentLength,
       session: this.#session,
       now: () => this.#clock.now(),
     });

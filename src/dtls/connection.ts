@@ -68,6 +68,8 @@ export class DtlsConnection implements HandshakeHost {
   lastActivity: number;
   /** CID length this side issues, to parse incoming tls12_cid records (RFC 9146 §4). */
   cidLength = 0;
+  /** RFC 6066 §4: the negotiated maximum fragment length (plaintext bytes per record). */
+  maxFragment = MAX_PLAINTEXT;
 
   readonly #o: ConnectionOptions;
   #lastFlight: FlightEntry[] | undefined;
@@ -107,7 +109,9 @@ export class DtlsConnection implements HandshakeHost {
   sendApplicationData(data: Uint8Array): void {
     if (this.state !== 'established') throw new DtlsError('internal_error', 'not established');
     // RFC 5246 §6.2.1: a record carries at most 2^14 bytes; a datagram is one record here.
-    if (data.length > MAX_PLAINTEXT) throw new DtlsError('record_overflow', 'datagram too large');
+    if (data.length > this.maxFragment) {
+      throw new DtlsError('record_overflow', 'datagram too large for one record');
+    }
     this.#o.send(this.records.protect(ContentType.application_data, Buffer.from(data)));
   }
 
@@ -297,7 +301,9 @@ export class DtlsConnection implements HandshakeHost {
 
   #transmit(): void {
     if (!this.#lastFlight) return;
-    for (const d of packFlight(this.#lastFlight, this.records, this.#mtu)) this.#o.send(d);
+    for (const d of packFlight(this.#lastFlight, this.records, this.#mtu, this.maxFragment)) {
+      this.#o.send(d);
+    }
   }
 
   #answerRetransmit(): void {

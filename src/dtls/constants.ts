@@ -30,6 +30,7 @@ export const HandshakeType = {
 
 /** Extension code points (IANA TLS ExtensionType registry). */
 export const ExtensionType = {
+  max_fragment_length: 1, // RFC 6066 §4
   supported_groups: 10, // RFC 8422 §5.1.1
   ec_point_formats: 11, // RFC 8422 §5.1.2
   signature_algorithms: 13, // RFC 5246 §7.4.1.4.1

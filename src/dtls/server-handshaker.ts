@@ -84,6 +84,7 @@ export class ServerHandshaker extends Handshaker {
   #sessionId: Buffer = Buffer.alloc(0);
   #resumed = false;
   #certRequested = false;
+  #maxFragmentCode = 0;
   /** CID the client asked for (to put in records sent to it) and the one we issue. */
   writeCid: Buffer | undefined;
   readCid: Buffer | undefined;
@@ -162,6 +163,15 @@ export class ServerHandshaker extends Handshaker {
     this.clientRandom = Buffer.from(hello.random);
     this.serverRandom = randomBytes(32);
 
+    const mfl = findExtension(hello.extensions, ExtensionType.max_fragment_length);
+    if (mfl) {
+      // RFC 6066 §4: 2^9, 2^10, 2^11 or 2^12 bytes; any other value is illegal_parameter.
+      if (mfl.length !== 1 || mfl[0]! < 1 || mfl[0]! > 4) {
+        throw new DtlsError('illegal_parameter', 'bad max_fragment_length');
+      }
+      this.#maxFragmentCode = mfl[0]!;
+      this.host.maxFragment = 1 << (8 + mfl[0]!);
+    }
     const cid = findExtension(hello.extensions, ExtensionType.connection_id);
     if (cid && this.config.cidLength > 0) {
       const r = new ByteReader(cid);
@@ -280,6 +290,13 @@ export class ServerHandshaker extends Handshaker {
     // RFC 5746 §3.6: echo an empty renegotiation_info.
     if (this.#secureRenegotiation)
       extensions.push({ type: ExtensionType.renegotiation_info, data: Buffer.from([0]) });
+    // RFC 6066 §4: echo an accepted max_fragment_length.
+    if (this.#maxFragmentCode) {
+      extensions.push({
+        type: ExtensionType.max_fragment_length,
+        data: Buffer.from([this.#maxFragmentCode]),
+      });
+    }
     // RFC 7627 §5.2: echo extended_master_secret.
     if (this.ems)
       extensions.push({ type: ExtensionType.extended_master_secret, data: Buffer.alloc(0) });

@@ -187,6 +187,24 @@ describe('ECDHE_ECDSA handshakes', () => {
     );
   });
 
+  it('keeps every record within a negotiated max_fragment_length of 512 (RFC 6066 §4)', async () => {
+    const net = new Lossy(x509Server(), { ...x509Client(), maxFragmentLength: 512 });
+    net.client.send(Buffer.from('small records'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.deepEqual(net.received.server, ['small records']);
+    // A record is 13 header bytes, 8 explicit nonce, 8 tag around at most 512 plaintext bytes.
+    for (const l of net.log.filter((x) => x.dir === 'to-client')) {
+      for (let o = 0; o < l.d.length; ) {
+        const length = l.d.readUInt16BE(o + 11);
+        assert.ok(length <= 512 + 16, `record of ${length} bytes`);
+        o += 13 + length;
+      }
+    }
+    assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(513)), false);
+    assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(512)), true);
+  });
+
   it('negotiates TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (RFC 5289)', async () => {
     const net = new Lossy(x509Server(), {
       ...x509Client(),

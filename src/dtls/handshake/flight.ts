@@ -1,4 +1,4 @@
-import { ContentType, HandshakeType } from '../constants.js';
+import { ContentType, HandshakeType, MAX_PLAINTEXT } from '../constants.js';
 import type { RecordLayer } from '../record/record-layer.js';
 import { HANDSHAKE_HEADER_LENGTH, serializeFragment } from './fragment.js';
 
@@ -13,7 +13,14 @@ export type FlightEntry =
  * not fit (RFC 6347 §4.2.3). Each call takes fresh record sequence numbers (RFC 6347 §4.2.4:
  * a retransmitted record is a new record).
  */
-export function packFlight(flight: FlightEntry[], records: RecordLayer, mtu: number): Buffer[] {
+export function packFlight(
+  flight: FlightEntry[],
+  records: RecordLayer,
+  mtu: number,
+  maxFragment = MAX_PLAINTEXT,
+): Buffer[] {
+  // RFC 6066 §4: no record longer than the negotiated maximum fragment length.
+  const cap = maxFragment - HANDSHAKE_HEADER_LENGTH;
   const datagrams: Buffer[] = [];
   let current: Buffer[] = [];
   let size = 0;
@@ -34,13 +41,13 @@ export function packFlight(flight: FlightEntry[], records: RecordLayer, mtu: num
     }
     let offset = 0;
     do {
-      const room = Math.max(
-        64,
-        mtu - size - records.overhead(0, e.epoch) - 64 - HANDSHAKE_HEADER_LENGTH,
+      const room = Math.min(
+        cap,
+        Math.max(64, mtu - size - records.overhead(0, e.epoch) - 64 - HANDSHAKE_HEADER_LENGTH),
       );
-      const fullRoom = Math.max(
-        64,
-        mtu - records.overhead(0, e.epoch) - 64 - HANDSHAKE_HEADER_LENGTH,
+      const fullRoom = Math.min(
+        cap,
+        Math.max(64, mtu - records.overhead(0, e.epoch) - 64 - HANDSHAKE_HEADER_LENGTH),
       );
       const remaining = e.body.length - offset;
       // Start a new datagram rather than cut a message in small pieces.
@@ -48,7 +55,7 @@ export function packFlight(flight: FlightEntry[], records: RecordLayer, mtu: num
       const take =
         e.msgType === HandshakeType.client_hello || remaining <= room
           ? remaining
-          : room >= 256
+          : room >= Math.min(256, cap)
             ? room
             : Math.min(remaining, fullRoom);
       const fragment = serializeFragment({

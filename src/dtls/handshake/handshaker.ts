@@ -23,6 +23,8 @@ export interface SessionState {
 /** The connection, as its handshaker sees it. */
 export interface HandshakeHost {
   readonly records: RecordLayer;
+  /** RFC 6066 §4: plaintext bytes per record once a maximum fragment length is agreed. */
+  maxFragment: number;
   /** Sends a flight; `final` when no flight answers it (RFC 6347 §4.2.4). */
   sendFlight(flight: FlightEntry[], final: boolean): void;
   /** The handshake is over; application data may flow. */
