@@ -18,6 +18,11 @@ export interface BlockwiseLimits {
   readonly lifetimeMs: number;
 }
 
+/** Approximate memory of one transfer's bookkeeping (key, entry, array), counted in the limit. */
+const TRANSFER_OVERHEAD = 512;
+/** Approximate memory of one stored block besides its bytes. */
+const BLOCK_OVERHEAD = 96;
+
 export const defaultBlockwiseLimits: BlockwiseLimits = {
   maxBodySize: 1024 * 1024,
   maxTotalBytes: 32 * 1024 * 1024,
@@ -47,6 +52,8 @@ interface Block1Transfer {
   readonly contentFormat: Buffer | undefined;
   readonly parts: Buffer[];
   received: number;
+  /** Bytes counted against `maxTotalBytes`: the blocks plus the bookkeeping around them. */
+  charged: number;
   expiresAt: number;
 }
 
@@ -104,7 +111,7 @@ export class BlockwiseServer {
         this.completed++;
         return { kind: 'complete', body: payload, block1: block, contentFormat };
       }
-      transfer = { contentFormat, parts: [], received: 0, expiresAt: 0 };
+      transfer = { contentFormat, parts: [], received: 0, charged: 0, expiresAt: 0 };
       this.#block1.set(key, transfer);
     }
     // RFC 7959 §2.9.2: a block that is not the next one expected is answered 4.08.
@@ -120,7 +127,11 @@ export class BlockwiseServer {
       this.#dropBlock1(key);
       return this.#tooLarge();
     }
-    if (this.#totalBytes + payload.length > this.#limits.maxTotalBytes) {
+    // Small blocks cost more than their bytes (a Buffer and a map entry each): count that too,
+    // so that many tiny transfers cannot hold more memory than the limit says.
+    const charge =
+      payload.length + BLOCK_OVERHEAD + (transfer.parts.length === 0 ? TRANSFER_OVERHEAD : 0);
+    if (this.#totalBytes + charge > this.#limits.maxTotalBytes) {
       this.#dropBlock1(key);
       return {
         kind: 'error',
@@ -130,7 +141,8 @@ export class BlockwiseServer {
     }
     transfer.parts.push(payload);
     transfer.received += payload.length;
-    this.#totalBytes += payload.length;
+    transfer.charged += charge;
+    this.#totalBytes += charge;
     transfer.expiresAt = this.#clock.now() + this.#limits.lifetimeMs;
     if (block.more) {
       // RFC 7959 §2.3: 2.31 Continue may propose a smaller block size for the next blocks.
@@ -160,7 +172,7 @@ export class BlockwiseServer {
   #dropBlock1(key: string): void {
     const t = this.#block1.get(key);
     if (!t) return;
-    this.#totalBytes -= t.received;
+    this.#totalBytes -= t.charged;
     this.#block1.delete(key);
   }
 
@@ -168,14 +180,14 @@ export class BlockwiseServer {
   storeResponse(key: string, code: number, options: CachedResponse['options'], body: Buffer): void {
     this.prune();
     this.dropResponse(key);
-    if (this.#totalBytes + body.length > this.#limits.maxTotalBytes) return;
+    if (this.#totalBytes + body.length + TRANSFER_OVERHEAD > this.#limits.maxTotalBytes) return;
     this.#block2.set(key, {
       code,
       options,
       body,
       expiresAt: this.#clock.now() + this.#limits.lifetimeMs,
     });
-    this.#totalBytes += body.length;
+    this.#totalBytes += body.length + TRANSFER_OVERHEAD;
   }
 
   cachedResponse(key: string): CachedResponse | undefined {
@@ -188,7 +200,7 @@ export class BlockwiseServer {
   dropResponse(key: string): void {
     const c = this.#block2.get(key);
     if (!c) return;
-    this.#totalBytes -= c.body.length;
+    this.#totalBytes -= c.body.length + TRANSFER_OVERHEAD;
     this.#block2.delete(key);
   }
 

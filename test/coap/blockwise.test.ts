@@ -326,7 +326,8 @@ describe('Block-wise transfers, server side (RFC 7959)', () => {
     const endpoint = new CoapEndpoint(transport, {
       clock: new ManualClock(),
       blockSize: 128,
-      blockwise: { maxTotalBytes: 256 },
+      // Room for two one-block transfers: 128 bytes each plus about 600 of bookkeeping.
+      blockwise: { maxTotalBytes: 2 * (128 + 96 + 512) },
       handler: () => ({ code: Code.Changed }),
     });
     const peers = [
