@@ -70,6 +70,8 @@ export interface CoapEndpointOptions {
   readonly blockwise?: Partial<BlockwiseLimits>;
   /** Bound on remembered message IDs (RFC 7252 §4.5). Default 100,000. */
   readonly maxDedupEntries?: number;
+  /** Bound on observers of our resources (RFC 7641 §4); `acceptObserve` refuses beyond. */
+  readonly maxObservers?: number;
   /** Critical options the handler understands beyond those of RFC 7252, 7641, 7959. */
   readonly knownOptions?: Iterable<number>;
   /** Called for every well-formed datagram from a peer (queue mode: the device is awake). */
@@ -150,6 +152,7 @@ export class CoapEndpoint {
   readonly #szx: number;
   readonly #limits: BlockwiseLimits;
   readonly #knownOptions: ReadonlySet<number>;
+  readonly #maxObservers: number;
   readonly #onPeerSeen: ((peer: DatagramPeer) => void) | undefined;
   readonly #dedup: Deduplicator;
   readonly #reliability: ReliabilityLayer;
@@ -180,6 +183,7 @@ export class CoapEndpoint {
     this.#szx = szx;
     this.#limits = { ...defaultBlockwiseLimits, ...options.blockwise };
     this.#knownOptions = new Set(options.knownOptions ?? []);
+    this.#maxObservers = options.maxObservers ?? 100_000;
     this.#onPeerSeen = options.onPeerSeen;
     this.#messageIds = new MessageIdProvider(this.#clock, this.params.exchangeLifetimeMs, random);
     this.#dedup = new Deduplicator(
@@ -611,6 +615,13 @@ export class CoapEndpoint {
         'COAP_ERR_RESPONSE',
         'only a GET or FETCH with Observe=0 can be observed',
       );
+    }
+    // RFC 7641 §4.1: a server may decline to add an observer; the response then has no Observe.
+    if (
+      this.#observers.size >= this.#maxObservers &&
+      !this.#observers.get(peer.key, request.token)
+    ) {
+      throw new CoapError('COAP_ERR_RESPONSE', 'too many observers');
     }
     const ctx = this.#ctx;
     const entry: ObserverEntry = {

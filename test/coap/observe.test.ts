@@ -414,6 +414,36 @@ describe('Observe as server (RFC 7641 §4)', () => {
     await server.close();
   });
 
+  test('declines observers beyond maxObservers; the response then carries no Observe (RFC 7641 §4.1)', async () => {
+    const transport = new FakeTransport();
+    const server = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      maxObservers: 1,
+      handler: (req, peer) => {
+        try {
+          server.acceptObserve(req, peer);
+        } catch {}
+        return { code: Code.Content };
+      },
+    });
+    for (const mid of [1, 2]) {
+      transport.deliver(devicePeer, {
+        type: MessageType.Con,
+        code: Code.Get,
+        messageId: mid,
+        token: Buffer.from([mid]),
+        options: [uintOption(OptionNumber.Observe, 0)],
+        payload: Buffer.alloc(0),
+      });
+    }
+    await settle();
+    const [a, b] = transport.take();
+    assert.equal(getUintOption(a!.options, OptionNumber.Observe), 2);
+    assert.equal(getUintOption(b!.options, OptionNumber.Observe), undefined);
+    assert.equal(server.observerCount, 1);
+    await server.close();
+  });
+
   test('forgets an observer that rejects a notification with RST (RFC 7641 §3.6)', async () => {
     const { server, client, observers, cancelled } = pair();
     const obs = client.observe(otherPeer, { code: Code.Get, path: '/time' }, () => {});
