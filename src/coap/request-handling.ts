@@ -46,7 +46,7 @@ export async function handleRequest(
     }
     return;
   }
-  // RFC 7252 §5.7.2: we are not a proxy.
+  // RFC 7252 §5.10.2: an endpoint that is no forward-proxy answers Proxy-Uri with 5.05.
   if (
     getOption(message.options, OptionNumber.ProxyUri) ||
     getOption(message.options, OptionNumber.ProxyScheme)

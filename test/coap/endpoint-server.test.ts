@@ -204,7 +204,7 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
     await endpoint.close();
   });
 
-  test('answers Proxy-Uri with 5.05, as we are no proxy (RFC 7252 §5.7.2)', async () => {
+  test('answers Proxy-Uri with 5.05, as we are no proxy (RFC 7252 §5.10.2)', async () => {
     const { transport, endpoint } = setup();
     transport.deliver(devicePeer, {
       ...get(0x54, []),

@@ -18,7 +18,7 @@ async function pair(address: string) {
 
 describe('UDP transport (node:dgram)', () => {
   for (const address of ['127.0.0.1', '::1']) {
-    test(`carries a CoAP exchange between two endpoints over ${address} (RFC 7252 §6)`, async () => {
+    test(`carries a CoAP exchange between two endpoints over ${address} (RFC 7252 §2.1)`, async () => {
       const { server, client, clientTransport } = await pair(address);
       try {
         const bound = server.transport.address();
