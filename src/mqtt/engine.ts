@@ -19,9 +19,9 @@ import type {
   StoredWill,
 } from './persistence/types.js';
 import { background, Session } from './session.js';
+import { RetainedStore } from './topic/retained-store.js';
 import type { Subscription } from './topic/subscription.js';
 import { type SharedGroup, TopicTrie } from './topic/trie.js';
-import { topicMatches } from './topic/validate.js';
 
 const NEVER = 0xffffffff;
 
@@ -51,7 +51,7 @@ export class BrokerEngine implements BrokerCore {
   readonly options: MqttBrokerOptions;
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
-  readonly retained = new Map<string, MqttMessage>();
+  readonly retained = new RetainedStore();
   readonly trie = new TopicTrie();
   readonly startedAt: number;
 
@@ -409,8 +409,8 @@ export class BrokerEngine implements BrokerCore {
 
   sendRetained(session: Session, sub: Subscription): void {
     const now = this.clock.now();
-    for (const [topic, message] of this.retained) {
-      if (!topicMatches(sub.topicFilter, topic)) continue;
+    for (const message of this.retained.match(sub.topicFilter)) {
+      const topic = message.topic;
       if (isExpired(message, now)) {
         this.retained.delete(topic);
         this.stats.dropped.expired++;

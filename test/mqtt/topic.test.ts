@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { RetainedStore } from '../../src/mqtt/topic/retained-store.js';
 import type { Subscription } from '../../src/mqtt/topic/subscription.js';
 import { TopicTrie } from '../../src/mqtt/topic/trie.js';
 import {
@@ -148,5 +149,79 @@ describe('topic trie', () => {
     for (let i = 0; i < 2000; i++) t.add(sub(`c${i}`, `dev/${i}/temp`));
     t.add(sub('all', 'dev/+/temp'));
     assert.deepEqual(matches(t, 'dev/1234/temp'), ['all:dev/+/temp', 'c1234:dev/1234/temp']);
+  });
+});
+
+describe('retained store', () => {
+  const msg = (topic: string) => ({
+    topic,
+    payload: Buffer.from(topic),
+    qos: 0 as const,
+    retain: true,
+    properties: {},
+  });
+  const topics = [
+    'a',
+    'a/b',
+    'a/b/c',
+    'a//c',
+    '/a',
+    '/',
+    'b/x',
+    '$SYS/up',
+    '$SYS/a/b',
+    'sport/tennis/player1',
+    'sport/tennis/player1/ranking',
+    'sport',
+  ];
+  const filters = [
+    '#',
+    '+',
+    '+/+',
+    'a/#',
+    'a/+',
+    'a/+/c',
+    '/+',
+    '+/#',
+    '$SYS/#',
+    '$SYS/+',
+    'sport/#',
+    'sport/tennis/+',
+    'a//c',
+    'nothing/#',
+    '/',
+  ];
+
+  test('matches exactly what the filter rules match, $ topics included [MQTT-4.7.2-1] [MQTT-4.7.1-2]', () => {
+    const store = new RetainedStore();
+    for (const t of topics) store.set(t, msg(t));
+    assert.equal(store.size, topics.length);
+    for (const f of filters) {
+      const got = store
+        .match(f)
+        .map((m) => m.topic)
+        .sort();
+      const want = topics.filter((t) => topicMatches(f, t)).sort();
+      assert.deepEqual(got, want, f);
+    }
+  });
+
+  test('replaces, deletes and prunes by topic [MQTT-3.3.1-5] [MQTT-3.3.1-6]', () => {
+    const store = new RetainedStore();
+    store.set('x/y', msg('x/y'));
+    store.set('x/y', { ...msg('x/y'), payload: Buffer.from('new') });
+    store.set('x', msg('x'));
+    assert.equal(store.size, 2);
+    assert.equal(store.match('x/y')[0]!.payload.toString(), 'new');
+    assert.equal(store.delete('x/y'), true);
+    assert.equal(store.delete('x/y'), false);
+    assert.deepEqual(
+      store.match('#').map((m) => m.topic),
+      ['x'],
+    );
+    assert.deepEqual(
+      [...store.values()].map((m) => m.topic),
+      ['x'],
+    );
   });
 });
