@@ -8,6 +8,7 @@ import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/
 import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
+import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { deviceAcl } from '../hub/mqtt-acl.js';
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
@@ -178,6 +179,7 @@ export class Tandem {
       await this.#startMqtt();
       await this.#startCoap();
       this.#startLwm2m();
+      this.#trackLwm2mPresence();
       await this.#startHttp();
     } catch (err) {
       await this.#shutdown();
@@ -354,6 +356,43 @@ export class Tandem {
       policy,
     });
     this.#bootstrap = new BootstrapService({ coap: this.coap, registry, logger, policy });
+    storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
+  }
+
+  /**
+   * A registered LwM2M endpoint is an online device until it deregisters or expires; revoking
+   * its device's credentials (or deleting it) removes the registration, so the device must
+   * register again with valid credentials.
+   */
+  #trackLwm2mPresence(): void {
+    const server = this.lwm2m.server;
+    const devices = this.devices;
+    const logger = this.logger;
+    const releases = new Map<string, () => void>();
+    const gone = (endpoint: string) => {
+      releases.get(endpoint)?.();
+      releases.delete(endpoint);
+    };
+    server.on('registered', ({ registration }) => {
+      const { endpoint } = registration;
+      // Attach the new registration before releasing the one it replaced, so a re-registration
+      // is no offline/online flap.
+      const previous = releases.get(endpoint);
+      const credential = registration.peer.identity?.kind;
+      const release = devices.attach(endpoint, {
+        protocol: 'lwm2m',
+        ...(credential ? { credential } : {}),
+        close: () => {
+          server.removeRegistration(endpoint).catch((err: unknown) => {
+            logger.warn({ err, endpoint }, 'could not remove the registration of a revoked device');
+          });
+        },
+      });
+      releases.set(endpoint, release);
+      previous?.();
+    });
+    server.on('deregistered', (r) => gone(r.endpoint));
+    server.on('expired', (r) => gone(r.endpoint));
   }
 
   async #startHttp(): Promise<void> {
