@@ -7,6 +7,7 @@ import {
   EC_POINT_FORMAT_UNCOMPRESSED,
   ExtensionType,
   HandshakeType,
+  MAX_PLAINTEXT,
   NamedGroup,
   SignatureScheme,
 } from './constants.js';
@@ -38,6 +39,7 @@ import {
   parsePskServerKeyExchange,
 } from './handshake/server-key-exchange.js';
 import { ByteReader } from './reader.js';
+import { ByteWriter } from './writer.js';
 
 export interface ClientHandshakeConfig {
   cipherSuites: CipherSuite[];
@@ -50,6 +52,8 @@ export interface ClientHandshakeConfig {
   connectionId: boolean;
   /** RFC 6066 §4: ask the server for records of at most 512, 1024, 2048 or 4096 bytes. */
   maxFragmentLength?: 512 | 1024 | 2048 | 4096;
+  /** RFC 8449: the largest record plaintext we take (64..16384). */
+  recordSizeLimit?: number;
   /** RFC 7627: offer it (default), require it, or leave it out (to act as a legacy device). */
   extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session to resume (RFC 5246 §7.3). */
@@ -136,6 +140,13 @@ export class ClientHandshaker extends Handshaker {
         });
       }
     }
+    if (this.config.recordSizeLimit !== undefined) {
+      // RFC 8449 §4: the largest plaintext we accept in a record.
+      extensions.push({
+        type: ExtensionType.record_size_limit,
+        data: new ByteWriter().u16(this.config.recordSizeLimit).finish(),
+      });
+    }
     const mfl = this.#maxFragmentCode();
     if (mfl) extensions.push({ type: ExtensionType.max_fragment_length, data: Buffer.from([mfl]) });
     if (this.config.connectionId) {
@@ -200,6 +211,17 @@ export class ClientHandshaker extends Handshaker {
     if (!this.ems && this.config.extendedMasterSecret === 'require') {
       // RFC 7627 §5.3: a client MAY abort a handshake without extended master secret.
       throw new DtlsError('handshake_failure', 'server does not support extended master secret');
+    }
+    const rsl = findExtension(hello.extensions, ExtensionType.record_size_limit);
+    if (rsl) {
+      // RFC 8449 §4: the server's limit bounds what we send; unsolicited or < 64 is illegal.
+      const r = new ByteReader(rsl);
+      const limit = r.u16();
+      r.end();
+      if (this.config.recordSizeLimit === undefined || limit < 64) {
+        throw new DtlsError('illegal_parameter', 'bad record_size_limit');
+      }
+      this.host.maxFragment = Math.min(limit, MAX_PLAINTEXT);
     }
     const mfl = findExtension(hello.extensions, ExtensionType.max_fragment_length);
     if (mfl) {

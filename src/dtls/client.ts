@@ -15,6 +15,8 @@ export interface DtlsClientOptions extends DtlsCommonOptions {
   connectionId?: boolean;
   /** RFC 6066 §4: ask for records of at most this many bytes (constrained devices). */
   maxFragmentLength?: 512 | 1024 | 2048 | 4096;
+  /** RFC 8449: the largest record plaintext this client takes (64..16384). */
+  recordSizeLimit?: number;
   /** RFC 7627 extended master secret: 'offer' (default), 'require', or 'off' (legacy peer). */
   extendedMasterSecret?: 'offer' | 'require' | 'off';
   /** A session from an earlier connection to resume (RFC 5246 §7.3). */
@@ -164,6 +166,7 @@ export class DtlsClient {
       connectionId: o.connectionId ?? false,
       extendedMasterSecret: o.extendedMasterSecret ?? 'offer',
       maxFragmentLength: o.maxFragmentLength,
+      recordSizeLimit: o.recordSizeLimit,
       session: this.#session,
       now: () => this.#clock.now(),
     });

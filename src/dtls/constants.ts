@@ -37,6 +37,7 @@ export const ExtensionType = {
   client_certificate_type: 19, // RFC 7250 §3
   server_certificate_type: 20, // RFC 7250 §3
   encrypt_then_mac: 22, // RFC 7366
+  record_size_limit: 28, // RFC 8449 §4
   extended_master_secret: 23, // RFC 7627 §5.1
   session_ticket: 35, // RFC 5077
   connection_id: 54, // RFC 9146 §3

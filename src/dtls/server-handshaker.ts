@@ -7,6 +7,7 @@ import {
   DTLS_1_2,
   ExtensionType,
   HandshakeType,
+  MAX_PLAINTEXT,
   NamedGroup,
   SignatureScheme,
   TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
@@ -85,6 +86,7 @@ export class ServerHandshaker extends Handshaker {
   #resumed = false;
   #certRequested = false;
   #maxFragmentCode = 0;
+  #recordSizeLimit = false;
   /** CID the client asked for (to put in records sent to it) and the one we issue. */
   writeCid: Buffer | undefined;
   readCid: Buffer | undefined;
@@ -163,8 +165,18 @@ export class ServerHandshaker extends Handshaker {
     this.clientRandom = Buffer.from(hello.random);
     this.serverRandom = randomBytes(32);
 
+    const rsl = findExtension(hello.extensions, ExtensionType.record_size_limit);
     const mfl = findExtension(hello.extensions, ExtensionType.max_fragment_length);
-    if (mfl) {
+    if (rsl) {
+      // RFC 8449 §4: the largest plaintext the client takes; less than 64 is illegal_parameter.
+      const r = new ByteReader(rsl);
+      const limit = r.u16();
+      r.end();
+      if (limit < 64) throw new DtlsError('illegal_parameter', 'record_size_limit below 64');
+      this.#recordSizeLimit = true;
+      this.host.maxFragment = Math.min(limit, MAX_PLAINTEXT);
+      // RFC 8449 §5: with record_size_limit, max_fragment_length is ignored.
+    } else if (mfl) {
       // RFC 6066 §4: 2^9, 2^10, 2^11 or 2^12 bytes; any other value is illegal_parameter.
       if (mfl.length !== 1 || mfl[0]! < 1 || mfl[0]! > 4) {
         throw new DtlsError('illegal_parameter', 'bad max_fragment_length');
@@ -290,6 +302,13 @@ export class ServerHandshaker extends Handshaker {
     // RFC 5746 §3.6: echo an empty renegotiation_info.
     if (this.#secureRenegotiation)
       extensions.push({ type: ExtensionType.renegotiation_info, data: Buffer.from([0]) });
+    if (this.#recordSizeLimit) {
+      // RFC 8449 §4: our own limit, the full 2^14 bytes of TLS 1.2.
+      extensions.push({
+        type: ExtensionType.record_size_limit,
+        data: new ByteWriter().u16(MAX_PLAINTEXT).finish(),
+      });
+    }
     // RFC 6066 §4: echo an accepted max_fragment_length.
     if (this.#maxFragmentCode) {
       extensions.push({

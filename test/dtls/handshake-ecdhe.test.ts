@@ -205,6 +205,26 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(512)), true);
   });
 
+  it('keeps every record within the record_size_limit the client sent (RFC 8449 §4)', async () => {
+    const net = new Lossy(x509Server(), {
+      ...x509Client(),
+      recordSizeLimit: 300,
+      maxFragmentLength: 4096,
+    });
+    net.client.send(Buffer.from('limited'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.deepEqual(net.received.server, ['limited']);
+    for (const l of net.log.filter((x) => x.dir === 'to-client')) {
+      for (let o = 0; o < l.d.length; ) {
+        const length = l.d.readUInt16BE(o + 11);
+        assert.ok(length <= 300 + 16, `record of ${length} bytes`);
+        o += 13 + length;
+      }
+    }
+    assert.equal(net.server.send(net.lastPeerKey!, Buffer.alloc(301)), false);
+  });
+
   it('negotiates TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (RFC 5289)', async () => {
     const net = new Lossy(x509Server(), {
       ...x509Client(),
