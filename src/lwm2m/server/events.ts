@@ -1,4 +1,5 @@
 /** The events of the LwM2M server, typed for `EventEmitter`. */
+import type { TimestampedNode } from '../codec/lwm2m-codec.js';
 import type { Lwm2mNode } from '../node/lwm2m-node.js';
 import type { Lwm2mPathValue } from '../node/path-value.js';
 import type { Registration } from './registration.js';
@@ -20,8 +21,10 @@ export interface NotificationEvent {
   readonly observation: Lwm2mObservation;
   /** Response code of the notification (2.05, or an error that ended the observation). */
   readonly code: number;
-  /** The new value (Observe). */
+  /** The new value (Observe): the untimed one, else the newest of `timestamped`. */
   readonly content?: Lwm2mNode;
+  /** Every value with its time, oldest first, when the payload carried timestamps (SenML). */
+  readonly timestamped?: readonly TimestampedNode[];
   /** The new values by path (Observe-Composite). */
   readonly compositeContent?: ReadonlyMap<string, Lwm2mNode | undefined>;
   /** Set when the notification did not decode; the observation goes on. */

@@ -53,6 +53,7 @@ import {
   checkCode,
   type DeviceContext,
   decodeContent,
+  decodeTimestampedContent,
   errorMessageOf,
   type Lwm2mResponse,
   type Operation,
@@ -527,6 +528,15 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       }
       return { content: decodeContent(response, paths[0]!, device, format) as Lwm2mNode };
     };
+    const decodeNotification = (response: CoapResponse) => {
+      if (composite) return decodeAny(response);
+      // LwM2M-TS-Core 1.1 §7.4.4: a SenML notification may carry several timestamped values
+      // (notification storing while the server was unreachable, Appendix E.2 resource 6).
+      const nodes = decodeTimestampedContent(response, paths[0]!, device, format);
+      const current = nodes.find((n) => n.time === undefined) ?? nodes[nodes.length - 1]!;
+      const timed = nodes.length > 1 || nodes[0]?.time !== undefined;
+      return { content: current.node, ...(timed ? { timestamped: nodes } : {}) };
+    };
     const onNotification = (notification: CoapResponse) => {
       if (!record || this.#observations.get(record.info.id) !== record) return;
       const info = record.info;
@@ -539,18 +549,16 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         this.emit('notification', { observation: { ...info }, code: notification.code });
         return;
       }
+      let decoded: ReturnType<typeof decodeNotification>;
       try {
-        this.emit('notification', {
-          observation: { ...info },
-          code: notification.code,
-          ...decodeAny(notification),
-        });
+        decoded = decodeNotification(notification);
       } catch (e) {
-        const error = e instanceof Error ? e : new Error(String(e));
-        if (e instanceof Lwm2mError) {
-          this.emit('notification', { observation: { ...info }, code: notification.code, error });
-        } else throw e;
+        if (!(e instanceof Lwm2mError)) throw e;
+        // A notification that does not decode is reported; the observation goes on.
+        this.emit('notification', { observation: { ...info }, code: notification.code, error: e });
+        return;
       }
+      this.emit('notification', { observation: { ...info }, code: notification.code, ...decoded });
     };
     try {
       const response = await this.#whenReachable(reg.endpoint, options, async (current) => {

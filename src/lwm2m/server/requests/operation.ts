@@ -7,7 +7,7 @@ import { codeString } from '../../../coap/code.js';
 import type { CoapResponse, RequestParams } from '../../../coap/request.js';
 import { CodecError } from '../../codec/codec-error.js';
 import { ContentFormat } from '../../codec/content-format.js';
-import { decode } from '../../codec/lwm2m-codec.js';
+import { decode, decodeTimestamped, type TimestampedNode } from '../../codec/lwm2m-codec.js';
 import type { Lwm2mModel } from '../../model/object-model.js';
 import type { Lwm2mNode } from '../../node/lwm2m-node.js';
 import { InvalidPathError, Lwm2mPath } from '../../node/lwm2m-path.js';
@@ -134,6 +134,29 @@ export function decodeContent(
     (path.isResource() || path.isResourceInstance() ? ContentFormat.TEXT : requested);
   try {
     return decode(response.payload, format, path, device.model);
+  } catch (e) {
+    if (e instanceof CodecError) {
+      throw new Lwm2mError('LWM2M_ERR_BAD_PAYLOAD', `${path}: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Decodes a success payload that may hold several timestamped values of the node at `path`
+ * (SenML, old LwM2M JSON); other formats give one untimed node.
+ */
+export function decodeTimestampedContent(
+  response: CoapResponse,
+  path: Lwm2mPath,
+  device: DeviceContext,
+  requested: number,
+): TimestampedNode[] {
+  const format =
+    response.contentFormat ??
+    (path.isResource() || path.isResourceInstance() ? ContentFormat.TEXT : requested);
+  try {
+    return decodeTimestamped(response.payload, format, path, device.model);
   } catch (e) {
     if (e instanceof CodecError) {
       throw new Lwm2mError('LWM2M_ERR_BAD_PAYLOAD', `${path}: ${e.message}`, { cause: e });
