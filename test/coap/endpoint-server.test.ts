@@ -310,6 +310,29 @@ describe('CoAP endpoint as server (RFC 7252)', () => {
     await endpoint.close();
   });
 
+  test('reports every well-formed datagram to onPeerSeen, and takes a new handler with setHandler', async () => {
+    const transport = new FakeTransport();
+    const seen: string[] = [];
+    const endpoint = new CoapEndpoint(transport, {
+      clock: new ManualClock(),
+      onPeerSeen: (peer) => seen.push(peer.key),
+    });
+    transport.deliver(devicePeer, get(0x80, ['x']));
+    await settle();
+    assert.equal(transport.takeOne().code, Code.NotFound, 'no handler yet');
+    endpoint.setHandler(() => ({ code: Code.Valid }));
+    transport.deliver(otherPeer, emptyMessage(MessageType.Con, 0x81));
+    transport.deliver(devicePeer, Buffer.from('4f', 'hex'));
+    transport.deliver(devicePeer, get(0x82, ['x']));
+    await settle();
+    assert.deepEqual(
+      transport.take().map((m) => m.code),
+      [Code.Empty, Code.Valid],
+    );
+    assert.deepEqual(seen, [devicePeer.key, otherPeer.key, devicePeer.key]);
+    await endpoint.close();
+  });
+
   test('traces messages and logs malformed ones through a pino logger', async () => {
     const lines: string[] = [];
     const logger = pino(
