@@ -439,6 +439,13 @@ export class Tandem {
       [],
       () => [[{}, this.#store?.telemetry.pending ?? 0]],
     );
+    gaugeFrom(
+      this.metrics,
+      'tandem_devices_online',
+      'Devices with at least one authenticated connection or registration on this node.',
+      [],
+      () => [[{}, this.#devices?.onlineCount ?? 0]],
+    );
   }
 
   async #shutdown(): Promise<void> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Code } from '../../src/coap/code.js';
@@ -11,6 +12,7 @@ import {
   Lwm2mClient,
   Lwm2mClientError,
   SecurityObject,
+  type SensorInstance,
   ServerObject,
   TemperatureObject,
 } from '../../src/lwm2m/client/index.js';
@@ -143,5 +145,32 @@ describe('LwM2M server in Tandem', () => {
     const reg = await tandem.lwm2m.server.getRegistration('libcoap-dev');
     assert.ok(reg, 'registered');
     assert.deepEqual(reg.peer.identity, { kind: 'psk', identity: 'libcoap-dev' });
+  });
+
+  test('notifications and Send are stored as telemetry, one point per resource path', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await udpClient(t, tandem, 'dev-data');
+    await device.register();
+    const observed = await tandem.lwm2m.server.observe('dev-data', { path: '/3303/0/5700' });
+    assert.equal(observed.code, Code.Content);
+    const notified = once(tandem.lwm2m.server, 'notification');
+    const sensor = device.objects.get(3303)!.instances.get(0) as SensorInstance;
+    sensor.measure(23.25);
+    await notified;
+    const points = await tandem.store.telemetry.query({
+      deviceId: 'dev-data',
+      path: '/3303/0/5700',
+    });
+    assert.equal(points[0]?.value, 23.25);
+
+    // Send (LwM2M-TS-Core 1.1 §6.4.4) of the Device object's manufacturer and the sensor.
+    const sent = once(tandem.lwm2m.server, 'send');
+    assert.equal(await device.send(['/3/0/0', '/3303/0/5700']), Code.Changed);
+    await sent;
+    const manufacturer = await tandem.store.telemetry.query({
+      deviceId: 'dev-data',
+      path: '/3/0/0',
+    });
+    assert.equal(manufacturer[0]?.value, 'Tandem Labs');
   });
 });
