@@ -138,8 +138,9 @@ export class ServerHandshaker extends Handshaker {
     this.sendSeq = msg.messageSeq;
     this.record(msg);
     // RFC 6347 §4.1: DTLS versions count down; 1.2 is {254, 253}.
-    if (hello.clientVersion > DTLS_1_2)
+    if (hello.clientVersion > DTLS_1_2 || hello.clientVersion >> 8 !== 0xfe) {
       throw new DtlsError('protocol_version', 'DTLS 1.2 required');
+    }
     // RFC 5246 §7.4.1.2: the null compression method must be offered.
     if (!hello.compressionMethods.includes(0)) {
       throw new DtlsError('illegal_parameter', 'null compression not offered');
