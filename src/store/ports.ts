@@ -69,6 +69,8 @@ export interface DeviceStore {
   findByPskIdentity(identity: string): Promise<{ deviceId: string; key: Buffer } | undefined>;
   /** The device whose client certificate has this subject (as node:crypto X509Certificate writes it). */
   findByX509Subject(subject: string): Promise<{ deviceId: string } | undefined>;
+  /** The device whose raw public key (SubjectPublicKeyInfo DER, RFC 7250) is exactly this one. */
+  findByRawPublicKey(publicKey: Buffer): Promise<{ deviceId: string } | undefined>;
   /** Every PSK credential, to warm the DTLS handshake cache at start. */
   pskCredentials(): Promise<{ deviceId: string; identity: string; key: Buffer }[]>;
   count(): Promise<number>;

@@ -104,6 +104,10 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
       assert.equal(creds?.x509?.subject, 'CN=dev');
       assert.deepEqual(await store.devices.findByX509Subject('CN=dev'), { deviceId: 'dev' });
       assert.equal(await store.devices.findByX509Subject('CN=other'), undefined);
+      assert.deepEqual(await store.devices.findByRawPublicKey(Buffer.from('3059', 'hex')), {
+        deviceId: 'dev',
+      });
+      assert.equal(await store.devices.findByRawPublicKey(Buffer.from('305a', 'hex')), undefined);
 
       await store.devices.update('dev', { credentials: { mqtt: null } });
       assert.equal(await store.devices.findByMqttUsername('user'), undefined);
@@ -111,6 +115,8 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
 
       await store.devices.delete('dev');
       assert.equal(await store.devices.findByPskIdentity('dev-psk'), undefined);
+      assert.equal(await store.devices.findByRawPublicKey(Buffer.from('3059', 'hex')), undefined);
+      assert.equal(await store.devices.findByX509Subject('CN=dev'), undefined);
       assert.equal(await store.devices.credentials('dev'), undefined);
     });
 

@@ -46,6 +46,7 @@ export class SqliteDeviceStore implements DeviceStore {
         'SELECT device_id, password_hash FROM credentials_mqtt WHERE username = ?',
       ),
       bySubject: db.prepare('SELECT device_id FROM credentials_x509 WHERE subject = ?'),
+      byPublicKey: db.prepare('SELECT device_id FROM credentials_rpk WHERE public_key = ?'),
       allPsk: db.prepare('SELECT device_id, identity, key FROM credentials_psk'),
       byIdentity: db.prepare('SELECT device_id, key FROM credentials_psk WHERE identity = ?'),
       // Upserts on the device only: a UNIQUE identity taken by another device must fail, never
@@ -161,6 +162,11 @@ export class SqliteDeviceStore implements DeviceStore {
 
   async findByX509Subject(subject: string) {
     const row = this.#q.bySubject.get(subject) as { device_id: string } | undefined;
+    return row && { deviceId: row.device_id };
+  }
+
+  async findByRawPublicKey(publicKey: Buffer) {
+    const row = this.#q.byPublicKey.get(publicKey) as { device_id: string } | undefined;
     return row && { deviceId: row.device_id };
   }
 
