@@ -210,6 +210,11 @@ export class DeviceRegistry {
     this.events.emit('deleted', { id });
   }
 
+  /** Devices online on this node. */
+  get onlineCount(): number {
+    return this.#sessions.size;
+  }
+
   isOnline(id: string): boolean {
     return (this.#sessions.get(id)?.size ?? 0) > 0;
   }

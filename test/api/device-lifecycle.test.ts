@@ -31,6 +31,8 @@ async function started(t: TestContext) {
   return { tandem, api, mqttUrl: `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}` };
 }
 
+const http = (tandem: Tandem) => `http://127.0.0.1:${tandem.address('http')!.port}`;
+
 /** The CONNACK refusal code of a connection attempt. */
 function refusal(url: string, options: mqtt.IClientOptions): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
@@ -65,6 +67,8 @@ describe('device lifecycle through the HTTP API', () => {
     const client = await mqtt.connectAsync(mqttUrl, { ...options, reconnectPeriod: 0 });
     t.after(() => client.end(true));
     assert.equal((await api('GET', '/api/devices/plant-1')).body.online, true);
+    const metrics = await (await fetch(`${http(tandem)}/metrics`)).text();
+    assert.match(metrics, /^tandem_devices_online 1$/m);
     const online = await api('GET', '/api/devices?online=true');
     assert.deepEqual(
       online.body.devices.map((d: { id: string }) => d.id),

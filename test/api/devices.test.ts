@@ -317,6 +317,7 @@ describe('device routes', () => {
       '/api/devices': ['get', 'post'],
       '/api/devices/{id}': ['get', 'patch', 'delete'],
       '/api/devices/{id}/data': ['get'],
+      '/api/events': ['get'],
       '/api/tokens': ['get', 'post'],
       '/api/tokens/{id}': ['delete'],
     })) {
