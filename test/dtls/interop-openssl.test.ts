@@ -155,6 +155,28 @@ describe('interop with openssl s_client (our server)', () => {
     assert.equal(server.stats.handshakesFailed, 1);
   });
 
+  it('refuses a DTLS 1.0 client with protocol_version (RFC 5246 §7.4.1.3, DTLS 1.2 only)', async () => {
+    const { server, port } = await echoServer();
+    const client = new Peer('openssl', [
+      's_client',
+      '-dtls1',
+      '-psk',
+      PSK_HEX,
+      '-psk_identity',
+      'dev1',
+      '-cipher',
+      'PSK-AES128-CBC-SHA@SECLEVEL=0',
+      '-connect',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      await client.waitFor(/alert number 70\b/);
+    } finally {
+      await client.stop();
+      await server.close();
+    }
+  });
+
   it('sends unknown_psk_identity to an unknown identity (RFC 4279 §2)', async () => {
     const { server, port } = await echoServer();
     const client = new Peer('openssl', [
