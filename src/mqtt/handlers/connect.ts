@@ -62,7 +62,8 @@ export function handleConnect(
   if (version === 5) {
     expiryInterval = Math.min(props.sessionExpiryInterval ?? 0, limits.maxSessionExpiryInterval);
   } else {
-    expiryInterval = connect.clean ? 0 : NEVER; // 3.1.1: Clean Session 0 never expires
+    // 3.1.1: Clean Session 0 never expires (unless we cap session lifetimes).
+    expiryInterval = connect.clean ? 0 : Math.min(NEVER, limits.maxSessionExpiryInterval);
   }
   conn.connectExpiryInterval = props.sessionExpiryInterval ?? 0;
 
