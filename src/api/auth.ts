@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { resolveToken, roleAllows } from '../hub/api-tokens.js';
+import { resolveToken, roleAllows, TOKEN68 } from '../hub/api-tokens.js';
 import type { ApiRole, ApiTokenRecord, TokenStore } from '../store/ports.js';
 import { ApiError } from './errors.js';
 
@@ -47,14 +47,14 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'this request needs a bearer token');
     }
     // RFC 6750 §2.1: `Bearer <token68>`; the scheme is case-insensitive (RFC 7235 §2.1).
-    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-    if (!match) {
+    const secret = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (secret === undefined || !TOKEN68.test(secret)) {
       throw new ApiError(
         'TANDEM_ERR_UNAUTHORIZED',
         'the Authorization header must be "Bearer <token>"',
       );
     }
-    const token = options.tokens && (await resolveToken(options.tokens, match[1]!));
+    const token = options.tokens && (await resolveToken(options.tokens, secret));
     if (!token) throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'unknown or revoked token');
     if (!roleAllows(token.role, access)) {
       throw new ApiError(

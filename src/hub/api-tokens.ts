@@ -12,6 +12,8 @@ export function roleAllows(role: ApiRole, needed: ApiRole): boolean {
 const TOKEN_PREFIX = 'tdm_';
 /** A token from TANDEM_ADMIN_TOKEN must be at least this long (see `hashToken`). */
 export const MIN_TOKEN_LENGTH = 32;
+/** The token68 syntax of RFC 7235 §2.1 that a bearer token must have (RFC 6750 §2.1). */
+export const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** Id of the admin token that TANDEM_ADMIN_TOKEN supplies; replaced when the variable changes. */
 export const ENV_TOKEN_ID = 'env-admin';
 
@@ -49,6 +51,12 @@ export async function installEnvAdminToken(
   tokens: TokenStore,
   token: string,
 ): Promise<ApiTokenRecord> {
+  // RFC 6750 §2.1: what fits in `Authorization: Bearer <token68>`.
+  if (!TOKEN68.test(token)) {
+    throw new TokenError(
+      'TANDEM_ADMIN_TOKEN may only hold A-Z a-z 0-9 - . _ ~ + / (and = at the end), as a bearer token must',
+    );
+  }
   if (token.length < MIN_TOKEN_LENGTH) {
     throw new TokenError(
       `TANDEM_ADMIN_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters of random text (for example: openssl rand -hex 32)`,

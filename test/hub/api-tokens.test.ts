@@ -40,5 +40,10 @@ describe('API tokens', () => {
     assert.equal((await resolveToken(store.tokens, second))?.role, 'admin');
     assert.equal((await store.tokens.list()).length, 1);
     await assert.rejects(installEnvAdminToken(store.tokens, 'short'), /at least 32/);
+    await assert.rejects(
+      installEnvAdminToken(store.tokens, `${'x'.repeat(32)} !`),
+      /may only hold/,
+      'a token that cannot travel in a Bearer header is refused at start',
+    );
   });
 });
