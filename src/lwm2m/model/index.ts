@@ -17,5 +17,4 @@ export {
   ObjectRegistry,
   type ObjectRegistryOptions,
   omaRegistry,
-  packageRoot,
 } from './object-registry.js';

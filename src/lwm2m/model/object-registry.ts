@@ -1,19 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util/package-root.js';
 import { DdfError, parseDdf } from './ddf-parser.js';
 import { compareVersions, type Lwm2mModel, type ObjectModel } from './object-model.js';
-
-/** Walks up from this module to the directory holding package.json (works from src/ and dist/). */
-export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${from}`);
-    dir = parent;
-  }
-}
 
 /** The vendored OMA registry, `registry/lwm2m/` under the package root. */
 export function defaultRegistryDir(): string {

@@ -10,9 +10,9 @@ import {
   defaultRegistryDir,
   ObjectRegistry,
   omaRegistry,
-  packageRoot,
 } from '../../../src/lwm2m/model/object-registry.js';
 import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
+import { packageRoot } from '../../../src/util/package-root.js';
 
 const DEVICE_XML = readFileSync(join(defaultRegistryDir(), '3.xml'), 'utf8');
 
@@ -147,13 +147,10 @@ describe('ObjectRegistry', () => {
     );
   });
 
-  it('loads all 327 vendored OMA objects without a failure, in well under a second', () => {
-    const t0 = performance.now();
+  it('loads all 327 vendored OMA objects without a failure', () => {
     const registry = new ObjectRegistry();
     assert.deepEqual(registry.load(), []);
-    const ms = performance.now() - t0;
     assert.equal(registry.size, 327);
-    assert.ok(ms < 5000, `loading took ${ms} ms`);
     for (const id of [0, 1, 2, 3, 4, 5, 9, 10, 3303, 3323, 3202, 3203]) {
       assert.ok(registry.get(id), `object ${id}`);
     }
