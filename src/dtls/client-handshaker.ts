@@ -1,4 +1,5 @@
 import { createECDH, type KeyObject, randomBytes, type X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { PeerIdentity } from '../transport/datagram.js';
 import { type CipherSuite, cipherSuiteById } from './cipher-suites.js';
 import {
@@ -52,6 +53,8 @@ export interface ClientHandshakeConfig {
   connectionId: boolean;
   /** RFC 6066 §4: ask the server for records of at most 512, 1024, 2048 or 4096 bytes. */
   maxFragmentLength?: 512 | 1024 | 2048 | 4096;
+  /** RFC 6125: check that the server's X.509 certificate names this host or IP address. */
+  serverName?: string;
   /** RFC 8449: the largest record plaintext we take (64..16384). */
   recordSizeLimit?: number;
   /** RFC 7627: offer it (default), require it, or leave it out (to act as a legacy device). */
@@ -344,6 +347,12 @@ export class ClientHandshaker extends Handshaker {
       return;
     }
     const leaf = verifyChain(cert.chain, this.config.trustAnchors, new Date(this.config.now()));
+    const name = this.config.serverName;
+    if (name !== undefined) {
+      // RFC 6125 §6: the certificate names the server we meant to reach (SAN DNS or IP).
+      const matches = isIP(name) ? leaf.checkIP(name) : leaf.checkHost(name);
+      if (!matches) throw new DtlsError('bad_certificate', `certificate is not for ${name}`);
+    }
     this.#serverKey = leaf.publicKey;
     this.#identity = { kind: 'x509', subject: leaf.subject, certificate: Buffer.from(leaf.raw) };
   }

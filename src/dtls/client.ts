@@ -15,6 +15,8 @@ export interface DtlsClientOptions extends DtlsCommonOptions {
   connectionId?: boolean;
   /** RFC 6066 §4: ask for records of at most this many bytes (constrained devices). */
   maxFragmentLength?: 512 | 1024 | 2048 | 4096;
+  /** RFC 6125: check that the server's X.509 certificate names this host or IP (off if unset). */
+  serverName?: string;
   /** RFC 8449: the largest record plaintext this client takes (64..16384). */
   recordSizeLimit?: number;
   /** RFC 7627 extended master secret: 'offer' (default), 'require', or 'off' (legacy peer). */
@@ -167,6 +169,7 @@ export class DtlsClient {
       extendedMasterSecret: o.extendedMasterSecret ?? 'offer',
       maxFragmentLength: o.maxFragmentLength,
       recordSizeLimit: o.recordSizeLimit,
+      serverName: o.serverName,
       session: this.#session,
       now: () => this.#clock.now(),
     });

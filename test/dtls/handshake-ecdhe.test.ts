@@ -123,6 +123,22 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.equal(err?.code, 'DTLS_ERR_UNKNOWN_CA');
   });
 
+  it('checks the server name against the certificate when asked to (RFC 6125 §6)', async () => {
+    const good = new Lossy(x509Server(), {
+      ...x509Client(),
+      certificate: undefined,
+      serverName: '127.0.0.1',
+    });
+    assert.equal(await good.handshake(), undefined);
+    const bad = new Lossy(x509Server(), {
+      ...x509Client(),
+      certificate: undefined,
+      serverName: 'other.test',
+    });
+    const err = (await bad.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_BAD_CERTIFICATE');
+  });
+
   it('refuses a client certificate from an untrusted CA with unknown_ca (RFC 5246 §7.2.2)', async () => {
     const net = new Lossy(
       { ...x509Server(), clientAuth: 'require' },
