@@ -140,6 +140,31 @@ describe('device lifecycle through the HTTP API', () => {
     await again.endAsync();
   });
 
+  test('DELETE also closes a device connection over MQTT/WebSocket and over TLS', async (t) => {
+    const { api, tandem } = await started(t);
+    await api('POST', '/api/devices', {
+      id: 'web-1',
+      protocol: 'mqtt',
+      credentials: { mqtt: { username: 'web-1', password: 'pw-web' } },
+    });
+    const creds = { username: 'web-1', password: 'pw-web', reconnectPeriod: 0 };
+    const overWs = await mqtt.connectAsync(`ws://127.0.0.1:${tandem.address('ws')!.port}/mqtt`, {
+      ...creds,
+      protocolVersion: 5,
+    });
+    t.after(() => overWs.end(true));
+    const overTls = await mqtt.connectAsync(`mqtts://127.0.0.1:${tandem.address('mqtts')!.port}`, {
+      ...creds,
+      rejectUnauthorized: false,
+    });
+    t.after(() => overTls.end(true));
+    const closedBoth = Promise.all([closed(overWs), closed(overTls)]);
+    const revoked = tandem.devices.events.next('revoked');
+    assert.equal((await api('DELETE', '/api/devices/web-1')).status, 204);
+    await closedBoth;
+    assert.equal((await revoked).sessionsClosed, 2);
+  });
+
   test('replacing a device password closes its connection; only the new password connects', async (t) => {
     const { api, mqttUrl } = await started(t);
     await api('POST', '/api/devices', {
