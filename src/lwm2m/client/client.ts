@@ -17,12 +17,13 @@ import type {
   RequestParams,
 } from '../../coap/request.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
-import { type Clock, systemClock, type TimerHandle } from '../../util/clock.js';
+import { type Clock, systemClock } from '../../util/clock.js';
 import { CodecError } from '../codec/codec-error.js';
 import { ContentFormat } from '../codec/content-format.js';
 import { canEncode, encodeComposite, isCompositeSupported } from '../codec/lwm2m-codec.js';
 import { Lwm2mPath } from '../node/lwm2m-path.js';
 import { flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
+import { type LongTimer, setLongTimeout } from '../server/long-timeout.js';
 import { AttributeStore } from './attributes.js';
 import type { ObjectEnabler } from './object-enabler.js';
 import { ServerInstance } from './objects/server.js';
@@ -101,7 +102,7 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
   #location: string[] | undefined;
   #lifetime: number;
   #binding: string;
-  #updateTimer: TimerHandle | undefined;
+  #updateTimer: LongTimer | undefined;
   #closed = false;
 
   constructor(options: Lwm2mClientOptions) {
@@ -378,14 +379,17 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     this.#cancelUpdate();
     if (this.#o.autoUpdate === false || this.#closed) return;
     // Update at 90% of the lifetime, so that the registration never lapses.
-    this.#updateTimer = this.#clock.setTimeout(() => {
-      this.#updateTimer = undefined;
-      this.update().catch((e) => {
-        this.#location = undefined;
-        this.#updateFailed(e);
-      });
-    }, this.#lifetime * 900);
-    this.#updateTimer.unref?.();
+    this.#updateTimer = setLongTimeout(
+      this.#clock,
+      () => {
+        this.#updateTimer = undefined;
+        this.update().catch((e) => {
+          this.#location = undefined;
+          this.#updateFailed(e);
+        });
+      },
+      this.#lifetime * 900,
+    );
   }
 
   #updateFailed(e: unknown): void {
@@ -394,7 +398,7 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
   }
 
   #cancelUpdate(): void {
-    if (this.#updateTimer) this.#clock.clearTimeout(this.#updateTimer);
+    this.#updateTimer?.cancel();
     this.#updateTimer = undefined;
   }
 }

@@ -5,8 +5,9 @@
  * `pmax` apart (a notification goes out at `pmax` even without a change).
  */
 import type { OutgoingResponse } from '../../coap/request.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
+import { type LongTimer, setLongTimeout } from '../server/long-timeout.js';
 import type { AttributeStore, Attributes } from './attributes.js';
 
 /** The part of a CoAP server observation the manager uses. */
@@ -27,8 +28,8 @@ export interface ObservationEntry {
   lastValue: number | undefined;
   /** The last boolean value seen, for `edge` (LwM2M-TS-Core 1.2 §5.1.2). */
   lastBoolean: boolean | undefined;
-  pminTimer: TimerHandle | undefined;
-  pmaxTimer: TimerHandle | undefined;
+  pminTimer: LongTimer | undefined;
+  pmaxTimer: LongTimer | undefined;
 }
 
 export interface ObserveManagerDeps {
@@ -139,30 +140,33 @@ export class ObserveManager {
     // LwM2M-TS-Core 1.1 §5.1.2 pmin: no notification sooner than pmin after the last one; the
     // change is reported when pmin has passed.
     if (entry.pminTimer) return;
-    entry.pminTimer = clock.setTimeout(() => {
-      entry.pminTimer = undefined;
-      this.#notify(entry);
-    }, due - clock.now());
-    entry.pminTimer.unref?.();
+    entry.pminTimer = setLongTimeout(
+      clock,
+      () => {
+        entry.pminTimer = undefined;
+        this.#notify(entry);
+      },
+      due - clock.now(),
+    );
   }
 
   #armPmax(entry: ObservationEntry): void {
     const clock = this.#deps.clock;
-    if (entry.pmaxTimer) clock.clearTimeout(entry.pmaxTimer);
+    entry.pmaxTimer?.cancel();
     entry.pmaxTimer = undefined;
     const a = this.#attributes(entry);
     if (a.pmax === undefined || a.pmax <= 0) return;
     // LwM2M-TS-Core 1.1 §5.1.2: a pmax below pmin is ignored.
     if (a.pmin !== undefined && a.pmax < a.pmin) return;
     const due = entry.lastAt + a.pmax * 1000;
-    entry.pmaxTimer = clock.setTimeout(
+    entry.pmaxTimer = setLongTimeout(
+      clock,
       () => {
         entry.pmaxTimer = undefined;
         this.#notify(entry);
       },
-      Math.max(0, due - clock.now()),
+      due - clock.now(),
     );
-    entry.pmaxTimer.unref?.();
   }
 
   #notify(entry: ObservationEntry): void {
@@ -170,7 +174,7 @@ export class ObserveManager {
       this.#remove(entry);
       return;
     }
-    if (entry.pminTimer) this.#deps.clock.clearTimeout(entry.pminTimer);
+    entry.pminTimer?.cancel();
     entry.pminTimer = undefined;
     const response = entry.render();
     entry.lastAt = this.#deps.clock.now();
@@ -187,8 +191,8 @@ export class ObserveManager {
 
   #remove(entry: ObservationEntry): void {
     if (!this.#entries.delete(entry)) return;
-    if (entry.pminTimer) this.#deps.clock.clearTimeout(entry.pminTimer);
-    if (entry.pmaxTimer) this.#deps.clock.clearTimeout(entry.pmaxTimer);
+    entry.pminTimer?.cancel();
+    entry.pmaxTimer?.cancel();
     entry.pminTimer = undefined;
     entry.pmaxTimer = undefined;
   }

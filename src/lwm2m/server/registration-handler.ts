@@ -9,9 +9,10 @@ import { Code } from '../../coap/code.js';
 import { ContentFormat } from '../../coap/content-format.js';
 import type { CoapRequest, OutgoingResponse } from '../../coap/request.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import { Lwm2mError } from './errors.js';
 import type { RegisteredEvent, UpdatedEvent } from './events.js';
+import { type LongTimer, setLongTimeout } from './long-timeout.js';
 import {
   parseObjectLinks,
   parseRegisterQuery,
@@ -43,7 +44,7 @@ function errorResponse(e: unknown): OutgoingResponse {
 export class RegistrationHandler {
   readonly #o: RegistrationHandlerOptions;
   readonly #generateId: () => string;
-  readonly #timers = new Map<string, TimerHandle>();
+  readonly #timers = new Map<string, LongTimer>();
   /** Peer key → registration ID, for requests that name no registration (Send, any message). */
   readonly #byPeer = new Map<string, string>();
   #closed = false;
@@ -187,7 +188,7 @@ export class RegistrationHandler {
 
   close(): void {
     this.#closed = true;
-    for (const timer of this.#timers.values()) this.#o.clock.clearTimeout(timer);
+    for (const timer of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     this.#byPeer.clear();
   }
@@ -202,15 +203,18 @@ export class RegistrationHandler {
   }
 
   #schedule(registration: Registration): void {
-    const old = this.#timers.get(registration.id);
-    if (old) this.#o.clock.clearTimeout(old);
+    this.#timers.get(registration.id)?.cancel();
     const grace = this.#o.lifetimeGraceMs ?? 0;
     const delay = registration.expiresAt + grace - this.#o.clock.now();
-    const timer = this.#o.clock.setTimeout(() => {
-      this.#timers.delete(registration.id);
-      void this.#expire(registration.id, grace);
-    }, delay);
-    timer.unref?.();
+    // A lifetime may be up to 2^32-1 s (LwM2M-TS-Core 1.1 Appendix E.2): a long timer.
+    const timer = setLongTimeout(
+      this.#o.clock,
+      () => {
+        this.#timers.delete(registration.id);
+        void this.#expire(registration.id, grace);
+      },
+      delay,
+    );
     this.#timers.set(registration.id, timer);
   }
 
@@ -223,8 +227,7 @@ export class RegistrationHandler {
   }
 
   #forget(registration: Registration): void {
-    const timer = this.#timers.get(registration.id);
-    if (timer) this.#o.clock.clearTimeout(timer);
+    this.#timers.get(registration.id)?.cancel();
     this.#timers.delete(registration.id);
     if (this.#byPeer.get(registration.peer.key) === registration.id) {
       this.#byPeer.delete(registration.peer.key);

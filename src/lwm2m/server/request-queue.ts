@@ -5,13 +5,14 @@
  * sleeping device wait here, each with a time-to-live, until the device shows up again
  * (a registration update or any other message); expired ones fail with LWM2M_ERR_QUEUE_EXPIRED.
  */
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import { Lwm2mError } from './errors.js';
+import { type LongTimer, setLongTimeout } from './long-timeout.js';
 
 interface QueuedJob {
   readonly run: () => void;
   readonly fail: (error: Error) => void;
-  timer: TimerHandle | undefined;
+  timer: LongTimer | undefined;
 }
 
 interface DeviceState {
@@ -50,7 +51,7 @@ export class RequestQueue {
     state.awakeUntil = this.#options.clock.now() + this.#options.awakeMs;
     const jobs = state.jobs.splice(0);
     for (const job of jobs) {
-      if (job.timer) this.#options.clock.clearTimeout(job.timer);
+      job.timer?.cancel();
       job.run();
     }
     this.#prune(endpoint, state);
@@ -80,19 +81,22 @@ export class RequestQueue {
     }
     const ttl = ttlMs ?? this.#options.ttlMs;
     const job: QueuedJob = { run, fail, timer: undefined };
-    job.timer = this.#options.clock.setTimeout(() => {
-      const i = state.jobs.indexOf(job);
-      if (i < 0) return;
-      state.jobs.splice(i, 1);
-      this.#prune(endpoint, state);
-      fail(
-        new Lwm2mError(
-          'LWM2M_ERR_QUEUE_EXPIRED',
-          `request to sleeping device ${endpoint} expired after ${ttl} ms in the queue`,
-        ),
-      );
-    }, ttl);
-    job.timer.unref?.();
+    job.timer = setLongTimeout(
+      this.#options.clock,
+      () => {
+        const i = state.jobs.indexOf(job);
+        if (i < 0) return;
+        state.jobs.splice(i, 1);
+        this.#prune(endpoint, state);
+        fail(
+          new Lwm2mError(
+            'LWM2M_ERR_QUEUE_EXPIRED',
+            `request to sleeping device ${endpoint} expired after ${ttl} ms in the queue`,
+          ),
+        );
+      },
+      ttl,
+    );
     state.jobs.push(job);
   }
 
@@ -107,7 +111,7 @@ export class RequestQueue {
     if (!state) return;
     this.#devices.delete(endpoint);
     for (const job of state.jobs.splice(0)) {
-      if (job.timer) this.#options.clock.clearTimeout(job.timer);
+      job.timer?.cancel();
       job.fail(error);
     }
   }

@@ -176,6 +176,23 @@ describe('registration lifetimes with a manual clock (LwM2M-TS-Core 1.1 §6.2.1,
     await server.close();
     await endpoint.close();
   });
+  test('keeps a registration with the longest lifetime, 2^32-1 s, beyond the 24.8 days of one Node timer (LwM2M-TS-Core 1.1 Appendix E.2)', async () => {
+    const { clock, network, transport, endpoint, server } = setup();
+    const d = new MemDevice(network.transport('10.3.0.2', 5683), transport);
+    d.register('forever', ['lt=4294967295']);
+    await until(() => d.inbox.length === 1);
+    assert.equal(d.inbox[0]!.code, Code.Created);
+    clock.advance(30 * 86_400_000);
+    await settle();
+    assert.ok(await server.getRegistration('forever'));
+    const expired: string[] = [];
+    server.on('expired', (r) => expired.push(r.endpoint));
+    clock.advance(4_294_967_295_000 - 30 * 86_400_000);
+    await until(() => expired.length === 1);
+    assert.equal(await server.getRegistration('forever'), undefined);
+    await server.close();
+    await endpoint.close();
+  });
 });
 
 describe('queue mode with a manual clock (LwM2M-TS-Core 1.1 §6.5)', () => {
