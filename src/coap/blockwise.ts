@@ -5,7 +5,7 @@
  * use a new token for every block (RFC 7959 §2.4 allows it). Memory is bounded per transfer and
  * in total, and idle transfers expire.
  */
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { type BlockOption, blockSize } from './block-option.js';
 import { Code } from './code.js';
 
@@ -71,8 +71,7 @@ export class BlockwiseServer {
   readonly #block1 = new Map<string, Block1Transfer>();
   readonly #block2 = new Map<string, CachedResponse>();
   #totalBytes = 0;
-  /** Transfers completed (both directions), for the endpoint's stats. */
-  completed = 0;
+  #sweep: TimerHandle | undefined;
 
   constructor(clock: Clock, limits: BlockwiseLimits, preferredSzx: number) {
     this.#clock = clock;
@@ -108,11 +107,11 @@ export class BlockwiseServer {
     if (!transfer && block.num === 0) {
       if (!block.more) {
         // A single-block transfer needs no state.
-        this.completed++;
         return { kind: 'complete', body: payload, block1: block, contentFormat };
       }
       transfer = { contentFormat, parts: [], received: 0, charged: 0, expiresAt: 0 };
       this.#block1.set(key, transfer);
+      this.#armSweep();
     }
     // RFC 7959 §2.9.2: a block that is not the next one expected is answered 4.08.
     if (!transfer || block.num * size !== transfer.received) {
@@ -151,7 +150,6 @@ export class BlockwiseServer {
     }
     const body = Buffer.concat(transfer.parts);
     this.#dropBlock1(key);
-    this.completed++;
     return {
       kind: 'complete',
       body,
@@ -181,6 +179,7 @@ export class BlockwiseServer {
     this.prune();
     this.dropResponse(key);
     if (this.#totalBytes + body.length + TRANSFER_OVERHEAD > this.#limits.maxTotalBytes) return;
+    this.#armSweep();
     this.#block2.set(key, {
       code,
       options,
@@ -211,6 +210,17 @@ export class BlockwiseServer {
     for (const [key, c] of this.#block2) if (c.expiresAt <= now) this.dropResponse(key);
   }
 
+  /** Sweeps expired transfers even when no block-wise traffic comes to do it. */
+  #armSweep(): void {
+    if (this.#sweep) return;
+    this.#sweep = this.#clock.setTimeout(() => {
+      this.#sweep = undefined;
+      this.prune();
+      if (this.#block1.size + this.#block2.size > 0) this.#armSweep();
+    }, this.#limits.lifetimeMs);
+    this.#sweep.unref?.();
+  }
+
   get totalBytes(): number {
     return this.#totalBytes;
   }
@@ -220,6 +230,8 @@ export class BlockwiseServer {
   }
 
   clear(): void {
+    if (this.#sweep) this.#clock.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
     this.#block1.clear();
     this.#block2.clear();
     this.#totalBytes = 0;

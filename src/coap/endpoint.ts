@@ -104,6 +104,24 @@ export interface CoapStats {
   sendErrors: number;
 }
 
+/** Sizes of the endpoint's state at one moment. */
+export interface CoapGauges {
+  /** Our requests waiting for a response (queued under NSTART included). */
+  readonly pendingRequests: number;
+  /** Our observations of resources on peers (RFC 7641 as client). */
+  readonly observations: number;
+  /** Observers of our resources (RFC 7641 as server). */
+  readonly observers: number;
+  /** Remembered message IDs (RFC 7252 §4.5) and the bytes of their cached replies. */
+  readonly dedupEntries: number;
+  readonly dedupReplyBytes: number;
+  /** Our CON messages awaiting ACK (RFC 7252 §4.2). */
+  readonly retransmitting: number;
+  /** Server-side block-wise transfers in progress and the bytes they hold (RFC 7959). */
+  readonly blockwiseTransfers: number;
+  readonly blockwiseBytes: number;
+}
+
 interface PendingExchange {
   readonly peer: DatagramPeer;
   readonly key: string;
@@ -649,6 +667,22 @@ export class CoapEndpoint {
     entry.handle = handle;
     this.#observers.add(entry);
     return handle;
+  }
+
+  /** What the endpoint holds right now (for metrics and memory accounting). */
+  gauges(): CoapGauges {
+    this.#dedup.prune();
+    this.#blockwise.prune();
+    return {
+      pendingRequests: this.#pending.size,
+      observations: this.#observeClient.size,
+      observers: this.#observers.size,
+      dedupEntries: this.#dedup.size,
+      dedupReplyBytes: this.#dedup.replyBytes,
+      retransmitting: this.#reliability.size,
+      blockwiseTransfers: this.#blockwise.activeTransfers,
+      blockwiseBytes: this.#blockwise.totalBytes,
+    };
   }
 
   /** Number of observers of our resources (RFC 7641 §4). */

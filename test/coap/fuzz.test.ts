@@ -105,8 +105,20 @@ describe('Endpoint under structured fuzzing (RFC 7252 §3, §4; RFC 7959; RFC 76
         transport.take();
       }
     }
+    // Whatever the peers did, the block-wise state stayed within its limit.
+    assert.ok(endpoint.gauges().blockwiseBytes <= 16_384);
+    // Handlers still running answer now; then their exchanges and transfers run out.
     clock.advance(300_000);
     await settle();
+    clock.advance(600_000);
+    await settle();
+    const g = endpoint.gauges();
+    assert.equal(g.blockwiseTransfers, 0);
+    assert.equal(g.blockwiseBytes, 0);
+    assert.equal(g.pendingRequests, 0);
+    assert.equal(g.retransmitting, 0);
+    assert.equal(g.dedupEntries, 0);
+    assert.equal(g.dedupReplyBytes, 0);
     await Promise.all(outcomes);
     transport.take();
     assert.equal(endpoint.stats.internalErrors, 0);
