@@ -308,6 +308,11 @@ describe('device routes', () => {
       (await call('GET', '/api/devices/nobody/data', { as: 'read-only' })).statusCode,
       404,
     );
+    const anonymous = await call('GET', '/api/devices/other/data', { as: 'read-only' });
+    assert.equal(anonymous.statusCode, 200, 'data of an endpoint outside the registry is served');
+    assert.equal(anonymous.json().length, 1);
+    const none = await call('GET', '/api/devices/sensor/data?path=/9/9/9', { as: 'read-only' });
+    assert.deepEqual(none.json(), [], 'a known device without such data is an empty list');
   });
 
   test('the OpenAPI document lists the device and token routes with bearer security', async (t) => {
