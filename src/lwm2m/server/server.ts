@@ -405,6 +405,13 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     }
   }
 
+  /** Cancels every observation of a device (passively, or actively one by one). */
+  async cancelObservations(endpoint: string, options: { active?: boolean } = {}): Promise<number> {
+    const ids = this.observations(endpoint).map((o) => o.id);
+    for (const id of ids) await this.cancelObservation(id, options);
+    return ids.length;
+  }
+
   /** Active observations of a device (all devices without an argument). */
   observations(endpoint?: string): Lwm2mObservation[] {
     const out: Lwm2mObservation[] = [];

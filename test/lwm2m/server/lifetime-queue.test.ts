@@ -244,6 +244,36 @@ describe('queue mode with a manual clock (LwM2M-TS-Core 1.1 §6.5)', () => {
     await endpoint.close();
   });
 
+  test('holds an Observe for a sleeping device too, and starts it when the device shows up (LwM2M-TS-Core 1.1 §6.5)', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(93_000);
+    const observing = server.observe('sleepy', { path: '/3/0/9', format: ContentFormat.TEXT });
+    await settle();
+    assert.equal(server.queuedRequests('sleepy'), 1);
+    d.ping();
+    await until(() => d.requests().length === 1);
+    const request = d.requests()[0]!;
+    assert.equal(getUintOption(request.options, OptionNumber.Observe), 0);
+    d.transport.send(
+      d.server.self,
+      encodeMessage({
+        type: MessageType.Ack,
+        code: Code.Content,
+        messageId: request.messageId,
+        token: request.token,
+        options: [opt.observe(2), opt.contentFormat(ContentFormat.TEXT)],
+        payload: Buffer.from('80'),
+      }),
+    );
+    const o = await observing;
+    assert.ok(o.observation?.active);
+    assert.equal(server.observations('sleepy').length, 1);
+    assert.equal(await server.cancelObservations('sleepy'), 1);
+    assert.equal(server.observations('sleepy').length, 0);
+    await server.close();
+    await endpoint.close();
+  });
+
   test('fails a queued request with LWM2M_ERR_QUEUE_EXPIRED when its time-to-live passes', async () => {
     const { d, server, endpoint, clock } = await queued();
     clock.advance(93_000);
