@@ -188,7 +188,9 @@ export class BrokerEngine implements BrokerCore {
     // (0x04 and every server-side close included); [MQTT-3.1.2-10] 0x00 discards it.
     const will = graceful ? undefined : conn.will;
     conn.will = undefined;
-    if (conn.wasEstablished) this.notify('onDisconnect', this.clientInfo(conn), { graceful });
+    if (conn.wasEstablished && this.hooks.onDisconnect) {
+      this.notify('onDisconnect', this.clientInfo(conn), { graceful });
+    }
     this.#scheduleOffline(session, this.clock.now(), will);
   }
 

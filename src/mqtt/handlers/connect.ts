@@ -297,6 +297,7 @@ async function accept(
     'mqtt client connected',
   );
   conn.established();
-  core.notify('onConnect', core.clientInfo(conn), { sessionPresent: present });
+  if (core.hooks.onConnect)
+    core.notify('onConnect', core.clientInfo(conn), { sessionPresent: present });
   session.resend(); // [MQTT-4.4.0-1] in-flight messages are re-sent after a resumed session
 }

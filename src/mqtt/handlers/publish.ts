@@ -150,7 +150,7 @@ function deliver(conn: Connection, message: MqttMessage, id: number): Promise<vo
   const core = conn.core;
   const session = conn.session!;
   const { delivered, write } = core.route(message);
-  core.notify('onMessage', core.clientInfo(conn), message);
+  if (core.hooks.onMessage) core.notify('onMessage', core.clientInfo(conn), message);
   const reason = delivered === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
   if (message.qos === 0) {
     background(core, write);
