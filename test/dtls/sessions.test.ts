@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { DtlsClient } from '../../src/dtls/client.js';
 import { DtlsServer, type DtlsServerOptions } from '../../src/dtls/server.js';
@@ -80,6 +81,29 @@ describe('Connection ID (RFC 9146)', () => {
     net.pump();
     assert.deepEqual(net.received.client, ['to new address']);
   });
+
+  for (const suite of [
+    'TLS_PSK_WITH_AES_128_CBC_SHA256',
+    'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+  ] as const) {
+    it(`protects CID records with ${suite} (RFC 9146 §5)`, async () => {
+      const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const ecdhe = suite.startsWith('TLS_ECDHE');
+      const net = new Lossy(ecdhe ? { certificate: { privateKey: k.privateKey } } : {}, {
+        connectionId: true,
+        cipherSuites: [suite],
+        ...(ecdhe ? { psk: undefined, trust: { rawPublicKeyTrust: () => true } } : {}),
+      });
+      net.client.send(Buffer.from('one'));
+      assert.equal(await net.handshake(), undefined);
+      net.pump();
+      net.clientPort = 50123;
+      net.client.send(Buffer.from('two'));
+      net.pump();
+      assert.deepEqual(net.received.server, ['one', 'two']);
+      assert.equal(net.server.stats.addressChanges, 1);
+    });
+  }
 
   it('finds the handshake by CID when the client Finished comes alone (RFC 9146 §6)', async () => {
     const net = new Lossy({}, { connectionId: true });
