@@ -108,6 +108,15 @@ export function nextEvent<T = unknown>(
   });
 }
 
+/** Waits until `condition` holds, polling (a bound on the wait, not an assertion on time). */
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not reached in time');
+    await new Promise<void>((r) => setTimeout(r, 2));
+  }
+}
+
 /** Lets pending promise callbacks and I/O callbacks run. */
 export async function settle(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));

@@ -26,7 +26,7 @@ import {
   type NotificationEvent,
   type SendEvent,
 } from '../../../src/lwm2m/server/index.js';
-import { nextEvent, settle, startClient, startServer } from './helpers.js';
+import { nextEvent, startClient, startServer, waitFor } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 type Client = Awaited<ReturnType<typeof startClient>>;
@@ -314,8 +314,7 @@ describe('LwM2M operations, our server with our 1.1 client over UDP', () => {
     const cancelled = await s.server.cancelObservation(o.observation!, { active: true });
     assert.equal(cancelled?.code, Code.Content);
     assert.equal(s.server.observations('dev-11').length, 0);
-    await settle();
-    assert.equal(c.client.observationCount, 0);
+    await waitFor(() => c.client.observationCount === 0);
   });
 
   test('observes passively cancelled: the next notification is answered with RST (RFC 7641 §3.6)', async () => {
@@ -323,8 +322,7 @@ describe('LwM2M operations, our server with our 1.1 client over UDP', () => {
     assert.equal(c.client.observationCount, 1);
     await s.server.cancelObservation(o.observation!);
     (c.client.objects.get(3) as DeviceObject).device.set(9, Value.integer(50));
-    for (let i = 0; i < 50 && c.client.observationCount > 0; i++) await settle();
-    assert.equal(c.client.observationCount, 0);
+    await waitFor(() => c.client.observationCount === 0);
   });
 
   test('ends an observation with the error notification of a deleted instance (RFC 7641 §3.2)', async () => {
@@ -380,7 +378,7 @@ describe('LwM2M operations, our server with our 1.1 client over UDP', () => {
     assert.equal(write.code, Code.Changed);
     assert.equal(single((await s.server.read('dev-11', { path: '/5/0/3' })).content), 2);
     assert.equal((await s.server.execute('dev-11', { path: '/5/0/2' })).code, Code.Changed);
-    for (let i = 0; i < 20 && fw.state !== 0; i++) await settle();
+    await waitFor(() => fw.state === 0);
     assert.equal(single((await s.server.read('dev-11', { path: '/5/0/5' })).content), 1);
     // E.6: Update outside the Downloaded state is refused.
     assert.equal(
