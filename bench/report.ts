@@ -366,25 +366,29 @@ function chartFor(summary: ScenarioSummary, machine: Machine): string {
       goal: { value: 4096, label: 'goal 4 KB' },
     });
   }
+  // The reflector is the generator's ceiling, far above any broker: named, not drawn.
+  const brokers = (summary.brokers as ThroughputSummary[]).filter((b) => b.broker !== 'reflector');
+  const ceiling = (summary.brokers as ThroughputSummary[]).find((b) => b.broker === 'reflector');
+  const ratios = chartRatios(new Map(brokers.map((b) => [b.broker, b.deliveredPerSecond])));
+  const ceilingText = ceiling
+    ? `generator ceiling (reflector) ${fmt(ceiling.deliveredPerSecond)} msg/s`
+    : undefined;
   return barChart({
     title: summary.title,
     unit: 'delivered messages per second (higher is better)',
     note,
-    summary: chartRatios(
-      new Map(
-        (summary.brokers as ThroughputSummary[]).map((b) => [b.broker, b.deliveredPerSecond]),
-      ),
-    ),
-    bars: (summary.brokers as ThroughputSummary[]).map((b) => ({
+    summary: [ratios, ceilingText].filter((x) => x !== undefined).join(' · ') || undefined,
+    bars: brokers.map((b) => ({
       label: LABEL[b.broker] ?? b.broker,
       color: COLOR[b.broker] ?? '#888',
       value: b.deliveredPerSecond,
-      detail: [`p50 ${fmt(b.p50Ms, 2)} ms · p99 ${fmt(b.p99Ms, 2)} ms`, `lost ${fmt(b.lost)}`],
+      detail: [`p50 ${fmt(b.p50Ms, 2)} ms`, `p99 ${fmt(b.p99Ms, 2)} ms`, `lost ${fmt(b.lost)}`],
     })),
   });
 }
 
-export function writeResults(
+/** Writes `<prefix>.md`, `<prefix>.json` and one `<prefix>-<scenario>.svg` per scenario. */
+export function writeReport(
   dir: string,
   prefix: string,
   summaries: ScenarioSummary[],
@@ -392,7 +396,7 @@ export function writeResults(
   results: RunResult[],
   failures: Failure[],
 ): string[] {
-  mkdirSync(join(dir, 'raw'), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const write = (name: string, text: string): void => {
     writeFileSync(join(dir, name), text);
@@ -403,8 +407,22 @@ export function writeResults(
     `${prefix}.json`,
     `${JSON.stringify({ machine, scenarios: summaries, runs: results, failures }, null, 2)}\n`,
   );
-  for (const summary of summaries)
+  for (const summary of summaries) {
     write(`${prefix}-${summary.name}.svg`, chartFor(summary, machine));
+  }
+  return written;
+}
+
+export function writeResults(
+  dir: string,
+  prefix: string,
+  summaries: ScenarioSummary[],
+  machine: Machine,
+  results: RunResult[],
+  failures: Failure[],
+): string[] {
+  const written = writeReport(dir, prefix, summaries, machine, results, failures);
+  mkdirSync(join(dir, 'raw'), { recursive: true });
   const stamp = machine.date.replace(/[:.]/g, '-');
   writeFileSync(
     join(dir, 'raw', `${prefix}-${stamp}.json`),

@@ -19,11 +19,11 @@ export interface ChartSpec {
 }
 
 const WIDTH = 720;
-const HEIGHT = 440;
+const HEIGHT = 460;
 const LEFT = 70;
 const RIGHT = 30;
 const TOP = 70;
-const BOTTOM = 125;
+const BOTTOM = 140;
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -89,7 +89,7 @@ export function barChart(spec: ChartSpec): string {
   }
   if (spec.summary) {
     out.push(
-      `<text x="${WIDTH / 2}" y="${HEIGHT - 40}" text-anchor="middle" font-size="13">${escapeXml(spec.summary)}</text>`,
+      `<text x="${WIDTH / 2}" y="${HEIGHT - 44}" text-anchor="middle" font-size="13">${escapeXml(spec.summary)}</text>`,
     );
   }
   out.push(
