@@ -34,6 +34,8 @@ export interface DtlsServerLimits {
   idleTimeoutMs: number;
   /** Sessions kept for resumption (RFC 5246 §7.3). Default 10000; 0 disables resumption. */
   sessionCacheSize: number;
+  /** RFC 5246 §F.1.4: a cached session resumes for at most this long. Default 24 h. */
+  sessionLifetimeMs: number;
 }
 
 export interface DtlsServerOptions extends DtlsCommonOptions {
@@ -122,7 +124,7 @@ export class DtlsServer {
   readonly #byCid = new Map<string, Entry>();
   readonly #byKey = new Map<string, Entry>();
   readonly #handshakesBySource = new Map<string, number>();
-  readonly #sessionCache = new Map<string, SessionState>();
+  readonly #sessionCache = new Map<string, { session: SessionState; createdAt: number }>();
   #handshakes = 0;
   #sweep: TimerHandle | undefined;
   #closed = false;
@@ -140,6 +142,7 @@ export class DtlsServer {
       maxSessions: 10_000,
       idleTimeoutMs: 600_000,
       sessionCacheSize: 10_000,
+      sessionLifetimeMs: 24 * 3600_000,
       ...options.limits,
     };
     const suites: CipherSuite[] = resolveSuites(options.cipherSuites);
@@ -198,8 +201,8 @@ export class DtlsServer {
    * matches: for credentials that were changed or revoked. Returns the sessions closed.
    */
   revoke(match: (identity: PeerIdentity | undefined) => boolean): number {
-    for (const [id, session] of this.#sessionCache) {
-      if (match(session.identity)) this.#sessionCache.delete(id);
+    for (const [id, cached] of this.#sessionCache) {
+      if (match(cached.session.identity)) this.#sessionCache.delete(id);
     }
     let closed = 0;
     for (const e of [...this.#byKey.values()]) {
@@ -411,9 +414,7 @@ export class DtlsServer {
     const handshaker = new ServerHandshaker(conn, {
       ...this.#config,
       resumeSession:
-        this.#limits.sessionCacheSize > 0
-          ? (id) => this.#sessionCache.get(id.toString('hex'))
-          : undefined,
+        this.#limits.sessionCacheSize > 0 ? (id) => this.#cachedSession(id) : undefined,
     });
     conn.handshaker = handshaker;
     // RFC 6347 §4.2.1: continue from the ClientHello's record sequence number (as OpenSSL does,
@@ -445,12 +446,24 @@ export class DtlsServer {
 
   #cacheSession(session: SessionState): void {
     if (this.#limits.sessionCacheSize <= 0 || session.id.length === 0) return;
-    this.#sessionCache.set(session.id.toString('hex'), session);
+    this.#sessionCache.set(session.id.toString('hex'), { session, createdAt: this.#clock.now() });
     while (this.#sessionCache.size > this.#limits.sessionCacheSize) {
       const oldest = this.#sessionCache.keys().next().value;
       if (oldest === undefined) break;
       this.#sessionCache.delete(oldest);
     }
+  }
+
+  /** A cached session still young enough to resume (RFC 5246 §F.1.4). */
+  #cachedSession(id: Buffer): SessionState | undefined {
+    const key = id.toString('hex');
+    const cached = this.#sessionCache.get(key);
+    if (!cached) return undefined;
+    if (this.#clock.now() - cached.createdAt > this.#limits.sessionLifetimeMs) {
+      this.#sessionCache.delete(key);
+      return undefined;
+    }
+    return cached.session;
   }
 
   #forget(entry: Entry): void {

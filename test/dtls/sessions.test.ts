@@ -225,6 +225,17 @@ describe('session resumption (RFC 5246 §7.3)', () => {
     assert.equal(net.server.stats.sessionsResumed, 0, 'a full handshake checks the PSK again');
   });
 
+  it('does not resume a session older than sessionLifetimeMs (RFC 5246 §F.1.4)', async () => {
+    const net = new Lossy({ limits: { sessionLifetimeMs: 60_000 } });
+    assert.equal(await net.handshake(), undefined);
+    const session = net.client.session!;
+    net.clock.advance(61_000);
+    net.newClient({ session });
+    assert.equal(await net.handshake(), undefined);
+    assert.equal(net.server.stats.sessionsResumed, 0);
+    assert.equal(net.server.stats.handshakesCompleted, 2);
+  });
+
   it('does not resume a session without extended master secret from an EMS hello (RFC 7627 §5.3)', async () => {
     const net = new Lossy({}, { extendedMasterSecret: 'off' });
     assert.equal(await net.handshake(), undefined);
