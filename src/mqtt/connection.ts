@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { TimerHandle } from '../util/clock.js';
 import { type Decoded, PacketDecoder } from './codec/decoder.js';
+import { encodeAck, PINGRESP } from './codec/encode-ack.js';
 import { encodePublish } from './codec/encode-publish.js';
 import type { BrokerCore } from './core.js';
 import { MqttProtocolError, protocolError } from './errors.js';
@@ -179,12 +180,12 @@ export class Connection implements SessionOutlet {
   }
 
   sendPubrel(packetId: number, reasonCode: number): void {
-    this.send(ack('pubrel', packetId, reasonCode));
+    this.write(encodeAck('pubrel', packetId, reasonCode, this.protocolVersion));
   }
 
   /** Sends a PUBACK/PUBREC/PUBCOMP with a reason code (v5) or the plain ack (3.x). */
   sendAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number): void {
-    this.send(ack(cmd, packetId, this.protocolVersion === 5 ? reasonCode : 0));
+    this.write(encodeAck(cmd, packetId, reasonCode, this.protocolVersion));
   }
 
   /**
@@ -391,7 +392,7 @@ export class Connection implements SessionOutlet {
       case 'unsubscribe':
         return handleUnsubscribe(this, packet);
       case 'pingreq':
-        this.send({ cmd: 'pingresp' }); // [MQTT-3.12.4-1]
+        this.write(PINGRESP); // [MQTT-3.12.4-1]
         return undefined;
       case 'disconnect':
         return handleDisconnect(this, packet);
@@ -466,14 +467,4 @@ function sharedEncoding(d: Delivery, version: number): Buffer {
     list[key] = buf;
   }
   return buf;
-}
-
-function ack(
-  cmd: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp',
-  messageId: number,
-  reasonCode: number,
-) {
-  const packet: Packet = { cmd, messageId } as Packet;
-  if (reasonCode !== 0) (packet as { reasonCode?: number }).reasonCode = reasonCode;
-  return packet;
 }

@@ -215,3 +215,17 @@ describe('PUBLISH encoder', () => {
     assert.equal(buf.toString('hex'), '3007000361' + '2f62' + '6869');
   });
 });
+
+describe('acknowledgement encoder', () => {
+  test('writes PUBACK/PUBREC/PUBREL/PUBCOMP byte for byte (MQTT 5.0 §3.4-3.7) [MQTT-3.6.1-1]', async () => {
+    const { encodeAck } = await import('../../src/mqtt/codec/encode-ack.js');
+    // PUBACK id 0x0102, success: 40 02 01 02 (v5 omits reason 0)
+    assert.equal(encodeAck('puback', 0x0102, 0, 5).toString('hex'), '40020102');
+    // PUBREC id 7, 0x10 No matching subscribers: 50 03 00 07 10
+    assert.equal(encodeAck('pubrec', 7, 0x10, 5).toString('hex'), '5003000710');
+    // PUBREL id 7 carries flags 0010: 62 02 00 07
+    assert.equal(encodeAck('pubrel', 7, 0, 5).toString('hex'), '62020007');
+    // 3.1.1 drops the reason code: PUBCOMP 70 02 00 09
+    assert.equal(encodeAck('pubcomp', 9, 0x92, 4).toString('hex'), '70020009');
+  });
+});
