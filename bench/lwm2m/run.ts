@@ -116,7 +116,7 @@ function registerDatagram(ep: string, mid: number): Buffer {
     options: [
       { name: 'Uri-Path', value: Buffer.from('rd') },
       { name: 'Content-Format', value: Buffer.from([40]) },
-      ...['ep=' + ep, 'lt=86400', 'lwm2m=1.1', 'b=U'].map((q) => ({
+      ...[`ep=${ep}`, 'lt=86400', 'lwm2m=1.1', 'b=U'].map((q) => ({
         name: 'Uri-Query' as const,
         value: Buffer.from(q),
       })),
