@@ -28,6 +28,16 @@ const tlsFiles = {
   ca: z.string().min(1).optional(),
 };
 
+const dtlsFiles = {
+  /**
+   * PEM X.509 certificate chain (leaf first) presented to X.509 devices; without it the key is
+   * presented as a raw public key (RFC 7250). Absent with `key`: a development pair is generated.
+   */
+  certificate: z.string().min(1).optional(),
+  /** PEM private key, ECDSA P-256 (RFC 7925 §4.3), for the ECDHE_ECDSA cipher suites. */
+  key: z.string().min(1).optional(),
+};
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z
@@ -57,9 +67,10 @@ export const configSchema = z
           .strict()
           .prefault({}),
         coap: listener(5683),
-        coaps: listener(5684),
+        coaps: listener(5684).unwrap().extend(dtlsFiles).strict().prefault({}),
         bootstrap: listener(5783),
-        bootstrapDtls: listener(5784),
+        /** Without its own certificate and key, the bootstrap DTLS listener uses those of coaps. */
+        bootstrapDtls: listener(5784).unwrap().extend(dtlsFiles).strict().prefault({}),
       })
       .strict()
       .prefault({}),
@@ -77,6 +88,11 @@ export const configSchema = z
       .object({
         /** Directory of extra DDF XML object definitions, loaded beside the OMA registry. */
         objectsDir: z.string().min(1).optional(),
+        /**
+         * PEM bundle of the CAs that LwM2M client certificates must chain to (X.509 mode,
+         * LwM2M-TS-Transport 1.1 §5.2.8.3); without it no client certificate is asked for.
+         */
+        trustStore: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),

@@ -68,6 +68,44 @@ export const SETTINGS: readonly Setting[] = [
     description: 'PEM CA bundle to verify client certificates against',
   },
   {
+    key: 'listeners.coaps.certificate',
+    flag: '--coaps-certificate',
+    env: 'TANDEM_COAPS_CERTIFICATE',
+    kind: 'path',
+    description:
+      'PEM certificate chain for LwM2M over DTLS (X.509 mode; without it the key is a raw public key)',
+  },
+  {
+    key: 'listeners.coaps.key',
+    flag: '--coaps-key',
+    env: 'TANDEM_COAPS_KEY',
+    kind: 'path',
+    description:
+      'PEM ECDSA P-256 private key for LwM2M over DTLS (default: a generated development one)',
+  },
+  {
+    key: 'listeners.bootstrapDtls.certificate',
+    flag: '--bootstrap-dtls-certificate',
+    env: 'TANDEM_BOOTSTRAP_DTLS_CERTIFICATE',
+    kind: 'path',
+    description: 'PEM certificate chain for the DTLS bootstrap server (default: that of coaps)',
+  },
+  {
+    key: 'listeners.bootstrapDtls.key',
+    flag: '--bootstrap-dtls-key',
+    env: 'TANDEM_BOOTSTRAP_DTLS_KEY',
+    kind: 'path',
+    description:
+      'PEM ECDSA P-256 private key for the DTLS bootstrap server (default: that of coaps)',
+  },
+  {
+    key: 'lwm2m.trustStore',
+    flag: '--lwm2m-trust-store',
+    env: 'TANDEM_LWM2M_TRUST_STORE',
+    kind: 'path',
+    description: 'PEM CA bundle that LwM2M client certificates must chain to (X.509 mode)',
+  },
+  {
     key: 'listeners.ws.path',
     flag: '--ws-path',
     env: 'TANDEM_WS_PATH',

@@ -1,8 +1,13 @@
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { generate } from 'selfsigned';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { CoapRouter } from '../coap/router.js';
 import { UdpTransport } from '../coap/udp-transport.js';
 import type { TandemConfig } from '../config/schema.js';
+import type { CertificateConfig, TrustConfig } from '../dtls/crypto/credentials.js';
 import { DtlsServerTransport } from '../dtls/server-transport.js';
 import type { PskCache } from '../hub/psk-cache.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
@@ -10,6 +15,17 @@ import type { Clock } from '../util/clock.js';
 import { ListenError } from './listen.js';
 
 export type CoapListener = 'coap' | 'coaps' | 'bootstrap' | 'bootstrapDtls';
+
+/** The ECDSA identity a DTLS listener presents in the ECDHE_ECDSA cipher suites. */
+export interface DtlsServerCredential {
+  privateKey: KeyObject;
+  /** X.509 chain, leaf first (DER); absent: the key is presented as a raw public key. */
+  certificateChain?: Buffer[];
+  /** SubjectPublicKeyInfo DER: what an RPK device stores as the server's public key. */
+  publicKey: Buffer;
+  /** True when this is the development pair generated into `<dataDir>/dtls/`. */
+  generated: boolean;
+}
 
 export interface CoapListenerHandle {
   endpoint: CoapEndpoint;
@@ -25,6 +41,8 @@ export interface CoapListenerHandle {
  */
 export class CoapService {
   readonly listeners = new Map<CoapListener, CoapListenerHandle>();
+  /** The ECDSA credential of each started DTLS listener. */
+  readonly dtlsCredentials = new Map<'coaps' | 'bootstrapDtls', DtlsServerCredential>();
   readonly #config: TandemConfig;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -53,25 +71,112 @@ export class CoapService {
       });
       this.#attach(name, transport, host);
     }
+    const trust = this.#trust();
     for (const name of ['coaps', 'bootstrapDtls'] as const) {
       const port = listeners[name].port;
       if (port === 'off') continue;
       const host = hostOf(name);
+      const credential = await this.#credential(name);
+      this.dtlsCredentials.set(name, credential);
+      const certificate: CertificateConfig = credential.certificateChain
+        ? { privateKey: credential.privateKey, certificateChain: credential.certificateChain }
+        : { privateKey: credential.privateKey };
       const transport = new DtlsServerTransport({
         host,
         port,
         clock: this.#clock,
         logger: this.#logger,
-        // No server certificate is configured yet: PSK suites only (RFC 7925 §4.2 mandates
-        // TLS_PSK_WITH_AES_128_CCM_8 for PSK devices).
-        cipherSuites: ['TLS_PSK_WITH_AES_128_CCM_8', 'TLS_PSK_WITH_AES_128_CBC_SHA256'],
+        // PSK first: RFC 7925 §4.2 mandates TLS_PSK_WITH_AES_128_CCM_8 for PSK devices, §4.3
+        // TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 for RPK and certificate devices.
+        cipherSuites: [
+          'TLS_PSK_WITH_AES_128_CCM_8',
+          'TLS_PSK_WITH_AES_128_CBC_SHA256',
+          'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8',
+          'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+        ],
         pskStore: (identity) => this.#psk.key(identity),
+        certificate,
+        trust,
+        // Ask for a client certificate or raw public key in the ECDHE_ECDSA suites; a device
+        // that sends none is unauthenticated, and the registration policy decides (4.03).
+        clientAuth: 'want',
       });
       await transport.listen().catch((err: NodeJS.ErrnoException) => {
         throw new ListenError(name, host, port, err);
       });
       this.#attach(name, transport, host);
     }
+  }
+
+  /**
+   * How device credentials are judged in the handshake. X.509: the chain must lead to a CA of
+   * `lwm2m.trustStore` (without one, no certificate is asked for). Raw public keys
+   * (RFC 7250 §4.3) are all accepted here, because mapping a key to its device is a store
+   * lookup and this callback is synchronous: the registration policy refuses a key that is no
+   * device's with 4.03, and the session cannot do anything else.
+   */
+  #trust(): TrustConfig {
+    const file = this.#config.lwm2m.trustStore;
+    if (!file) return { rawPublicKeyTrust: () => true };
+    const trustedCertificates = pemBlocks(readFileSync(file, 'utf8'), 'CERTIFICATE');
+    if (trustedCertificates.length === 0) {
+      throw new Error(`lwm2m.trustStore ${file} holds no PEM certificate`);
+    }
+    for (const c of trustedCertificates) new X509Certificate(c); // fail at start, not per device
+    return { trustedCertificates, rawPublicKeyTrust: () => true };
+  }
+
+  /**
+   * The listener's ECDSA P-256 credential: its configured PEM files (bootstrapDtls falls back
+   * to those of coaps), or a development key and self-signed certificate generated once into
+   * `<dataDir>/dtls/` and reused, as the MQTTS listener does for TLS.
+   */
+  async #credential(name: 'coaps' | 'bootstrapDtls'): Promise<DtlsServerCredential> {
+    const own = this.#config.listeners[name];
+    const files =
+      own.key || own.certificate || name === 'coaps' ? own : this.#config.listeners.coaps;
+    if (files.certificate && !files.key) {
+      throw new Error(`listeners.${name}.certificate needs listeners.${name}.key`);
+    }
+    if (files.key) {
+      return credentialFrom(
+        readFileSync(files.key, 'utf8'),
+        files.certificate ? readFileSync(files.certificate, 'utf8') : undefined,
+        false,
+        `listeners.${name}.key`,
+      );
+    }
+    const dir = join(this.#config.dataDir, 'dtls');
+    const keyPath = join(dir, 'dev-key.pem');
+    const certPath = join(dir, 'dev-cert.pem');
+    if (!existsSync(keyPath) || !existsSync(certPath)) {
+      const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+        keyType: 'ec',
+        curve: 'P-256',
+        algorithm: 'sha256',
+        notAfterDate: new Date(Date.now() + 365 * 24 * 3600 * 1000),
+        extensions: [
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 2, value: 'localhost' },
+              { type: 7, ip: '127.0.0.1' },
+              { type: 7, ip: '::1' },
+            ],
+          },
+        ],
+      });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(certPath, pems.cert);
+      writeFileSync(keyPath, pems.private, { mode: 0o600 });
+      this.#logger.info({ dir }, 'generated a development DTLS key and certificate');
+    }
+    return credentialFrom(
+      readFileSync(keyPath, 'utf8'),
+      readFileSync(certPath, 'utf8'),
+      true,
+      keyPath,
+    );
   }
 
   /** Calls `fn` for every well-formed datagram a peer sends (queue mode: the device is awake). */
@@ -96,4 +201,37 @@ export class CoapService {
     });
     this.listeners.set(name, { endpoint, router, host, port: transport.address()!.port });
   }
+}
+
+/** The base64 bodies of the PEM blocks of one label, as DER. */
+function pemBlocks(text: string, label: string): Buffer[] {
+  const re = new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`, 'g');
+  return [...text.matchAll(re)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+}
+
+function credentialFrom(
+  keyPem: string,
+  chainPem: string | undefined,
+  generated: boolean,
+  what: string,
+): DtlsServerCredential {
+  const privateKey = createPrivateKey(keyPem);
+  // RFC 7925 §4.3: ECDHE_ECDSA over secp256r1 is what constrained devices implement.
+  if (
+    privateKey.asymmetricKeyType !== 'ec' ||
+    privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  ) {
+    throw new Error(`${what} must be an ECDSA P-256 private key (RFC 7925 §4.3)`);
+  }
+  const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  if (chainPem === undefined) return { privateKey, publicKey, generated };
+  const certificateChain = pemBlocks(chainPem, 'CERTIFICATE');
+  const leaf = certificateChain[0];
+  if (!leaf) throw new Error(`the certificate file of ${what} holds no PEM certificate`);
+  if (
+    !new X509Certificate(leaf).publicKey.export({ format: 'der', type: 'spki' }).equals(publicKey)
+  ) {
+    throw new Error(`the certificate of ${what} is not that key's`);
+  }
+  return { privateKey, certificateChain, publicKey, generated };
 }

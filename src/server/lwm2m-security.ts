@@ -9,6 +9,14 @@ export interface RegistrationPolicyOptions {
   anonymousAllowed: boolean;
   /** The device that owns a PSK identity. */
   deviceOfPsk(identity: string): string | undefined;
+  /**
+   * Device lookups by raw public key and by certificate subject (the device store). Without
+   * them, RPK devices are refused and X.509 devices are matched by common name only.
+   */
+  devices?: {
+    findByRawPublicKey(publicKey: Buffer): Promise<{ deviceId: string } | undefined>;
+    findByX509Subject(subject: string): Promise<{ deviceId: string } | undefined>;
+  };
   registrationById(id: string): Promise<Registration | undefined>;
 }
 
@@ -21,8 +29,10 @@ const forbidden = (reason: string): OutgoingResponse => ({
  * Who may use the Registration interface (`/rd`) and the Bootstrap-Request (`/bs`), checked
  * before the LwM2M server or Bootstrap-Server sees the request:
  * - LwM2M-TS-Transport 1.1 §5.2.8 / TS-Core 1.1 §6.2.1: a client on a secured connection may
- *   register only the endpoint name its credentials belong to (PSK identity of that device, or
- *   an X.509 certificate whose common name is the endpoint name), else 4.03 Forbidden.
+ *   register only the endpoint name its credentials belong to, else 4.03 Forbidden: the device
+ *   of its PSK identity, the device that holds its raw public key, or for an X.509 certificate
+ *   (whose chain the DTLS handshake verified against the trust store) the endpoint name in its
+ *   common name or the device whose stored certificate has the same subject.
  * - Secure by default: over plain CoAP (NoSec) only while anonymous access is allowed.
  * - Update and De-register of a registration made on a secured connection must come with the
  *   same identity, so that a registration ID alone cannot hijack a device.
@@ -43,7 +53,7 @@ export async function checkRegistrationAccess(
     const ep = request.query.find((q) => q.startsWith('ep='))?.slice(3);
     // A missing endpoint name is the LwM2M server's 4.00 to give.
     if (ep === undefined || !peer.identity) return undefined;
-    return ownerOf(peer.identity, policy) === ep
+    return (await mayRegister(peer.identity, ep, policy))
       ? undefined
       : forbidden(`endpoint name ${ep} does not belong to these credentials`);
   }
@@ -55,16 +65,28 @@ export async function checkRegistrationAccess(
   return undefined;
 }
 
-/** The endpoint name that a DTLS identity may register. */
-function ownerOf(identity: PeerIdentity, policy: RegistrationPolicyOptions): string | undefined {
+/** Whether a DTLS identity may register (or bootstrap) this endpoint name. */
+async function mayRegister(
+  identity: PeerIdentity,
+  ep: string,
+  policy: RegistrationPolicyOptions,
+): Promise<boolean> {
   switch (identity.kind) {
     case 'psk':
-      return policy.deviceOfPsk(identity.identity);
-    case 'x509':
-      return commonName(identity.certificate);
-    case 'rpk':
-      // Raw public keys are not yet mapped to devices: refuse rather than guess.
-      return undefined;
+      return policy.deviceOfPsk(identity.identity) === ep;
+    case 'rpk': {
+      // LwM2M-TS-Transport 1.1 §5.2.8.2 (RPK mode): the key identifies the client; only the
+      // device that holds exactly this SubjectPublicKeyInfo may use its endpoint name.
+      const owner = await policy.devices?.findByRawPublicKey(identity.publicKey);
+      return owner?.deviceId === ep;
+    }
+    case 'x509': {
+      // LwM2M-TS-Transport 1.1 §5.2.8.3 (certificate mode): the endpoint name is the subject's
+      // common name, or the certificate subject is registered to the device of that name.
+      if (commonName(identity.certificate) === ep) return true;
+      const owner = await policy.devices?.findByX509Subject(identity.subject);
+      return owner?.deviceId === ep;
+    }
   }
 }
 

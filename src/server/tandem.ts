@@ -346,6 +346,8 @@ export class Tandem {
     const policy = {
       anonymousAllowed: this.anonymousAllowed,
       deviceOfPsk: (identity: string) => psk.deviceOf(identity),
+      // RPK and X.509 devices are found by key or certificate subject (LwM2M-TS-Transport §5.2.8).
+      devices: this.store.devices,
     };
     const logger = this.logger.child({ component: 'lwm2m' });
     this.#lwm2m = new Lwm2mService({

@@ -79,6 +79,20 @@ describe('configuration', () => {
     assert.equal(config.listeners.mqtts.cert, join(dir, 'certs/c.pem'));
   });
 
+  test('DTLS credentials and the LwM2M trust store are paths relative to the config file', (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'dtls.yaml');
+    writeFileSync(
+      path,
+      'listeners:\n  coaps:\n    certificate: pki/server.pem\n    key: pki/server.key\nlwm2m:\n  trustStore: pki/ca.pem\n',
+    );
+    const { config } = loadConfig({ cwd: tempDir(t), env: {}, configPath: path });
+    assert.equal(config.listeners.coaps.certificate, join(dir, 'pki/server.pem'));
+    assert.equal(config.listeners.coaps.key, join(dir, 'pki/server.key'));
+    assert.equal(config.listeners.bootstrapDtls.key, undefined);
+    assert.equal(config.lwm2m.trustStore, join(dir, 'pki/ca.pem'));
+  });
+
   test('TANDEM_CONFIG names the file when --config is absent', (t) => {
     const dir = tempDir(t);
     const path = join(dir, 'x.json');
