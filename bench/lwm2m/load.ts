@@ -97,6 +97,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   running = false;
   clearInterval(refill);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  sockets.forEach((s, i) => s.off('message', listeners[i]!));
+  for (const [i, s] of sockets.entries()) s.off('message', listeners[i]!);
   return { sent, answered, seconds, rate: answered / seconds };
 }
