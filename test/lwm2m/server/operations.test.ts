@@ -13,6 +13,7 @@ import type {
 import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
 import {
   type Lwm2mMultipleResource,
+  type Lwm2mObject,
   type Lwm2mObjectInstance,
   type Lwm2mSingleResource,
   multipleResource,
@@ -404,6 +405,28 @@ describe('LwM2M operations, our server with our 1.1 client over UDP', () => {
     assert.equal((await s.server.execute('dev-11', { path: '/9/1/10' })).code, Code.Changed);
     assert.equal(single((await s.server.read('dev-11', { path: '/9/1/12' })).content), true);
     assert.equal(single((await s.server.read('dev-11', { path: '/9/1/7' })).content), 4);
+  });
+
+  test('reads an object larger than one datagram through Block2 (RFC 7959 §2.4)', async () => {
+    for (let i = 10; i < 70; i++) {
+      const created = await s.server.create('dev-11', {
+        objectId: 3303,
+        instanceId: i,
+        resources: [
+          singleResource(5700, Value.float(i + 0.5)),
+          singleResource(5701, Value.string('Cel')),
+        ],
+      });
+      assert.equal(created.code, Code.Created);
+    }
+    const before = s.endpoint.stats.blockwiseTransfers;
+    const r = await s.server.read('dev-11', { path: '/3303', format: ContentFormat.SENML_JSON });
+    assert.equal(r.code, Code.Content);
+    const instances = (r.content as Lwm2mObject).instances;
+    assert.ok(instances.size >= 61);
+    assert.equal(single(instances.get(69)!.resources.get(5700)), 69.5);
+    assert.ok(s.endpoint.stats.blockwiseTransfers > before);
+    for (let i = 10; i < 70; i++) await s.server.delete('dev-11', { path: `/3303/${i}` });
   });
 
   test('refuses operations on paths of the wrong level before sending (LwM2M-TS-Core 1.1 §6.3)', async () => {
