@@ -129,6 +129,45 @@ describe('tandem devices and tokens (operator CLI)', () => {
     assert.equal(await running.store.devices.get('meter-7'), undefined);
   });
 
+  test('devices update rotates a password, removes a credential and replaces tags', async (t) => {
+    const { env, running } = await server(t);
+    await running.devices.create({
+      id: 'pump-2',
+      protocol: 'mqtt',
+      tags: ['old'],
+      credentials: {
+        mqtt: { username: 'pump-2', password: 'first' },
+        psk: { identity: 'pump-2', key: 'aa' },
+      },
+    });
+    const update = await tandem(
+      [
+        'devices',
+        'update',
+        'pump-2',
+        '--mqtt-username=pump-2',
+        '--mqtt-password=second',
+        '--remove-credential=psk',
+        '--tag=new',
+        '--json',
+      ],
+      env,
+    );
+    assert.equal(update.code, 0, update.stderr);
+    const device = JSON.parse(update.stdout);
+    assert.deepEqual(device.credentials, { mqtt: { username: 'pump-2' } });
+    assert.deepEqual(device.tags, ['new']);
+    const hash = (await running.store.devices.credentials('pump-2'))!.mqtt!.passwordHash;
+    assert.equal(await verifyPassword('second', hash), true);
+    assert.equal(running.psk.key('pump-2'), undefined);
+
+    const nothing = await tandem(['devices', 'update', 'pump-2'], env);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /nothing to change/);
+    const badKind = await tandem(['devices', 'update', 'pump-2', '--remove-credential=key'], env);
+    assert.equal(badKind.code, 2);
+  });
+
   test('the server answering an error exits 3 with its code; flags override the environment', async (t) => {
     const { url, env } = await server(t);
     const missing = await tandem(['devices', 'show', 'ghost'], env);

@@ -12,7 +12,7 @@ interface Page {
 
 const PAGE = 500;
 
-/** `tandem devices list|show|add|remove` against a running server's API. */
+/** `tandem devices list|show|add|update|remove` against a running server's API. */
 export function devicesCommand(): Command {
   const devices = new Command('devices')
     .description('manage devices through the API')
@@ -79,7 +79,7 @@ export function devicesCommand(): Command {
       }),
   );
 
-  withApiOptions(
+  const add = withApiOptions(
     devices
       .command('add')
       .description('create a device with its credentials')
@@ -90,18 +90,9 @@ export function devicesCommand(): Command {
           .makeOptionMandatory(),
       )
       .option('--tag <tag>', 'a tag (repeatable)', collect, [] as string[])
-      .option('--metadata <json>', 'a JSON object of metadata')
-      .option('--mqtt-username <name>', 'MQTT user name')
-      .option(
-        '--mqtt-password <password>',
-        'MQTT password (stored as a hash); "-" reads it from stdin, out of the process list',
-      )
-      .option('--psk-identity <identity>', 'DTLS PSK identity')
-      .option('--psk-key <hex>', 'DTLS pre-shared key, hexadecimal')
-      .option('--rpk <base64>', 'DTLS raw public key: SubjectPublicKeyInfo DER, base64')
-      .option('--rpk-file <path>', 'DTLS raw public key from a PEM or DER file')
-      .option('--x509-file <path>', 'client certificate (PEM) whose subject identifies the device'),
-  ).action((id: string, opts) =>
+      .option('--metadata <json>', 'a JSON object of metadata'),
+  );
+  credentialOptions(add).action((id: string, opts) =>
     runCli(async () => {
       const body = {
         id,
@@ -111,6 +102,51 @@ export function devicesCommand(): Command {
         ...(opts.metadata !== undefined ? { metadata: parseMetadata(opts.metadata) } : {}),
       };
       const device = await new ApiClient(opts).call<DeviceJson>('POST', '/api/devices', body);
+      process.stdout.write(opts.json ? `${JSON.stringify(device, null, 2)}\n` : describe(device));
+    }),
+  );
+
+  const update = withApiOptions(
+    devices
+      .command('update')
+      .description(
+        'change a device: tags, metadata or credentials; a replaced or removed credential stops working at once and the connections that used it close',
+      )
+      .argument('<id>')
+      .option('--tag <tag>', 'replace the tags with these (repeatable)', collect, [] as string[])
+      .option('--clear-tags', 'remove every tag')
+      .option('--metadata <json>', 'replace the metadata with this JSON object')
+      .option(
+        '--remove-credential <kind>',
+        'remove this kind of credential: mqtt, psk, rpk or x509 (repeatable)',
+        credentialKinds,
+        [] as string[],
+      ),
+  );
+  credentialOptions(update).action((id: string, opts) =>
+    runCli(async () => {
+      if (opts.clearTags && opts.tag.length) {
+        throw new CliError(EXIT.config, '--tag and --clear-tags exclude each other');
+      }
+      const credentials: Record<string, unknown> = await credentialsFrom(opts);
+      for (const kind of opts.removeCredential as string[]) {
+        if (credentials[kind] !== undefined) {
+          throw new CliError(
+            EXIT.config,
+            `--remove-credential ${kind} and new ${kind} credentials exclude each other`,
+          );
+        }
+        credentials[kind] = null;
+      }
+      const body = {
+        ...(Object.keys(credentials).length ? { credentials } : {}),
+        ...(opts.tag.length ? { tags: opts.tag } : opts.clearTags ? { tags: [] } : {}),
+        ...(opts.metadata !== undefined ? { metadata: parseMetadata(opts.metadata) } : {}),
+      };
+      if (Object.keys(body).length === 0) {
+        throw new CliError(EXIT.config, 'nothing to change: give tags, metadata or credentials');
+      }
+      const device = await new ApiClient(opts).call<DeviceJson>('PATCH', deviceUrl(id), body);
       process.stdout.write(opts.json ? `${JSON.stringify(device, null, 2)}\n` : describe(device));
     }),
   );
@@ -128,6 +164,21 @@ export function devicesCommand(): Command {
   );
 
   return devices;
+}
+
+/** The credential flags shared by `add` and `update`. */
+function credentialOptions(command: Command): Command {
+  return command
+    .option('--mqtt-username <name>', 'MQTT user name')
+    .option(
+      '--mqtt-password <password>',
+      'MQTT password (stored as a hash); "-" reads it from stdin, out of the process list',
+    )
+    .option('--psk-identity <identity>', 'DTLS PSK identity')
+    .option('--psk-key <hex>', 'DTLS pre-shared key, hexadecimal')
+    .option('--rpk <base64>', 'DTLS raw public key: SubjectPublicKeyInfo DER, base64')
+    .option('--rpk-file <path>', 'DTLS raw public key from a PEM or DER file')
+    .option('--x509-file <path>', 'client certificate (PEM) whose subject identifies the device');
 }
 
 const deviceUrl = (id: string) => `/api/devices/${encodeURIComponent(id)}`;
@@ -223,6 +274,13 @@ function parseMetadata(raw: string): unknown {
   } catch {
     throw new CliError(EXIT.config, '--metadata must be a JSON object');
   }
+}
+
+function credentialKinds(value: string, previous: string[]): string[] {
+  if (!['mqtt', 'psk', 'rpk', 'x509'].includes(value)) {
+    throw new InvalidArgumentError('must be mqtt, psk, rpk or x509');
+  }
+  return [...previous, value];
 }
 
 function collect(value: string, previous: string[]): string[] {
