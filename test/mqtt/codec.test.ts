@@ -229,3 +229,42 @@ describe('acknowledgement encoder', () => {
     assert.equal(encodeAck('pubcomp', 9, 0x92, 4).toString('hex'), '70020009');
   });
 });
+
+describe('PUBLISH decoding from the strict pass', () => {
+  test('gives the same packet as mqtt-packet for a v5 PUBLISH with properties (MQTT 5.0 §3.3)', () => {
+    const bytes = mqttPacket.generate(
+      {
+        cmd: 'publish',
+        topic: 'd/e',
+        payload: Buffer.from('body'),
+        qos: 2,
+        messageId: 300,
+        retain: true,
+        dup: true,
+        properties: {
+          payloadFormatIndicator: true,
+          messageExpiryInterval: 99,
+          topicAlias: 3,
+          responseTopic: 'resp',
+          correlationData: Buffer.from('cd'),
+          contentType: 'ct',
+        },
+      },
+      { protocolVersion: 5 },
+    );
+    const { packets, error } = decodeAll([...bytes]);
+    assert.equal(error, undefined);
+    const ours = packets[0]!.packet as IPublishPacket;
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    let theirs: IPublishPacket | undefined;
+    parser.on('packet', (p: Packet) => {
+      theirs = p as IPublishPacket;
+    });
+    parser.parse(bytes);
+    for (const key of ['topic', 'qos', 'dup', 'retain', 'messageId'] as const) {
+      assert.equal(ours[key], theirs![key], key);
+    }
+    assert.equal(ours.payload.toString(), 'body');
+    assert.deepEqual({ ...ours.properties }, { ...theirs!.properties });
+  });
+});

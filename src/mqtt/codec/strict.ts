@@ -10,6 +10,17 @@ import { PROPERTIES, type PropertyPlace, type UserProperties } from './propertie
 export interface StrictInfo {
   userProperties?: UserProperties;
   willUserProperties?: UserProperties;
+  /** For PUBLISH: everything the packet carries, so the decoder needs no second pass. */
+  publish?: PublishFields;
+}
+
+/** The fields of a PUBLISH read by the strict pass (MQTT 5.0 §3.3.2). */
+export interface PublishFields {
+  topic: string;
+  messageId?: number;
+  /** Properties by mqtt-packet's names; user properties are in `StrictInfo.userProperties`. */
+  properties: Record<string, unknown>;
+  payloadOffset: number;
 }
 
 /**
@@ -84,7 +95,11 @@ export function checkUtf8(raw: Buffer): void {
   if (raw.indexOf(0) !== -1) throw malformed('U+0000 in string'); // [MQTT-1.5.4-2]
 }
 
-function readProperties(r: Reader, place: PropertyPlace): UserProperties | undefined {
+function readProperties(
+  r: Reader,
+  place: PropertyPlace,
+  values?: Record<string, unknown>,
+): UserProperties | undefined {
   const length = r.varint();
   r.need(length);
   const end = r.pos + length;
@@ -110,6 +125,7 @@ function readProperties(r: Reader, place: PropertyPlace): UserProperties | undef
         // Boolean-valued bytes other than 0 or 1 are a Protocol Error (e.g. [MQTT-3.1.2-?]
         // Request Problem Information, Payload Format Indicator).
         if (v > 1) throw protocolError(`property ${spec.name} value ${v} out of range`);
+        if (values) values[spec.name] = v === 1;
         break;
       }
       case 'int16': {
@@ -117,26 +133,33 @@ function readProperties(r: Reader, place: PropertyPlace): UserProperties | undef
         // MQTT 5.0 §3.1.2.11.3: Receive Maximum of 0 is a Protocol Error.
         if (id === 0x21 && v === 0) throw protocolError('Receive Maximum of 0');
         // MQTT 5.0 §3.3.2.3.4: Topic Alias of 0 is a Protocol Error (checked in publish).
+        if (values) values[spec.name] = v;
         break;
       }
       case 'int32': {
         const v = r.int32();
         // MQTT 5.0 §3.1.2.11.4: Maximum Packet Size of 0 is a Protocol Error.
         if (id === 0x27 && v === 0) throw protocolError('Maximum Packet Size of 0');
+        if (values) values[spec.name] = v;
         break;
       }
       case 'var': {
         const v = r.varint();
         // MQTT 5.0 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
         if (id === 0x0b && v === 0) throw protocolError('Subscription Identifier of 0');
+        if (values) values[spec.name] = v;
         break;
       }
-      case 'string':
-        r.string();
+      case 'string': {
+        const v = r.string();
+        if (values) values[spec.name] = v;
         break;
-      case 'binary':
-        r.binary();
+      }
+      case 'binary': {
+        const v = r.binary();
+        if (values) values[spec.name] = Buffer.from(v); // a copy: the frame buffer is reused
         break;
+      }
       case 'pair': {
         const k = r.string();
         const v = r.string();
@@ -174,11 +197,13 @@ export function strictCheck(frame: Frame, version: number): StrictInfo {
       if (qos === 3) throw malformed('PUBLISH with QoS 3');
       // [MQTT-3.3.1-2] DUP must be 0 for QoS 0.
       if (qos === 0 && flags & 0x08) throw malformed('DUP set on a QoS 0 PUBLISH');
-      r.string(); // topic name, [MQTT-3.3.2-1]
-      if (qos > 0) r.int16();
-      if (!v5) return {};
-      const userProperties = readProperties(r, 'publish');
-      return userProperties ? { userProperties } : {};
+      const topic = r.string(); // topic name, [MQTT-3.3.2-1]
+      const messageId = qos > 0 ? r.int16() : undefined;
+      const properties: Record<string, unknown> = {};
+      const userProperties = v5 ? readProperties(r, 'publish', properties) : undefined;
+      const publish: PublishFields = { topic, properties, payloadOffset: r.pos };
+      if (messageId !== undefined) publish.messageId = messageId;
+      return userProperties ? { userProperties, publish } : { publish };
     }
     case 4:
     case 5:
