@@ -79,6 +79,12 @@ describe('strict checks', () => {
     assert.equal(check([0x40, 4, 0, 1, 0x10, 0]), -1);
   });
 
+  test('refuses a reason code not defined for the acknowledgement (MQTT 5.0 §3.4.2.1, §3.6.2.1)', () => {
+    assert.equal(check([0x40, 3, 0, 1, 0x05]), 0x81); // PUBACK 0x05
+    assert.equal(check([0x62, 3, 0, 1, 0x10]), 0x81); // PUBREL 0x10
+    assert.equal(check([0x70, 3, 0, 1, 0x92]), -1); // PUBCOMP 0x92 Packet Identifier not found
+  });
+
   test('refuses trailing bytes after a 3.1.1 PUBACK (MQTT 3.1.1 §3.4)', () => {
     assert.equal(check([0x40, 3, 0, 1, 0], 4), 0x81);
   });

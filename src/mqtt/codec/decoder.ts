@@ -93,6 +93,12 @@ export class PacketDecoder {
   /** Frames are handed over one at a time, so a "too large" on the 2nd never hides the 1st. */
   #decode(frame: Frame): Decoded {
     const info = strictCheck(frame, this.#version);
+    const ack = info.ack;
+    if (ack && this.#version !== 0) {
+      const cmd = (['puback', 'pubrec', 'pubrel', 'pubcomp'] as const)[(frame.header >> 4) - 4]!;
+      const packet = { cmd, messageId: ack.messageId, reasonCode: ack.reasonCode } as Packet;
+      return { packet, info, size: frame.bytes.length };
+    }
     const publish = info.publish;
     if (publish && this.#version !== 0) {
       // The hottest packet is built from the strict pass alone: one walk over its bytes.

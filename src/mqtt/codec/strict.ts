@@ -12,7 +12,12 @@ export interface StrictInfo {
   willUserProperties?: UserProperties;
   /** For PUBLISH: everything the packet carries, so the decoder needs no second pass. */
   publish?: PublishFields;
+  /** For PUBACK, PUBREC, PUBREL, PUBCOMP: the whole packet. */
+  ack?: { messageId: number; reasonCode: number };
 }
+
+const ACK_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
+const RELEASE_CODES = new Set([0x00, 0x92]);
 
 /** The fields of a PUBLISH read by the strict pass (MQTT 5.0 §3.3.2). */
 export interface PublishFields {
@@ -211,16 +216,21 @@ export function strictCheck(frame: Frame, version: number): StrictInfo {
     case 7: {
       // [MQTT-3.6.1-1] PUBREL has flags 0010; the others 0000 [MQTT-2.2.2-1].
       if (flags !== (type === 6 ? 2 : 0)) throw malformed('reserved flags set');
-      r.int16();
+      const messageId = r.int16();
+      let reasonCode = 0;
       if (v5 && r.left > 0) {
-        r.byte();
+        reasonCode = r.byte();
+        // MQTT 5.0 §3.4.2.1, §3.5.2.1 (PUBACK/PUBREC), §3.6.2.1, §3.7.2.1 (PUBREL/PUBCOMP).
+        const allowed = type < 6 ? ACK_CODES : RELEASE_CODES;
+        if (!allowed.has(reasonCode))
+          throw malformed(`invalid reason code 0x${reasonCode.toString(16)}`);
         if (r.left > 0) {
           const place = (['puback', 'pubrec', 'pubrel', 'pubcomp'] as const)[type - 4]!;
           readProperties(r, place);
         }
       }
       expectEnd(r, 'acknowledgement');
-      return {};
+      return { ack: { messageId, reasonCode } };
     }
     case 8: {
       if (flags !== 2) throw malformed('SUBSCRIBE reserved flags'); // [MQTT-3.8.1-1]
