@@ -70,9 +70,18 @@ export class RegistrationHandler {
       }
       if (rest.length > 0) return { code: Code.NotFound };
       // LwM2M 1.0 §8.2.3 Table 24: Update is a POST, De-register a DELETE on /rd/{id}.
-      if (request.method === Code.Post) return await this.#update(id, request, peer);
-      if (request.method === Code.Delete) return await this.#deregister(id);
-      return { code: Code.MethodNotAllowed };
+      if (request.method !== Code.Post && request.method !== Code.Delete) {
+        return { code: Code.MethodNotAllowed };
+      }
+      const current = await this.#o.store.getById(id);
+      // LwM2M 1.0 §8.2.3 Table 24: an Update or De-register of an unknown registration is 4.04.
+      if (!current) return { code: Code.NotFound };
+      // A registration made over a secured transport belongs to that identity: another peer
+      // (or a plain one) may not update or remove it (LwM2M-TS-Transport 1.1 §5.2: the
+      // security context authenticates the client; 4.03 as for a refused Register).
+      if (!sameIdentity(current.peer, peer)) return { code: Code.Forbidden };
+      if (request.method === Code.Post) return await this.#update(current, request, peer);
+      return await this.#deregister(id);
     } catch (e) {
       return errorResponse(e);
     }
@@ -118,10 +127,12 @@ export class RegistrationHandler {
     return { code: Code.Created, locationPath: ['rd', id] };
   }
 
-  async #update(id: string, request: CoapRequest, peer: DatagramPeer): Promise<OutgoingResponse> {
-    const current = await this.#o.store.getById(id);
-    // LwM2M 1.0 §8.2.3 Table 24: an Update of an unknown registration is answered 4.04.
-    if (!current) return { code: Code.NotFound };
+  async #update(
+    current: Registration,
+    request: CoapRequest,
+    peer: DatagramPeer,
+  ): Promise<OutgoingResponse> {
+    const id = current.id;
     const params = parseUpdateQuery(request.query, current.lwm2mVersion);
     checkLinkFormat(request);
     const links = request.payload.length > 0 ? parseObjectLinks(request.payload) : undefined;
@@ -241,6 +252,18 @@ function checkLinkFormat(request: CoapRequest): void {
   if (cf !== undefined && cf !== ContentFormat.LinkFormat) {
     throw new Lwm2mError('LWM2M_ERR_BAD_REGISTRATION', `object links in content format ${cf}`);
   }
+}
+
+/** True when both peers proved the same identity, or neither proved any. */
+export function sameIdentity(a: DatagramPeer, b: DatagramPeer): boolean {
+  const x = a.identity;
+  const y = b.identity;
+  if (!x || !y) return !x && !y;
+  if (x.kind === 'psk' && y.kind === 'psk') return x.identity === y.identity;
+  if (x.kind === 'rpk' && y.kind === 'rpk')
+    return Buffer.from(x.publicKey).equals(Buffer.from(y.publicKey));
+  if (x.kind === 'x509' && y.kind === 'x509') return x.subject === y.subject;
+  return false;
 }
 
 /** A copy of the peer with plain fields only (a store may serialise it). */

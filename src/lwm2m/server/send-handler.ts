@@ -10,6 +10,7 @@ import { decodeComposite, isCompositeSupported } from '../codec/lwm2m-codec.js';
 import type { Lwm2mModel } from '../model/object-model.js';
 import type { SendEvent } from './events.js';
 import { atLeast, type Registration } from './registration.js';
+import { sameIdentity } from './registration-handler.js';
 
 export interface SendContext {
   registrationOf(peer: DatagramPeer): Promise<Registration | undefined>;
@@ -32,6 +33,7 @@ export async function handleSend(
   const registration = await ctx.registrationOf(peer);
   // A device that is not registered from this address has no session to send in.
   if (!registration) return { code: Code.NotFound, payload: 'not registered' };
+  if (!sameIdentity(registration.peer, peer)) return { code: Code.Forbidden };
   // LwM2M-TS-Core 1.1 §6.4.4: Send is new in 1.1; a 1.0 device has no such operation.
   if (!atLeast(registration, '1.1')) {
     return { code: Code.MethodNotAllowed, payload: 'Send needs LwM2M 1.1' };

@@ -120,6 +120,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   readonly #queue: RequestQueue;
   readonly #models = new Map<string, Lwm2mModel>();
   readonly #observations = new Map<string, ObservationRecord>();
+  /** Rejecters of the requests in flight, by endpoint name. */
+  readonly #inflight = new Map<string, Set<(error: Error) => void>>();
   #closed = false;
 
   constructor(options: Lwm2mServerOptions) {
@@ -498,6 +500,19 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const run = () => {
+        // While in flight, the request fails with the registration's end (#ended).
+        let inflight = this.#inflight.get(endpoint);
+        if (!inflight) {
+          inflight = new Set();
+          this.#inflight.set(endpoint, inflight);
+        }
+        const set = inflight;
+        set.add(reject);
+        const done = () => {
+          set.delete(reject);
+          if (set.size === 0 && this.#inflight.get(endpoint) === set)
+            this.#inflight.delete(endpoint);
+        };
         this.store
           .getByEndpoint(endpoint)
           .then((reg) => {
@@ -509,7 +524,16 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
               throw e;
             });
           })
-          .then(resolve, reject);
+          .then(
+            (value) => {
+              done();
+              resolve(value);
+            },
+            (e) => {
+              done();
+              reject(e);
+            },
+          );
       };
       void this.store.getByEndpoint(endpoint).then((reg) => {
         if (reg?.queueMode) this.#queue.submit(endpoint, run, reject, options.queueTtlMs);
@@ -634,10 +658,14 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       void r.coap.cancel(false);
     }
     if (dropQueue) {
-      this.#queue.drop(
-        registration.endpoint,
-        new Lwm2mError('LWM2M_ERR_CANCELLED', `${registration.endpoint} is no longer registered`),
+      const error = new Lwm2mError(
+        'LWM2M_ERR_CANCELLED',
+        `${registration.endpoint} is no longer registered`,
       );
+      this.#queue.drop(registration.endpoint, error);
+      const inflight = this.#inflight.get(registration.endpoint);
+      this.#inflight.delete(registration.endpoint);
+      for (const reject of inflight ?? []) reject(error);
     }
     this.#logger?.debug({ endpoint: registration.endpoint }, 'lwm2m: registration ended');
   }

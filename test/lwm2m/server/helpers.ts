@@ -32,6 +32,7 @@ import type {
   DatagramPeer,
   DatagramReceiver,
   DatagramTransport,
+  PeerIdentity,
 } from '../../../src/transport/datagram.js';
 import type { Clock } from '../../../src/util/clock.js';
 
@@ -202,8 +203,9 @@ export class RawDevice {
 export class MemoryNetwork {
   readonly #nodes = new Map<string, MemoryTransport>();
 
-  transport(address: string, port: number): MemoryTransport {
-    const t = new MemoryTransport(this, address, port);
+  /** A transport at `address:port`; its datagrams arrive with `identity` (a secured peer). */
+  transport(address: string, port: number, identity?: PeerIdentity): MemoryTransport {
+    const t = new MemoryTransport(this, address, port, identity);
     this.#nodes.set(`${address}:${port}`, t);
     return t;
   }
@@ -226,9 +228,9 @@ export class MemoryTransport implements DatagramTransport {
   #receiver: DatagramReceiver | undefined;
   #closed = false;
 
-  constructor(network: MemoryNetwork, address: string, port: number) {
+  constructor(network: MemoryNetwork, address: string, port: number, identity?: PeerIdentity) {
     this.#network = network;
-    this.self = udpPeer(address, port);
+    this.self = { ...udpPeer(address, port), ...(identity ? { identity } : {}) };
   }
 
   send(peer: DatagramPeer, data: Uint8Array): void {

@@ -337,3 +337,40 @@ describe('queue mode with a manual clock (LwM2M-TS-Core 1.1 §6.5)', () => {
     await endpoint.close();
   });
 });
+
+describe('registrations of secured peers (LwM2M-TS-Transport 1.1 §5.2)', () => {
+  test('refuses an Update, De-register or Send from another identity with 4.03, and takes one from the same identity at a new address', async () => {
+    const { network, transport, endpoint, server } = setup();
+    const owner = new MemDevice(
+      network.transport('10.5.0.1', 5683, { kind: 'psk', identity: 'dev-a' }),
+      transport,
+    );
+    const intruder = new MemDevice(
+      network.transport('10.5.0.2', 5683, { kind: 'psk', identity: 'dev-b' }),
+      transport,
+    );
+    const plain = new MemDevice(network.transport('10.5.0.3', 5683), transport);
+    owner.register('secure', ['lwm2m=1.1']);
+    await until(() => owner.inbox.length === 1);
+    assert.equal((await server.getRegistration('secure'))?.peer.identity?.kind, 'psk');
+    intruder.send(Code.Post, ['rd', 'id1']);
+    plain.send(Code.Delete, ['rd', 'id1']);
+    intruder.send(Code.Post, ['dp'], [], '[{"n":"/3/0/0","vs":"x"}]', ContentFormat.SENML_JSON);
+    await until(() => intruder.inbox.length === 2 && plain.inbox.length === 1);
+    assert.deepEqual(
+      [...intruder.inbox, ...plain.inbox].map((m) => m.code),
+      [Code.Forbidden, Code.NotFound, Code.Forbidden],
+    );
+    assert.ok(await server.getRegistration('secure'));
+    // The same identity from a new address (a DTLS session resumed behind NAT) is the owner.
+    const moved = new MemDevice(
+      network.transport('10.5.0.9', 5683, { kind: 'psk', identity: 'dev-a' }),
+      transport,
+    );
+    moved.send(Code.Post, ['rd', 'id1']);
+    await until(() => moved.inbox.length === 1);
+    assert.equal(moved.inbox[0]!.code, Code.Changed);
+    await server.close();
+    await endpoint.close();
+  });
+});
