@@ -33,6 +33,25 @@ describe('CONNECT / CONNACK', () => {
     }
   });
 
+  test('answers a protocol name that does not fit the level with return code 0x01 [MQTT-3.1.2-1]', async () => {
+    const tb = await startBroker();
+    try {
+      for (const [name, level] of [
+        ['MQIsdp', 5],
+        ['MQIsdp', 4],
+        ['MQXX', 4],
+      ] as const) {
+        const raw = await tb.raw();
+        raw.write(frame(0x10, str(name), [level, 0x02, 0, 0], str('x')));
+        const ack = connack(await raw.next('connack'));
+        assert.equal(ack.returnCode ?? ack.reasonCode, 1, `${name} ${level}`);
+        await raw.waitClosed();
+      }
+    } finally {
+      await tb.close();
+    }
+  });
+
   test('closes when the CONNECT reserved flag is set [MQTT-3.1.2-3]', async () => {
     const tb = await startBroker();
     try {

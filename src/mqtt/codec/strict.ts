@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { MqttProtocolError, malformed, protocolError } from '../errors.js';
+import { ReasonCode } from '../reason-codes.js';
 import type { Frame } from './frame-reader.js';
 import { PROPERTIES, type PropertyPlace, type UserProperties } from './properties.js';
 
@@ -305,11 +306,17 @@ function checkConnect(r: Reader): StrictInfo {
 function checkConnectBody(r: Reader, onLevel: (level: number) => void): StrictInfo {
   const name = r.binary().toString('latin1');
   const level = r.byte();
-  onLevel(level);
+  const base = level & 0x7f; // bit 7 marks a bridge (Mosquitto convention)
+  onLevel(base);
   const flags = r.byte();
-  // [MQTT-3.1.2-1] protocol name "MQTT" (3.1.1, 5) or "MQIsdp" (3.1).
-  if (!((name === 'MQTT' && (level === 4 || level === 5)) || (name === 'MQIsdp' && level === 3))) {
-    return {}; // left to the unsupported-protocol answer of the CONNECT handler
+  // [MQTT-3.1.2-1] protocol name "MQTT" (3.1.1, 5) or "MQIsdp" (3.1); [MQTT-3.1.2-2] any other
+  // name or level is answered with return code 0x01 (unacceptable protocol version). "MQTT" at
+  // level 3 is accepted as 3.1: MQTT.js sends it for protocolVersion 3.
+  if (!((name === 'MQTT' && base >= 3 && base <= 5) || (name === 'MQIsdp' && base === 3))) {
+    throw new MqttProtocolError(
+      ReasonCode.UnsupportedProtocolVersion,
+      `unsupported protocol ${name} level ${level}`,
+    );
   }
   if (flags & 1) throw malformed('CONNECT reserved flag set'); // [MQTT-3.1.2-3]
   const will = (flags & 0x04) !== 0;
@@ -319,18 +326,18 @@ function checkConnectBody(r: Reader, onLevel: (level: number) => void): StrictIn
     throw malformed('Will QoS/Retain set without Will Flag'); // [MQTT-3.1.2-11] [MQTT-3.1.2-13]
   }
   // [MQTT-3.1.2-22] (3.1.1): a password without a user name is not allowed.
-  if (level !== 5 && flags & 0x40 && !(flags & 0x80)) {
+  if (base !== 5 && flags & 0x40 && !(flags & 0x80)) {
     throw malformed('Password Flag without User Name Flag');
   }
   r.int16();
   const info: StrictInfo = {};
-  if (level === 5) {
+  if (base === 5) {
     const up = readProperties(r, 'connect');
     if (up) info.userProperties = up;
   }
   r.string(); // client identifier [MQTT-3.1.3-4]
   if (will) {
-    if (level === 5) {
+    if (base === 5) {
       const up = readProperties(r, 'will');
       if (up) info.willUserProperties = up;
     }
