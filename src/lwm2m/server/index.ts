@@ -16,9 +16,11 @@ export {
   type Lwm2mVersion,
   type ObjectLinkEntry,
   objectLinksText,
+  type RegisterParams,
   type Registration,
   SUPPORTED_VERSIONS,
 } from './registration.js';
+export { type RegistrationAuthorizer, sameIdentity } from './registration-handler.js';
 export {
   MemoryRegistrationStore,
   RegistrationConflictError,

@@ -17,6 +17,7 @@ import {
   parseObjectLinks,
   parseRegisterQuery,
   parseUpdateQuery,
+  type RegisterParams,
   type Registration,
 } from './registration.js';
 import type { RegistrationPatch, RegistrationStore } from './registration-store.js';
@@ -28,11 +29,23 @@ export interface RegistrationHandlerOptions {
   readonly generateId?: () => string;
   /** Extra time after the lifetime before a registration expires (default 0). */
   readonly lifetimeGraceMs?: number;
+  /** May this peer register under this endpoint name? Default: yes. */
+  readonly authorize?: RegistrationAuthorizer;
   readonly onRegistered: (event: RegisteredEvent) => void;
   readonly onUpdated: (event: UpdatedEvent) => void;
   readonly onDeregistered: (registration: Registration) => void;
   readonly onExpired: (registration: Registration) => void;
 }
+
+/**
+ * Decides whether a Register may proceed (the hub checks the peer's DTLS identity against the
+ * device's credentials here). `existing` is the registration the new one would replace.
+ */
+export type RegistrationAuthorizer = (
+  params: RegisterParams,
+  peer: DatagramPeer,
+  existing: Registration | undefined,
+) => boolean | Promise<boolean>;
 
 const defaultId = (): string => randomBytes(9).toString('base64url');
 
@@ -95,6 +108,11 @@ export class RegistrationHandler {
       throw new Lwm2mError('LWM2M_ERR_BAD_REGISTRATION', 'missing object links');
     }
     const links = parseObjectLinks(request.payload);
+    if (this.#o.authorize) {
+      const existing = await this.#o.store.getByEndpoint(params.endpoint);
+      // LwM2M 1.0 §8.2.3 Table 24: 4.03 Forbidden, the endpoint name is not allowed.
+      if (!(await this.#o.authorize(params, peer, existing))) return { code: Code.Forbidden };
+    }
     const now = this.#o.clock.now();
     const id = await this.#newId();
     const registration: Registration = {

@@ -27,7 +27,7 @@ import { compositeFormat, preferredFormat } from './content-negotiation.js';
 import { Lwm2mError } from './errors.js';
 import type { Lwm2mServerEvents } from './events.js';
 import { atLeast, type Registration } from './registration.js';
-import { RegistrationHandler } from './registration-handler.js';
+import { type RegistrationAuthorizer, RegistrationHandler } from './registration-handler.js';
 import { MemoryRegistrationStore, type RegistrationStore } from './registration-store.js';
 import { RequestQueue } from './request-queue.js';
 import { decodeCompositeContent } from './requests/composite.js';
@@ -96,6 +96,8 @@ export interface Lwm2mServerOptions {
   readonly queueTtlMs?: number;
   /** Queue mode: most requests waiting for one device (default 64). */
   readonly queueMaxPerDevice?: number;
+  /** May a peer register under an endpoint name? (4.03 when not.) Default: every peer may. */
+  readonly authorize?: RegistrationAuthorizer;
   /** Install the server as the endpoint's request handler (default true). */
   readonly attachHandler?: boolean;
 }
@@ -142,6 +144,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       clock: this.#clock,
       ...(options.generateId ? { generateId: options.generateId } : {}),
       lifetimeGraceMs: options.lifetimeGraceMs ?? 0,
+      ...(options.authorize ? { authorize: options.authorize } : {}),
       onRegistered: (event) => {
         if (event.replaced) this.#ended(event.replaced, false);
         if (event.registration.queueMode) this.#queue.seen(event.registration.endpoint);

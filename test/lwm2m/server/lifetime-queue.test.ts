@@ -373,4 +373,34 @@ describe('registrations of secured peers (LwM2M-TS-Transport 1.1 §5.2)', () => 
     await server.close();
     await endpoint.close();
   });
+
+  test('refuses a Register that the authorizer rejects with 4.03 (LwM2M 1.0 §8.2.3 Table 24)', async () => {
+    const clock = new ManualClock();
+    const network = new MemoryNetwork();
+    const transport = network.transport('10.0.0.1', 5683);
+    const endpoint = new CoapEndpoint(transport, { clock });
+    // Only the PSK identity named after the endpoint may register it.
+    const server = new Lwm2mServer({
+      endpoint,
+      clock,
+      authorize: (params, peer) =>
+        peer.identity?.kind === 'psk' && peer.identity.identity === params.endpoint,
+    });
+    const good = new MemDevice(
+      network.transport('10.6.0.1', 5683, { kind: 'psk', identity: 'meter-1' }),
+      transport,
+    );
+    const bad = new MemDevice(
+      network.transport('10.6.0.2', 5683, { kind: 'psk', identity: 'meter-2' }),
+      transport,
+    );
+    good.register('meter-1');
+    bad.register('meter-1');
+    await until(() => good.inbox.length === 1 && bad.inbox.length === 1);
+    assert.equal(good.inbox[0]!.code, Code.Created);
+    assert.equal(bad.inbox[0]!.code, Code.Forbidden);
+    assert.equal((await server.getRegistration('meter-1'))?.peer.address, '10.6.0.1');
+    await server.close();
+    await endpoint.close();
+  });
 });
