@@ -94,7 +94,8 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@~=-]{0,127}$/;
 const MAX_TAGS = 32;
 const TAG_PATTERN = /^[^\s,][^,\u0000-\u001f]{0,63}$/;
 const MAX_METADATA_BYTES = 16 * 1024;
-export const MAX_PAGE = 1000;
+/** Below the stores' own cap (1000), so that the one extra device asked for always comes. */
+export const MAX_PAGE = 500;
 const DEFAULT_PAGE = 100;
 
 /**

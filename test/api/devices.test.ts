@@ -186,6 +186,27 @@ describe('device routes', () => {
     assert.equal(bad.json().field, 'limit');
   });
 
+  test('a full page of the largest size still says that more devices follow', async (t) => {
+    const { call, store } = await apiWithStore(t);
+    const insert = store.db.prepare(
+      "INSERT INTO devices (id, protocol, created_at, updated_at) VALUES (?, 'mqtt', 0, 0)",
+    );
+    store.db.transaction(() => {
+      for (let i = 0; i < 1001; i++) insert.run(`d${String(i).padStart(4, '0')}`);
+    })();
+    const doc = (await call('GET', '/api/openapi.json')).json();
+    const max = doc.paths['/api/devices'].get.parameters.find(
+      (p: { name: string }) => p.name === 'limit',
+    ).schema.maximum;
+    const page = (await call('GET', `/api/devices?limit=${max}`, { as: 'read-only' })).json();
+    assert.equal(page.devices.length, max);
+    assert.equal(page.next, page.devices.at(-1).id);
+    assert.equal(
+      (await call('GET', `/api/devices?limit=${max + 1}`, { as: 'read-only' })).statusCode,
+      400,
+    );
+  });
+
   test('GET /api/devices?online= filters by live connections, across pages', async (t) => {
     const { call, devices } = await apiWithStore(t);
     for (let i = 0; i < 6; i++) await devices.create({ id: `d${i}`, protocol: 'mqtt' });
