@@ -48,6 +48,9 @@ export class MqttBroker {
       stream.destroy();
       return;
     }
+    // A reset before the connection starts (restore still running) must not become an
+    // unhandled 'error' event: that would take the whole process down.
+    stream.on('error', () => undefined);
     const conn = new Connection(stream, info, engine);
     engine.connections.add(conn);
     engine.stats.connections.current++;
