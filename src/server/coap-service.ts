@@ -78,6 +78,16 @@ export class CoapService {
       const host = hostOf(name);
       const credential = await this.#credential(name);
       this.dtlsCredentials.set(name, credential);
+      // What RPK devices provision as the Server Public Key (LwM2M Security object /0/x/4).
+      this.#logger.info(
+        {
+          listener: name,
+          mode: credential.certificateChain ? 'x509' : 'rpk',
+          generated: credential.generated,
+          publicKey: credential.publicKey.toString('base64'),
+        },
+        'DTLS server key for the ECDHE_ECDSA suites',
+      );
       const certificate: CertificateConfig = credential.certificateChain
         ? { privateKey: credential.privateKey, certificateChain: credential.certificateChain }
         : { privateKey: credential.privateKey };

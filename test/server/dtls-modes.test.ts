@@ -247,6 +247,44 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
     assert.equal(await tandem.lwm2m.server.getRegistration('stranger'), undefined);
   });
 
+  test('the DTLS bootstrap listener applies the same rule to Bootstrap-Request (LwM2M-TS-Core 1.1 §6.1.3)', async (t) => {
+    const tandem = await x509Tandem(t);
+    const key = p256();
+    await rpkDevice(tandem, 'dev-bs', key.publicKey);
+    await tandem.bootstrap.configs.put('dev-bs', {
+      servers: [
+        {
+          shortServerId: 1,
+          uri: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
+          securityMode: 'rpk',
+          lifetime: 300,
+        },
+      ],
+    });
+    const bootstrapRequest = async (ep: string) => {
+      const transport = dtls(
+        t,
+        tandem,
+        {
+          cipherSuites: ECDHE,
+          certificate: { privateKey: key.privateKey },
+          trust: { trustedCertificates: [pki.caPem] },
+        },
+        'bootstrapDtls',
+      );
+      const endpoint = new CoapEndpoint(transport);
+      t.after(() => endpoint.close());
+      return endpoint.request(transport.peer, {
+        code: Code.Post,
+        path: '/bs',
+        query: [`ep=${ep}`],
+        timeoutMs: 20_000,
+      });
+    };
+    assert.equal((await bootstrapRequest('someone-else')).code, Code.Forbidden);
+    assert.equal((await bootstrapRequest('dev-bs')).code, Code.Changed);
+  });
+
   test('PSK devices are unchanged beside the ECDHE_ECDSA suites (RFC 7925 §4.2)', async (t) => {
     const tandem = await x509Tandem(t);
     const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
