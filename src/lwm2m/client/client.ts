@@ -103,6 +103,9 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
   #lifetime: number;
   #binding: string;
   #updateTimer: LongTimer | undefined;
+  /** True while a server request is handled (its changes need no Update). */
+  #inRequest = false;
+  #linksUpdatePending = false;
   #closed = false;
 
   constructor(options: Lwm2mClientOptions) {
@@ -132,6 +135,10 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
             ? new Lwm2mPath(objectId, instanceId)
             : new Lwm2mPath(objectId, instanceId, resourceId);
         this.#observations.changed(path);
+        // LwM2M-TS-Core 1.1 §6.2.2: when the device itself adds or removes an object instance,
+        // it tells the server its new object links with an Update (the server knows of the
+        // ones it created or deleted itself).
+        if (resourceId === undefined && !this.#inRequest) this.#linksChanged();
       });
     }
     for (const i of objects.get(1)?.instances.values() ?? []) {
@@ -171,8 +178,27 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
 
   /** The request handler (installed on the endpoint by the constructor). */
   readonly handleRequest: RequestHandler = (request, peer): OutgoingResponse => {
-    return handleClientRequest(this.#context(peer), request);
+    this.#inRequest = true;
+    try {
+      return handleClientRequest(this.#context(peer), request);
+    } finally {
+      this.#inRequest = false;
+    }
   };
+
+  /** Registers, and keeps the registration alive with Updates (a simulator's "power on"). */
+  start(): Promise<string> {
+    return this.register();
+  }
+
+  /** De-registers and stops timers and observations (a simulator's "power off"). */
+  async stop(): Promise<void> {
+    try {
+      await this.deregister();
+    } finally {
+      this.close();
+    }
+  }
 
   /** The object links of the registration (LwM2M-TS-Core 1.1 §6.2.1). */
   objectLinks(): string {
@@ -390,6 +416,17 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       },
       this.#lifetime * 900,
     );
+  }
+
+  /** One Update with the object links for all instance changes of this turn. */
+  #linksChanged(): void {
+    if (!this.registered || this.#linksUpdatePending || this.#closed) return;
+    this.#linksUpdatePending = true;
+    queueMicrotask(() => {
+      this.#linksUpdatePending = false;
+      if (!this.registered || this.#closed) return;
+      this.update({ links: true }).catch((e) => this.#updateFailed(e));
+    });
   }
 
   #updateFailed(e: unknown): void {

@@ -6,6 +6,7 @@ import {
   DeviceObject,
   Lwm2mClientError,
   SecurityObject,
+  SensorInstance,
   ServerObject,
   TemperatureObject,
 } from '../../../src/lwm2m/client/index.js';
@@ -136,5 +137,33 @@ describe('client registration (LwM2M-TS-Core 1.1 §6.2)', () => {
     const c = await client({ name: 'old-send', objects: small(), lwm2mVersion: '1.0' });
     await c.client.register();
     await assert.rejects(c.client.send(['/3303/0/5700']), Lwm2mClientError);
+  });
+
+  test('sends an Update with its object links when it adds an instance itself (LwM2M-TS-Core 1.1 §6.2.2)', async () => {
+    const temperature = new TemperatureObject();
+    const c = await client({
+      name: 'grows',
+      objects: [new ServerObject([{ lifetime: 100 }]), temperature],
+    });
+    await c.client.start();
+    const updated = nextEvent<UpdatedEvent>(s.server, 'updated');
+    temperature.add(new SensorInstance(4, temperature.model, { value: 1 }));
+    const event = await updated;
+    assert.deepEqual(
+      event.current.objectLinks.map((l) => l.path),
+      ['/1', '/1/0', '/3303', '/3303/0', '/3303/4'],
+    );
+    // A Create by the server needs no Update: the server made the change.
+    const requests = c.endpoint.stats.requestsOut;
+    const created = await s.server.create('grows', {
+      objectId: 3303,
+      instanceId: 7,
+      resources: [singleResource(5700, Value.float(2))],
+    });
+    assert.equal(created.code, Code.Created);
+    assert.equal(c.endpoint.stats.requestsOut, requests);
+    const gone = nextEvent(s.server, 'deregistered');
+    await c.client.stop();
+    await gone;
   });
 });
