@@ -396,6 +396,28 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
       assert.deepEqual(identity, { kind: 'rpk', publicKey: spki(key.publicKey) });
     });
 
+    test('registers with a raw public key to a server that is a raw public key too', async (t) => {
+      const dir = tempDir(t);
+      const serverKey = p256();
+      writeFileSync(
+        join(dir, 'server.key'),
+        serverKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      );
+      const tandem = await startTandem(t, {
+        listeners: { coaps: { port: 0, key: join(dir, 'server.key') } },
+      });
+      const key = p256();
+      await rpkDevice(tandem, 'libcoap-rpk2', key.publicKey);
+      writeFileSync(
+        join(dir, 'rpk.pem'),
+        `${key.privateKey.export({ format: 'pem', type: 'sec1' })}${key.publicKey.export({ format: 'pem', type: 'spki' })}`,
+      );
+      const out = await coapClient(['-M', join(dir, 'rpk.pem')], rdUrl(tandem, 'libcoap-rpk2'));
+      assert.match(out, /2\.01/);
+      const identity = (await tandem.lwm2m.server.getRegistration('libcoap-rpk2'))?.peer.identity;
+      assert.deepEqual(identity, { kind: 'rpk', publicKey: spki(key.publicKey) });
+    });
+
     test('a certificate from another CA gets no registration', async (t) => {
       const tandem = await x509Tandem(t);
       await tandem.store.devices.create({ id: 'stranger', protocol: 'lwm2m' });
@@ -403,6 +425,8 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
         ['-c', pki.path('stranger.pem'), '-j', pki.path('stranger.key'), '-R', pki.path('ca.pem')],
         rdUrl(tandem, 'stranger'),
       );
+      // Our server's fatal alert unknown_ca (48, RFC 5246 §7.2.2), as gnutls reports it.
+      assert.match(out, /Alert '48'/);
       assert.doesNotMatch(out, /2\.01/);
       assert.equal(await tandem.lwm2m.server.getRegistration('stranger'), undefined);
     });
