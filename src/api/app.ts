@@ -4,10 +4,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DeviceRegistry } from '../hub/device-registry.js';
+import type { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import { deviceDataRoutes } from './routes/device-data.js';
+import { deviceOperationRoutes } from './routes/device-operations.js';
 import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { type HealthReport, healthRoutes } from './routes/health.js';
@@ -22,6 +24,8 @@ export interface ApiContext {
   /** The device registry; without it the device routes are not served. */
   devices?: DeviceRegistry;
   telemetry?: TelemetryStore;
+  /** The LwM2M server; without it the live device operations are not served. */
+  lwm2m?: Lwm2mServer;
   /** API tokens; without a store every protected route answers 401. */
   tokens?: TokenStore;
   /** Requests without a token may read (loopback-only development mode). Default false. */
@@ -70,6 +74,8 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   if (ctx.devices) {
     await app.register(deviceRoutes, { devices: ctx.devices });
     await app.register(eventRoutes, { devices: ctx.devices });
+    if (ctx.lwm2m)
+      await app.register(deviceOperationRoutes, { lwm2m: ctx.lwm2m, devices: ctx.devices });
     if (ctx.telemetry) {
       await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
     }

@@ -414,6 +414,7 @@ export class Tandem {
       metrics: this.metrics,
       devices: this.devices,
       telemetry: this.store.telemetry,
+      lwm2m: this.lwm2m.server,
       tokens: this.store.tokens,
       anonymousReads,
     });
