@@ -78,7 +78,7 @@ export class BrokerEngine implements BrokerCore {
       session.expiryInterval = stored.expiryInterval;
       session.persisted = true;
       for (const sub of await p.listSubscriptions(stored.clientId)) {
-        session.subscriptions.set(sub.filter, sub);
+        session.putSubscription(sub);
         this.trie.add(sub);
       }
       session.restore(
@@ -256,7 +256,7 @@ export class BrokerEngine implements BrokerCore {
     for (const sub of session.subscriptions.values()) {
       this.trie.remove(session.clientId, sub.topicFilter, sub.group);
     }
-    session.subscriptions.clear();
+    session.clearSubscriptions();
     session.dispose();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     if (session.persisted) {
@@ -430,7 +430,7 @@ export class BrokerEngine implements BrokerCore {
   addSubscription(session: Session, sub: Subscription): { existed: boolean; write: unknown } {
     const previous = session.subscriptions.get(sub.filter);
     if (previous) this.trie.remove(session.clientId, previous.topicFilter, previous.group);
-    session.subscriptions.set(sub.filter, sub);
+    session.putSubscription(sub);
     this.trie.add(sub);
     const write = session.persisted
       ? this.persistence.putSubscription(session.clientId, sub)
@@ -441,7 +441,7 @@ export class BrokerEngine implements BrokerCore {
   removeSubscription(session: Session, filter: string): { existed: boolean; write: unknown } {
     const sub = session.subscriptions.get(filter);
     if (!sub) return { existed: false, write: undefined };
-    session.subscriptions.delete(filter);
+    session.dropSubscription(filter);
     this.trie.remove(session.clientId, sub.topicFilter, sub.group);
     const write = session.persisted
       ? this.persistence.deleteSubscription(session.clientId, filter)

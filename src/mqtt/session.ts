@@ -7,6 +7,9 @@ import type { Subscription } from './topic/subscription.js';
 
 export type Delivery = StoredDelivery;
 
+const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
+const EMPTY_SET: ReadonlySet<never> = new Set<never>();
+
 /** The connection a session currently talks through (implemented by `Connection`). */
 export interface SessionOutlet {
   readonly protocolVersion: 3 | 4 | 5;
@@ -50,10 +53,11 @@ export class Session {
   protocolVersion: 3 | 4 | 5 = 4;
   /** Session Expiry Interval (s); 0 ends with the connection, 0xFFFFFFFF never expires. */
   expiryInterval = 0;
-  readonly subscriptions = new Map<string, Subscription>();
-  readonly inflight = new Map<number, Delivery>();
   readonly queue: Delivery[] = [];
-  readonly incomingQos2 = new Set<number>();
+  // Created on first use: an idle connection's session holds none of them.
+  #subscriptions: Map<string, Subscription> | undefined;
+  #inflight: Map<number, Delivery> | undefined;
+  #incoming: Set<number> | undefined;
   outlet: SessionOutlet | undefined;
   /** A will waiting for its delay (connection lost) [MQTT-3.1.3-9]. */
   pendingWill: StoredWill | undefined;
@@ -70,19 +74,61 @@ export class Session {
     this.#host = host;
   }
 
+  /** Subscriptions by filter as sent (`$share/...` included). */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.#subscriptions ?? EMPTY_MAP;
+  }
+
+  /** Outgoing QoS 1/2 deliveries in flight, by packet identifier, in send order. */
+  get inflight(): ReadonlyMap<number, Delivery> {
+    return this.#inflight ?? EMPTY_MAP;
+  }
+
+  /** Incoming QoS 2 identifiers acknowledged with PUBREC and not yet released. */
+  get incomingQos2(): ReadonlySet<number> {
+    return this.#incoming ?? EMPTY_SET;
+  }
+
+  putSubscription(sub: Subscription): void {
+    this.#subscriptions ??= new Map();
+    this.#subscriptions.set(sub.filter, sub);
+  }
+
+  dropSubscription(filter: string): boolean {
+    return this.#subscriptions?.delete(filter) ?? false;
+  }
+
+  clearSubscriptions(): void {
+    this.#subscriptions = undefined;
+  }
+
+  addIncomingQos2(packetId: number): void {
+    this.#incoming ??= new Set();
+    this.#incoming.add(packetId);
+  }
+
+  releaseIncomingQos2(packetId: number): boolean {
+    return this.#incoming?.delete(packetId) ?? false;
+  }
+
+  #setInflight(packetId: number, d: Delivery): void {
+    this.#inflight ??= new Map();
+    this.#inflight.set(packetId, d);
+  }
+
   /** Restores persisted deliveries (broker start). */
   restore(deliveries: StoredDelivery[], incoming: number[]): void {
     for (const d of deliveries) {
       if (d.seq > this.#seq) this.#seq = d.seq;
       if (d.state !== 'queued' && d.packetId !== undefined) {
-        this.inflight.set(d.packetId, d);
+        this.#setInflight(d.packetId, d);
         this.#host.stats.messages.inflight++;
       } else {
         this.queue.push(d);
         this.#host.stats.messages.queued++;
       }
     }
-    for (const id of incoming) this.incomingQos2.add(id);
+    for (const id of incoming) this.addIncomingQos2(id);
   }
 
   get #window(): number {
@@ -157,7 +203,7 @@ export class Session {
     if (d.qos > 0) {
       d.packetId = this.#allocatePacketId();
       d.state = 'publish';
-      this.inflight.set(d.packetId, d);
+      this.#setInflight(d.packetId, d);
       host.stats.messages.inflight++;
     }
     const result = outlet.sendPublish(d, false);
@@ -165,7 +211,7 @@ export class Session {
       // [MQTT-3.1.2-25] discard without sending, as if delivery completed.
       host.stats.dropped.packetTooLarge++;
       if (d.packetId !== undefined) {
-        this.inflight.delete(d.packetId);
+        this.#inflight?.delete(d.packetId);
         host.stats.messages.inflight--;
       }
       return this.persisted && d.qos > 0 ? this.#forget(d) : undefined;
@@ -205,7 +251,7 @@ export class Session {
   }
 
   #complete(d: Delivery): void {
-    this.inflight.delete(d.packetId!);
+    this.#inflight?.delete(d.packetId!);
     this.#host.stats.messages.inflight--;
     if (this.persisted) background(this.#host, this.#forget(d));
   }
@@ -256,7 +302,7 @@ export class Session {
     const out: Delivery[] = [];
     for (const [id, d] of this.inflight) {
       if (d.group !== undefined && d.qos === 1) {
-        this.inflight.delete(id);
+        this.#inflight?.delete(id);
         this.#host.stats.messages.inflight--;
         out.push(d);
       }
@@ -277,7 +323,7 @@ export class Session {
   dispose(): void {
     this.#host.stats.messages.inflight -= this.inflight.size;
     this.#host.stats.messages.queued -= this.queue.length;
-    this.inflight.clear();
+    this.#inflight = undefined;
     this.queue.length = 0;
   }
 }

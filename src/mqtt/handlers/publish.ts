@@ -163,7 +163,7 @@ function deliver(conn: Connection, message: MqttMessage, id: number): Promise<vo
       conn.sendAck('puback', id, reason);
     });
   }
-  session.incomingQos2.add(id);
+  session.addIncomingQos2(id);
   const stored = session.persisted
     ? core.persistence.addIncomingQos2(session.clientId, id)
     : undefined;
@@ -182,7 +182,7 @@ function deliver(conn: Connection, message: MqttMessage, id: number): Promise<vo
 export function handlePubrel(conn: Connection, packet: Packet): Promise<void> | undefined {
   const id = (packet as IPubrelPacket).messageId!;
   const session = conn.session!;
-  if (!session.incomingQos2.delete(id)) {
+  if (!session.releaseIncomingQos2(id)) {
     // MQTT 5.0 §3.7.2.1: PUBCOMP 0x92 Packet Identifier not found.
     conn.sendAck('pubcomp', id, ReasonCode.PacketIdentifierNotFound);
     return undefined;
