@@ -163,6 +163,25 @@ describe('LwM2M operations, our server with our 1.1 client over UDP', () => {
     assert.equal((r.content as Lwm2mMultipleResource).instances.size, 2);
   });
 
+  test('adds resource instances by partial update of a multiple resource (LwM2M-TS-Core 1.1 §6.3.3)', async () => {
+    const w = await s.server.write('dev-11', {
+      path: '/1/0/24',
+      mode: 'update',
+      content: multipleResource(24, 'objlnk', [[5, Value.objlnk(11, 5)]]),
+    });
+    assert.equal(w.code, Code.Changed);
+    const r = await s.server.read('dev-11', { path: '/1/0/24' });
+    assert.deepEqual([...(r.content as Lwm2mMultipleResource).instances.keys()], [0, 1, 5]);
+    await assert.rejects(
+      s.server.write('dev-11', {
+        path: '/3/0/14',
+        mode: 'update',
+        content: singleResource(14, Value.string('x')),
+      }),
+      (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_INVALID_REQUEST',
+    );
+  });
+
   test('answers 4.00 to a Write whose payload does not decode (LwM2M-TS-Core 1.1 §6.3.3)', async () => {
     const response = await s.endpoint.request((await s.server.getRegistration('dev-11'))!.peer, {
       code: Code.Put,

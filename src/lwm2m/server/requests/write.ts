@@ -67,6 +67,17 @@ export const writeOperation: Operation<WriteRequest, WriteResponse> = {
     // resource instance; 1.0 §5.4.3 only the first two.
     const levels = atLeast(device.registration, '1.1') ? [2, 3, 4] : [2, 3];
     requireLevel('Write', path, levels, 'LwM2M-TS-Core 1.1 §6.3.3');
+    if (request.mode === 'update' && !path.isObjectInstance()) {
+      // LwM2M 1.0 §8.2.4 Table 25: a POST on a resource is Execute; a partial update of a
+      // resource exists from 1.1 on (Transport 1.1 §6.4), for a multiple resource.
+      const rm = device.model.getResource(path.objectId!, path.resourceId!);
+      if (!atLeast(device.registration, '1.1') || !path.isResource() || rm?.multiple !== true) {
+        throw new Lwm2mError(
+          'LWM2M_ERR_INVALID_REQUEST',
+          `Write: a partial update of ${path} is not possible (LwM2M-TS-Core 1.1 §6.3.3)`,
+        );
+      }
+    }
     const expected = ['', 'object', 'object-instance', 'resource', 'resource-instance'][
       path.segments.length
     ];
