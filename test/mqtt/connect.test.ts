@@ -445,6 +445,20 @@ describe('keep alive', () => {
     }
   });
 
+  test('times out by the Server Keep Alive it sent, not by the client value [MQTT-3.2.2-21]', async () => {
+    const clock = new ManualClock();
+    const tb = await startBroker({ clock, limits: { maxKeepAlive: 10 } });
+    try {
+      const raw = await tb.raw();
+      const ack = connack(await raw.connect({ keepalive: 60 }));
+      assert.equal(ack.properties?.serverKeepAlive, 10);
+      clock.advance(15_000);
+      assert.equal(((await raw.next('disconnect')) as IDisconnectPacket).reasonCode, 0x8d);
+    } finally {
+      await tb.close();
+    }
+  });
+
   test('announces its limits in CONNACK (MQTT 5.0 §3.2.2.3)', async () => {
     const tb = await startBroker({
       limits: { receiveMaximum: 10, maxPacketSize: 5000, topicAliasMaximum: 7, maximumQoS: 1 },
