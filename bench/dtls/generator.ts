@@ -101,15 +101,28 @@ async function records(run: GeneratorRun): Promise<GeneratorResult> {
   let done = 0;
   let running = true;
   const start = performance.now();
-  for (const t of transports) {
+  const lastEcho = new Array<number>(transports.length).fill(start);
+  transports.forEach((t, i) => {
     t.onReceive(() => {
       if (!running) return;
       done++;
+      lastEcho[i] = performance.now();
       t.send(t.peer, payload);
     });
     for (let w = 0; w < run.window; w++) t.send(t.peer, payload);
-  }
+  });
+  // A lost datagram (UDP, no retransmission of application data) would shrink a session's
+  // window for good: refill the window of a session that has been silent for 200 ms.
+  const refill = setInterval(() => {
+    const now = performance.now();
+    transports.forEach((t, i) => {
+      if (now - lastEcho[i]! < 200) return;
+      lastEcho[i] = now;
+      for (let w = 0; w < run.window; w++) t.send(t.peer, payload);
+    });
+  }, 100);
   await new Promise((resolve) => setTimeout(resolve, run.durationMs));
+  clearInterval(refill);
   running = false;
   const seconds = (performance.now() - start) / 1000;
   await Promise.all(transports.map((t) => t.close()));
