@@ -1,0 +1,400 @@
+/**
+ * One simulated LwM2M device: its objects, its socket (UDP, or DTLS with a PSK), an optional
+ * bootstrap, and its life: register, measure, sleep and wake in queue mode, reboot when told
+ * (De-register, down time, a new socket, Register), drop off and come back under churn.
+ * Everything timed goes through the fleet's one scheduler.
+ */
+import { CoapEndpoint } from '../coap/endpoint.js';
+import { UdpTransport, udpPeer } from '../coap/udp-transport.js';
+import { DtlsClientTransport } from '../dtls/client-transport.js';
+import { Lwm2mClient } from '../lwm2m/client/index.js';
+import { Value } from '../lwm2m/node/lwm2m-value.js';
+import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
+import { BootstrapError, bootstrap, type ServerAccount } from './bootstrap.js';
+import { driftStep, PROFILES } from './drift.js';
+import { type DeviceObjects, deviceObjects } from './objects.js';
+import type { FleetOptions } from './options.js';
+import type { Random } from './random.js';
+import type { SimScheduler, Task } from './scheduler.js';
+import { SleepyTransport } from './sleepy-transport.js';
+import type { FleetCounters, MessageTotals } from './stats.js';
+
+/** A server the fleet resolved once: an IP address, a port, and whether it is coaps. */
+export interface ResolvedServer {
+  readonly address: string;
+  readonly port: number;
+  readonly secure: boolean;
+}
+
+/** What the fleet shares with each of its devices. */
+export interface DeviceHost {
+  readonly options: FleetOptions;
+  readonly scheduler: SimScheduler;
+  readonly random: Random;
+  readonly counters: FleetCounters;
+  readonly totals: MessageTotals;
+  readonly server: ResolvedServer;
+  readonly bootstrapServer: ResolvedServer | undefined;
+  /** Local address for device sockets. */
+  readonly bindAddress: string;
+  /** Seconds since the fleet started (the clock of the sensor cycle). */
+  elapsed(now: number): number;
+  resolve(uri: string): Promise<ResolvedServer>;
+  error(device: string, err: unknown): void;
+}
+
+type State = 'idle' | 'connecting' | 'registered' | 'down' | 'stopped';
+
+const STOP_TIMEOUT_MS = 3000;
+
+export class SimLwm2mDevice {
+  readonly name: string;
+  readonly index: number;
+  readonly objects: DeviceObjects;
+  readonly #host: DeviceHost;
+  #state: State = 'idle';
+  #client: Lwm2mClient | undefined;
+  #endpoint: CoapEndpoint | undefined;
+  #sleepy: SleepyTransport | undefined;
+  #account: ServerAccount | undefined;
+  #task: Task | undefined;
+  #attempt = 0;
+  #connecting: Promise<void> | undefined;
+  /** Walk state of temperature, pressure, analog input, signal; then the battery level. */
+  readonly #walk = new Float64Array(5);
+  readonly #phase: number;
+  #lastMeasure = 0;
+
+  constructor(host: DeviceHost, index: number) {
+    this.#host = host;
+    this.index = index;
+    this.name = `${host.options.endpointPrefix}${index}`;
+    const o = host.options;
+    this.#phase = host.random() * 2 * Math.PI;
+    this.#walk[4] = 60 + host.random() * 40;
+    this.objects = deviceObjects({
+      name: this.name,
+      index,
+      serverUri: o.lwm2mUrl ?? '',
+      lifetime: o.lifetime,
+      binding: 'U',
+      firmwareVersion: o.firmwareVersion,
+      firmware: {
+        downloadMs: o.firmwareDownloadMs,
+        installMs: o.firmwareInstallMs,
+        failureRate: o.firmwareFailureRate,
+        random: host.random,
+        delay: (ms) => host.scheduler.delay(ms),
+        onFailed: () => {
+          host.counters.firmwareFailures++;
+        },
+        onUpdated: () => {
+          host.counters.firmwareUpdates++;
+          // The new firmware announces itself: a registration Update (LwM2M-TS-Core 1.1 §6.2.2).
+          this.#client?.update().catch((e) => this.#fail(e));
+        },
+      },
+      onReboot: () => this.#reboot(),
+    });
+  }
+
+  get registered(): boolean {
+    return this.#state === 'registered' && this.#client?.registered === true;
+  }
+
+  get connected(): boolean {
+    return this.#endpoint !== undefined;
+  }
+
+  get awake(): boolean {
+    return this.#sleepy?.awake ?? true;
+  }
+
+  /** Connects and registers (retrying with back-off until it works or the device stops). */
+  start(): void {
+    if (this.#state !== 'idle' && this.#state !== 'down') return;
+    this.#state = 'connecting';
+    this.#connecting = this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    const host = this.#host;
+    const o = host.options;
+    try {
+      if (host.bootstrapServer && !this.#account) {
+        this.#account = await this.#bootstrap(host.bootstrapServer);
+        host.counters.bootstraps++;
+      }
+      if (this.#state !== 'connecting') return;
+      const target = this.#account ? await host.resolve(this.#account.uri) : host.server;
+      const psk = this.#psk(target);
+      const { transport, peer } = await this.#transport(target, psk);
+      const sleepy = o.queueMode ? new SleepyTransport(transport) : undefined;
+      const endpoint = new CoapEndpoint(sleepy ?? transport);
+      if (this.#state !== 'connecting') {
+        await endpoint.close();
+        return;
+      }
+      this.#endpoint = endpoint;
+      this.#sleepy = sleepy;
+      host.counters.lwm2mConnected++;
+      const client = new Lwm2mClient({
+        endpoint,
+        server: peer,
+        name: this.name,
+        objects: this.objects.all,
+        lwm2mVersion: o.lwm2mVersion,
+        lifetime: this.#account?.lifetime ?? o.lifetime,
+        queueMode: o.queueMode,
+        ...(o.requestTimeoutMs !== undefined ? { timeoutMs: o.requestTimeoutMs } : {}),
+      });
+      client.on('updateFailed', (e) => this.#fail(e));
+      this.#client = client;
+      await client.register();
+      if (this.#state !== 'connecting') return;
+      this.#state = 'registered';
+      this.#attempt = 0;
+      host.counters.registrations++;
+      host.counters.lwm2mRegistered++;
+      this.measure(Date.now());
+      if (o.queueMode) this.#scheduleSleep();
+    } catch (e) {
+      if (this.#state !== 'connecting') return;
+      host.error(this.name, e);
+      await this.#close();
+      // Back off: 2 s, 4 s, 8 s... at most a minute, with jitter so a fleet does not stampede.
+      const wait = Math.min(60_000, 1000 * 2 ** ++this.#attempt) * (0.5 + host.random());
+      this.#state = 'down';
+      this.#task = host.scheduler.after(wait, () => this.start());
+    }
+  }
+
+  #psk(target: ResolvedServer): { identity: string; key: Buffer } | undefined {
+    if (!target.secure) return undefined;
+    const a = this.#account;
+    if (a) {
+      // LwM2M 1.0 Appendix E.1 resource 2: only PSK (0) is simulated among the secure modes.
+      if (a.securityMode !== 0) throw new BootstrapError(`security mode ${a.securityMode}`);
+      return { identity: a.identity.toString('utf8'), key: a.secretKey };
+    }
+    const o = this.#host.options;
+    return { identity: `${o.pskPrefix}${this.index}`, key: o.pskKey! };
+  }
+
+  async #transport(
+    target: ResolvedServer,
+    psk: { identity: string; key: Buffer } | undefined,
+  ): Promise<{ transport: DatagramTransport; peer: DatagramPeer }> {
+    if (psk) {
+      const dtls = new DtlsClientTransport({
+        host: target.address,
+        port: target.port,
+        psk,
+        localAddress: this.#host.bindAddress,
+      });
+      return { transport: dtls, peer: dtls.peer };
+    }
+    const udp = await UdpTransport.bind({ address: this.#host.bindAddress, port: 0 });
+    return { transport: udp, peer: udpPeer(target.address, target.port) };
+  }
+
+  async #bootstrap(server: ResolvedServer): Promise<ServerAccount> {
+    const { transport, peer } = await this.#transport(server, this.#bootstrapPsk(server));
+    const endpoint = new CoapEndpoint(transport);
+    try {
+      return await bootstrap(
+        endpoint,
+        peer,
+        this.name,
+        this.#host.options.requestTimeoutMs ?? 30_000,
+      );
+    } finally {
+      this.#addTotals(endpoint);
+      await endpoint.close();
+    }
+  }
+
+  #bootstrapPsk(server: ResolvedServer) {
+    const o = this.#host.options;
+    return server.secure ? { identity: `${o.pskPrefix}${this.index}`, key: o.pskKey! } : undefined;
+  }
+
+  /** A new measurement of every drifting sensor (the fleet calls it on the device's tick). */
+  measure(now: number): void {
+    if (this.#state !== 'registered' || !this.awake) return;
+    const host = this.#host;
+    const dt = this.#lastMeasure === 0 ? 1 : Math.max(0.001, (now - this.#lastMeasure) / 1000);
+    this.#lastMeasure = now;
+    const t = host.elapsed(now);
+    const cycle = host.options.cycleSeconds;
+    const w = this.#walk;
+    const step = (k: number, p: (typeof PROFILES)[keyof typeof PROFILES]) => {
+      const r = driftStep(p, w[k]!, this.#phase, t, dt, cycle, host.random);
+      w[k] = r.deviation;
+      return r.value;
+    };
+    const o = this.objects;
+    o.temperature.measure(step(0, PROFILES.temperature));
+    o.pressure.measure(step(1, PROFILES.pressure));
+    o.analogInput.measure(step(2, PROFILES.analogInput));
+    const rssi = step(3, PROFILES.signal);
+    o.connectivity.set(2, Value.integer(rssi));
+    // E.5 resource 3 Link Quality: 0..100 from the signal, as many modems report it.
+    o.connectivity.set(
+      3,
+      Value.integer(Math.round(Math.min(100, Math.max(0, (rssi + 120) * 1.25)))),
+    );
+    // The battery drains slowly; the device reports whole percents.
+    const before = Math.round(w[4]!);
+    w[4] = Math.max(1, w[4]! - dt * 0.0005);
+    if (Math.round(w[4]!) !== before) o.device.set(9, Value.integer(Math.round(w[4]!)));
+    host.counters.measurements++;
+  }
+
+  /** Drops off (half the time with a De-register, else silently) and comes back later. */
+  churn(): void {
+    if (this.#state !== 'registered') return;
+    const host = this.#host;
+    host.counters.churned++;
+    const polite = host.random() < 0.5;
+    void this.#goDown(polite).then(() => {
+      const wait = host.options.churnDowntimeMs * (0.5 + host.random());
+      this.#task = host.scheduler.after(wait, () => this.start());
+    });
+  }
+
+  /** Device /3/0/4 Reboot: answer 2.04 first, then De-register, stay down, come back. */
+  #reboot(): void {
+    const host = this.#host;
+    if (this.#state !== 'registered') return;
+    host.counters.reboots++;
+    host.scheduler.after(host.options.rebootDelayMs, () => {
+      void this.#goDown(true).then(() => {
+        this.#task = host.scheduler.after(host.options.rebootDowntimeMs, () => this.start());
+      });
+    });
+  }
+
+  #scheduleSleep(delayMs = this.#host.options.awakeSeconds * 1000): void {
+    const host = this.#host;
+    host.scheduler.cancel(this.#task);
+    this.#task = host.scheduler.after(delayMs, () => {
+      const sleepy = this.#sleepy;
+      if (this.#state !== 'registered' || !sleepy) return;
+      // LwM2M-TS-Core 1.1 §6.5: awake for a while after the last exchange, not after the wake.
+      const quietFor = Date.now() - sleepy.lastActivity;
+      const awakeMs = host.options.awakeSeconds * 1000;
+      if (quietFor < awakeMs) {
+        this.#scheduleSleep(awakeMs - quietFor);
+        return;
+      }
+      sleepy.awake = false;
+      this.#task = host.scheduler.after(host.options.sleepSeconds * 1000, () => this.#wake());
+    });
+  }
+
+  /** Queue mode: the radio comes on and the device says so with an Update (TS-Core 1.1 §6.5). */
+  #wake(): void {
+    if (this.#state !== 'registered' || !this.#sleepy || !this.#client) return;
+    this.#sleepy.awake = true;
+    this.#host.counters.wakeUps++;
+    this.#client.update().then(
+      () => {
+        this.#host.counters.updates++;
+        this.measure(Date.now());
+        this.#scheduleSleep();
+      },
+      (e) => this.#fail(e),
+    );
+  }
+
+  /** The registration is lost (an Update failed): start over. */
+  #fail(e: unknown): void {
+    if (this.#state !== 'registered') return;
+    this.#host.error(this.name, e);
+    void this.#goDown(false).then(() => {
+      this.#task = this.#host.scheduler.after(1000 + this.#host.random() * 4000, () =>
+        this.start(),
+      );
+    });
+  }
+
+  async #goDown(deregister: boolean): Promise<void> {
+    const counters = this.#host.counters;
+    this.#host.scheduler.cancel(this.#task);
+    const wasRegistered = this.#state === 'registered';
+    this.#state = 'down';
+    if (wasRegistered) counters.lwm2mRegistered--;
+    if (deregister && this.#client?.registered) {
+      if (this.#sleepy) this.#sleepy.awake = true;
+      try {
+        await withTimeout(this.#client.deregister(), STOP_TIMEOUT_MS);
+        counters.deregistrations++;
+      } catch (e) {
+        this.#host.error(this.name, e);
+      }
+    }
+    await this.#close();
+  }
+
+  async #close(): Promise<void> {
+    const client = this.#client;
+    const endpoint = this.#endpoint;
+    this.#client = undefined;
+    this.#endpoint = undefined;
+    this.#sleepy = undefined;
+    client?.close();
+    client?.removeAllListeners();
+    if (endpoint) {
+      this.#host.counters.lwm2mConnected--;
+      this.#addTotals(endpoint);
+      await endpoint.close();
+    }
+  }
+
+  #addTotals(endpoint: CoapEndpoint): void {
+    const t = this.#host.totals;
+    t.coapIn += endpoint.stats.messagesIn;
+    t.coapOut += endpoint.stats.messagesOut;
+    t.coapTimeouts += endpoint.stats.timeouts;
+    t.coapRetransmissions += endpoint.stats.retransmissions;
+  }
+
+  /** CoAP messages of the live endpoint (the fleet adds those of closed ones). */
+  liveStats(): { in: number; out: number } {
+    const s = this.#endpoint?.stats;
+    return s ? { in: s.messagesIn, out: s.messagesOut } : { in: 0, out: 0 };
+  }
+
+  /** De-registers (when registered) and closes; the device does nothing more. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#host.scheduler.cancel(this.#task);
+    // A registration under way finishes first, so that it is De-registered and not left behind.
+    if (this.#state === 'connecting')
+      await withTimeout(this.#connecting!, STOP_TIMEOUT_MS).catch(() => undefined);
+    if (this.#state === 'registered') await this.#goDown(true);
+    else {
+      this.#host.scheduler.cancel(this.#task);
+      this.#state = 'down';
+      await this.#close();
+    }
+    this.#state = 'stopped';
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import mqtt from 'mqtt';
+import { names, registeredCount, startTandemAndFleet, until } from './helpers.js';
+
+describe('fleet simulator', () => {
+  test('20 LwM2M devices register and 5 MQTT devices publish telemetry on devices/<id>/telemetry', async (t) => {
+    const seen = new Map<string, number>();
+    // The watcher subscribes before the fleet starts, so that it sees the first messages.
+    const { tandem, fleet } = await startTandemAndFleet(
+      t,
+      { lwm2m: 20, mqtt: 5 },
+      {},
+      async (tandem) => {
+        const watcher = await mqtt.connectAsync(
+          `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
+          { clientId: 'watcher' },
+        );
+        t.after(() => watcher.endAsync());
+        watcher.on('message', (topic, payload) => {
+          const body = JSON.parse(payload.toString());
+          assert.equal(typeof body.temperature, 'number');
+          seen.set(topic, (seen.get(topic) ?? 0) + 1);
+        });
+        await watcher.subscribeAsync('devices/+/telemetry');
+      },
+    );
+    await until(
+      '20 registrations',
+      async () => (await registeredCount(tandem, names('sim-', 0, 20))) === 20,
+    );
+    await until('telemetry of every MQTT device', () =>
+      names('sim-', 20, 5).every((id) => (seen.get(`devices/${id}/telemetry`) ?? 0) >= 2),
+    );
+    const reg = await tandem.lwm2m.server.getRegistration('sim-0');
+    for (const o of [
+      '/1/0',
+      '/3/0',
+      '/4/0',
+      '/5/0',
+      '/9/0',
+      '/10/0',
+      '/3303/0',
+      '/3323/0',
+      '/3202/0',
+      '/3203/0',
+    ]) {
+      assert.ok(
+        reg!.objectLinks.some((l) => l.path === o),
+        `sim-0 announces ${o}`,
+      );
+    }
+    const summary = await fleet.stop();
+    assert.equal(summary.lwm2m.peakRegistered, 20);
+    assert.equal(summary.lwm2m.deregistrations, 20, 'every device de-registered on stop');
+    assert.equal(summary.mqtt.peakConnected, 5);
+    assert.ok(summary.mqtt.published >= 10);
+    assert.equal(summary.errors.count, 0, summary.errors.samples.join('\n'));
+    assert.equal(await registeredCount(tandem, names('sim-', 0, 20)), 0);
+  });
+});
