@@ -357,7 +357,16 @@ export class Tandem {
       logger,
       policy,
     });
-    this.#bootstrap = new BootstrapService({ coap: this.coap, registry, logger, policy });
+    const store = this.store;
+    this.#bootstrap = new BootstrapService({
+      coap: this.coap,
+      registry,
+      logger,
+      policy,
+      // The embedded store keeps bootstrap configurations across restarts; other backends
+      // hold them in memory until they implement the port.
+      ...(store instanceof SqliteStore ? { configs: store.bootstrapConfigs } : {}),
+    });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
   }
 

@@ -83,19 +83,63 @@ export function validateBootstrapConfig(config: BootstrapConfig): void {
   });
 }
 
+/**
+ * The configuration for an endpoint among stored ones: its own (exact key), else the one of the
+ * longest `*` pattern that matches it. Shared by every store.
+ */
+export function pickBootstrapConfig<T>(
+  entries: Iterable<[key: string, value: T]>,
+  endpoint: string,
+): T | undefined {
+  let best: { key: string; value: T } | undefined;
+  for (const [key, value] of entries) {
+    if (key === endpoint) return value;
+    if (!key.includes('*') || !globMatches(key, endpoint)) continue;
+    if (!best || key.length > best.key.length) best = { key, value };
+  }
+  return best?.value;
+}
+
+const BUFFER_FIELDS = ['publicKeyOrIdentity', 'serverPublicKey', 'secretKey'] as const;
+
+/** A configuration as JSON (keys and identities in base64), for stores and the API. */
+export function bootstrapConfigToJson(config: BootstrapConfig): unknown {
+  return {
+    ...config,
+    servers: config.servers.map((s) => {
+      const out: Record<string, unknown> = { ...s };
+      for (const f of BUFFER_FIELDS) if (s[f]) out[f] = s[f].toString('base64');
+      return out;
+    }),
+  };
+}
+
+/** The inverse of bootstrapConfigToJson; validates the result. */
+export function bootstrapConfigFromJson(json: unknown): BootstrapConfig {
+  const raw = json as { deleteFirst?: boolean; servers?: Record<string, unknown>[] };
+  if (!raw || !Array.isArray(raw.servers)) {
+    throw new ConfigValidationError('servers must be a list of server accounts');
+  }
+  const config: BootstrapConfig = {
+    ...(raw.deleteFirst === undefined ? {} : { deleteFirst: raw.deleteFirst }),
+    servers: raw.servers.map((s) => {
+      const account = { ...s } as unknown as ServerAccount & Record<string, unknown>;
+      for (const f of BUFFER_FIELDS) {
+        if (typeof s[f] === 'string') account[f] = Buffer.from(s[f] as string, 'base64');
+      }
+      return account;
+    }),
+  };
+  validateBootstrapConfig(config);
+  return config;
+}
+
 /** In-memory configurations; patterns use `*` for any run of characters. */
 export class MemoryBootstrapConfigStore implements BootstrapConfigStore {
   readonly #configs = new Map<string, BootstrapConfig>();
 
   async get(endpoint: string): Promise<BootstrapConfig | undefined> {
-    const exact = this.#configs.get(endpoint);
-    if (exact) return exact;
-    let best: { key: string; config: BootstrapConfig } | undefined;
-    for (const [key, config] of this.#configs) {
-      if (!key.includes('*') || !globMatches(key, endpoint)) continue;
-      if (!best || key.length > best.key.length) best = { key, config };
-    }
-    return best?.config;
+    return pickBootstrapConfig(this.#configs, endpoint);
   }
 
   async put(key: string, config: BootstrapConfig): Promise<void> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { Store, StoreHealth } from '../ports.js';
+import { SqliteBootstrapConfigStore } from './bootstrap-config-store.js';
 import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
@@ -25,6 +26,7 @@ export class SqliteStore implements Store {
   /** The MQTT broker's persistence (sessions, subscriptions, retained, in-flight, queues). */
   readonly mqtt: SqliteMqttPersistence;
   readonly tokens: SqliteTokenStore;
+  readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
 
@@ -56,6 +58,7 @@ export class SqliteStore implements Store {
       flushIntervalMs: options.flushIntervalMs ?? 1000,
     });
     this.mqtt = new SqliteMqttPersistence(this.db);
+    this.bootstrapConfigs = new SqliteBootstrapConfigStore(this.db, () => clock.now());
   }
 
   health(): StoreHealth {

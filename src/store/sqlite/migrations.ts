@@ -138,6 +138,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'lwm2m bootstrap configurations',
+    // One row per endpoint name or `*` pattern; the configuration as JSON (keys in base64).
+    sql: `
+      CREATE TABLE bootstrap_configs (
+        key TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export class MigrationError extends Error {

@@ -8,7 +8,6 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { UdpTransport } from '../../../src/coap/udp-transport.js';
 import {
   type BootstrapConfig,
-  ConfigValidationError,
   Lwm2mBootstrapServer,
   MemoryBootstrapConfigStore,
 } from '../../../src/lwm2m/bootstrap/index.js';
@@ -173,48 +172,5 @@ describe('LwM2M Bootstrap-Server', () => {
     // coap-client is gone before the server's Bootstrap-Discover: the sequence fails cleanly.
     const [event] = await failed;
     assert.equal(event.endpoint, 'libcoap');
-  });
-});
-
-describe('bootstrap configurations', () => {
-  test('an exact endpoint wins over patterns, and the longest pattern over shorter ones', async () => {
-    const store = new MemoryBootstrapConfigStore();
-    const withLifetime = (lifetime: number): BootstrapConfig => ({
-      servers: [{ ...PSK_ACCOUNT.servers[0]!, lifetime }],
-    });
-    await store.put('*', withLifetime(1));
-    await store.put('plant-*', withLifetime(2));
-    await store.put('plant-a-*', withLifetime(3));
-    await store.put('plant-a-7', withLifetime(4));
-    const lifetime = async (ep: string) => (await store.get(ep))?.servers[0]?.lifetime;
-    assert.equal(await lifetime('plant-a-7'), 4);
-    assert.equal(await lifetime('plant-a-8'), 3);
-    assert.equal(await lifetime('plant-b-1'), 2);
-    assert.equal(await lifetime('x'), 1);
-    assert.equal(await store.delete('*'), true);
-    assert.equal(await store.get('x'), undefined);
-  });
-
-  test('an invalid configuration is refused naming the field', async () => {
-    const store = new MemoryBootstrapConfigStore();
-    const base = PSK_ACCOUNT.servers[0]!;
-    const cases: [Partial<typeof base>, RegExp][] = [
-      [{ shortServerId: 0 }, /shortServerId must be 1-65534/],
-      [{ shortServerId: 65535 }, /shortServerId must be 1-65534/],
-      [{ uri: 'http://x' }, /uri must be a coap/],
-      [{ securityMode: 'nosec' }, /does not fit the URI scheme/],
-      [{ secretKey: Buffer.alloc(0) }, /PSK mode needs an identity and a key/],
-      [{ lifetime: 0 }, /lifetime must be a positive/],
-    ];
-    for (const [change, message] of cases) {
-      await assert.rejects(
-        store.put('x', { servers: [{ ...base, ...change }] }),
-        (err: unknown) => err instanceof ConfigValidationError && message.test(err.message),
-      );
-    }
-    await assert.rejects(
-      store.put('x', { servers: [base, base] }),
-      /shortServerId 101 is used twice/,
-    );
   });
 });
