@@ -122,6 +122,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   readonly #queue: RequestQueue;
   readonly #models = new Map<string, Lwm2mModel>();
   readonly #observations = new Map<string, ObservationRecord>();
+  /** Peer key → endpoint name of the queue-mode devices, for `peerSeen`. */
+  readonly #queuePeers = new Map<string, string>();
   /** Rejecters of the requests in flight, by endpoint name. */
   readonly #inflight = new Map<string, Set<(error: Error) => void>>();
   #closed = false;
@@ -147,10 +149,12 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       ...(options.authorize ? { authorize: options.authorize } : {}),
       onRegistered: (event) => {
         if (event.replaced) this.#ended(event.replaced, false);
+        this.#trackQueuePeer(undefined, event.registration);
         if (event.registration.queueMode) this.#queue.seen(event.registration.endpoint);
         this.emit('registered', event);
       },
       onUpdated: (event) => {
+        this.#trackQueuePeer(event.previous, event.current);
         if (event.current.queueMode) this.#queue.seen(event.current.endpoint);
         this.emit('updated', event);
       },
@@ -195,11 +199,17 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
    * sleeping queue-mode device registered from there is awake, and its queued requests go out.
    */
   peerSeen(peer: DatagramPeer): void {
-    const id = this.#registrations.registrationIdOf(peer);
-    if (id === undefined) return;
-    void this.store.getById(id).then((reg) => {
-      if (reg?.queueMode && reg.peer.key === peer.key) this.#queue.seen(reg.endpoint);
-    });
+    // A map look-up per datagram: this runs for every notification and response.
+    const endpoint = this.#queuePeers.get(peer.key);
+    if (endpoint !== undefined) this.#queue.seen(endpoint);
+  }
+
+  /** Keeps `#queuePeers` (peer key → endpoint of a queue-mode registration) current. */
+  #trackQueuePeer(previous: Registration | undefined, current: Registration | undefined): void {
+    if (previous && this.#queuePeers.get(previous.peer.key) === previous.endpoint) {
+      this.#queuePeers.delete(previous.peer.key);
+    }
+    if (current?.queueMode) this.#queuePeers.set(current.peer.key, current.endpoint);
   }
 
   // ------------------------------------------------------------------ registrations
@@ -431,6 +441,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#registrations.close();
+    this.#queuePeers.clear();
     this.#queue.clear(new Lwm2mError('LWM2M_ERR_CLOSED', 'server closed'));
     for (const r of this.#observations.values()) {
       r.info.active = false;
@@ -653,6 +664,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
 
   /** A registration ended: its observations end, and (unless replaced) its queued requests fail. */
   #ended(registration: Registration, dropQueue: boolean): void {
+    this.#trackQueuePeer(registration, undefined);
     for (const [id, r] of this.#observations) {
       if (r.info.registrationId !== registration.id) continue;
       this.#observations.delete(id);
