@@ -295,6 +295,8 @@ export class Connection implements SessionOutlet {
     const limit = this.keepAlive * 1500; // [MQTT-3.1.2-22] one and a half times Keep Alive
     const check = () => {
       if (this.state === 'closed') return;
+      // A connection held by backpressure (or a slow hook) is not idle: we stopped reading it.
+      if (this.#busy) this.#lastActivity = this.core.clock.now();
       const idle = this.core.clock.now() - this.#lastActivity;
       if (idle >= limit) {
         this.disconnect(ReasonCode.KeepAliveTimeout);

@@ -182,6 +182,7 @@ export class BrokerEngine implements BrokerCore {
     const session = conn.session;
     if (!session || session.outlet !== conn) return;
     session.outlet = undefined;
+    session.releaseWaiters(); // nobody will drain this queue now: publishers must not wait
     this.stats.sessions.online--;
     for (const d of session.takeSharedForRedelivery()) this.#redeliverShared(d, session.clientId);
     // [MQTT-3.1.2-8] the will is published when the connection closes without DISCONNECT 0x00

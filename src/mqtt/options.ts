@@ -98,6 +98,14 @@ export interface MqttLimits {
   outboundTopicAliases: number;
   /** Bound of each session's outgoing queue (tail drop beyond, counted). Default 10000. */
   maxQueuedMessages: number;
+  /**
+   * What happens when a connected subscriber's queue is full. `drop` (default): the new message
+   * is dropped for that subscriber and counted, so a slow subscriber never slows anyone else.
+   * `backpressure`: the message is queued anyway (up to twice the bound) and the publisher's
+   * PUBLISH is not acknowledged, nor its next packet read, until the queue is below the bound
+   * again: no loss, but a slow subscriber slows its publishers. Offline sessions always drop.
+   */
+  queueFullPolicy: 'drop' | 'backpressure';
   /** Upper bound on outbound in-flight messages, under the client's Receive Maximum. Default 1000. */
   maxInflightMessages: number;
   /** Longest keep-alive accepted (s); a larger or zero one is replaced by Server Keep Alive. 0: none. */
@@ -117,6 +125,7 @@ export const DEFAULT_LIMITS: MqttLimits = {
   topicAliasMaximum: 32,
   outboundTopicAliases: 32,
   maxQueuedMessages: 10_000,
+  queueFullPolicy: 'drop',
   maxInflightMessages: 1000,
   maxKeepAlive: 0,
   maxSessionExpiryInterval: 0xffffffff,

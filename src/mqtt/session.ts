@@ -167,15 +167,41 @@ export class Session {
     if (this.queue.length === 0 && this.outlet?.writable && (d.qos === 0 || this.#hasRoom())) {
       return this.#send(d);
     }
-    if (this.queue.length >= this.#host.limits.maxQueuedMessages) {
-      stats.dropped.queueFull++;
-      return undefined;
+    const limits = this.#host.limits;
+    let room: Promise<void> | undefined;
+    if (this.queue.length >= limits.maxQueuedMessages) {
+      const hold =
+        limits.queueFullPolicy === 'backpressure' &&
+        this.outlet !== undefined &&
+        this.queue.length < limits.maxQueuedMessages * 2;
+      if (!hold) {
+        stats.dropped.queueFull++;
+        return undefined;
+      }
+      // Backpressure policy: keep it, and make the publisher wait until there is room again.
+      room = new Promise<void>((resolve) => {
+        this.#roomWaiters ??= [];
+        this.#roomWaiters.push(resolve);
+      });
     }
     d.state = 'queued';
     this.queue.push(d);
     stats.messages.queued++;
-    if (this.persisted && d.qos > 0) return this.#host.persistence.putDelivery(this.clientId, d);
-    return undefined;
+    const write =
+      this.persisted && d.qos > 0
+        ? this.#host.persistence.putDelivery(this.clientId, d)
+        : undefined;
+    return room ? Promise.all([room, write]) : write;
+  }
+
+  /** Publishers waiting for room in this queue (backpressure policy). */
+  #roomWaiters: Array<() => void> | undefined;
+
+  /** Lets waiting publishers go: the queue has room again, or its subscriber left. */
+  releaseWaiters(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = undefined;
+    if (waiters) for (const w of waiters) w();
   }
 
   #hasRoom(): boolean {
@@ -233,6 +259,9 @@ export class Session {
       this.queue.shift();
       this.#host.stats.messages.queued--;
       background(this.#host, this.#send(head));
+      if (this.#roomWaiters && this.queue.length < this.#host.limits.maxQueuedMessages) {
+        this.releaseWaiters();
+      }
     }
   }
 
@@ -321,6 +350,7 @@ export class Session {
 
   /** Releases counters when the session ends. */
   dispose(): void {
+    this.releaseWaiters();
     this.#host.stats.messages.inflight -= this.inflight.size;
     this.#host.stats.messages.queued -= this.queue.length;
     this.#inflight = undefined;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { collect, frame, props, type RawClient, startBroker, str } from './helpers.js';
+import { collect, frame, props, type RawClient, startBroker, str, waitFor } from './helpers.js';
 
 const pub = (p: unknown) => p as IPublishPacket;
 
@@ -223,6 +223,75 @@ describe('outgoing queue and backpressure', () => {
       const stats = tb.broker.stats;
       assert.ok(stats.dropped.queueFull > 0, 'the slow subscriber overflowed its own queue');
       assert.ok(stats.messages.queued <= 50);
+    } finally {
+      await tb.close();
+    }
+  });
+});
+
+describe('queue full policy: backpressure', () => {
+  test('holds the publisher instead of dropping when a connected subscriber queue is full', async () => {
+    const tb = await startBroker({
+      limits: { maxQueuedMessages: 5, queueFullPolicy: 'backpressure' },
+    });
+    try {
+      const sub = await tb.raw();
+      await sub.connect({ clientId: 'bp-sub', properties: { receiveMaximum: 1 } });
+      await subscribe(sub, 'bp', 1);
+      const p = await tb.raw();
+      await p.connect({ clientId: 'bp-pub' });
+      for (let id = 1; id <= 10; id++) {
+        p.send({
+          cmd: 'publish',
+          topic: 'bp',
+          payload: Buffer.from(String(id)),
+          qos: 1,
+          messageId: id,
+          retain: false,
+          dup: false,
+        });
+      }
+      // 1 in flight + 5 queued are acknowledged; the 7th waits in the queue, unacknowledged.
+      await waitFor(() => tb.broker.stats.messages.queued === 6, 'held message');
+      assert.equal(p.packets.filter((x) => x.cmd === 'puback').length, 6);
+      const seen: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const m = pub(await sub.next('publish'));
+        seen.push(m.payload.toString());
+        sub.send({ cmd: 'puback', messageId: m.messageId! });
+      }
+      assert.deepEqual(seen, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+      await waitFor(() => p.packets.filter((x) => x.cmd === 'puback').length === 10, 'all acks');
+      assert.equal(tb.broker.stats.dropped.queueFull, 0);
+    } finally {
+      await tb.close();
+    }
+  });
+
+  test('releases a held publisher when the slow subscriber leaves', async () => {
+    const tb = await startBroker({
+      limits: { maxQueuedMessages: 2, queueFullPolicy: 'backpressure' },
+    });
+    try {
+      const sub = await tb.raw();
+      await sub.connect({ clientId: 'gone-sub', properties: { receiveMaximum: 1 } });
+      await subscribe(sub, 'bl', 1);
+      const p = await tb.raw();
+      await p.connect({ clientId: 'held-pub' });
+      for (let id = 1; id <= 6; id++) {
+        p.send({
+          cmd: 'publish',
+          topic: 'bl',
+          payload: Buffer.from('x'),
+          qos: 1,
+          messageId: id,
+          retain: false,
+          dup: false,
+        });
+      }
+      await waitFor(() => tb.broker.stats.messages.queued === 3, 'held message');
+      sub.socket.destroy();
+      await waitFor(() => p.packets.filter((x) => x.cmd === 'puback').length === 6, 'released');
     } finally {
       await tb.close();
     }

@@ -153,6 +153,10 @@ function deliver(conn: Connection, message: MqttMessage, id: number): Promise<vo
   if (core.hooks.onMessage) core.notify('onMessage', core.clientInfo(conn), message);
   const reason = delivered === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
   if (message.qos === 0) {
+    // Under the backpressure policy even QoS 0 holds the publisher until there is room.
+    if (write instanceof Promise && core.limits.queueFullPolicy === 'backpressure') {
+      return write.then(() => undefined);
+    }
     background(core, write);
     return undefined;
   }
