@@ -23,7 +23,7 @@ export const QUICK = {
  */
 export async function startTandemAndFleet(
   t: TestContext,
-  input: Partial<FleetOptionsInput>,
+  input: Partial<FleetOptionsInput> | ((tandem: Tandem) => Partial<FleetOptionsInput>),
   config: TandemConfigInput = {},
   before?: (tandem: Tandem) => Promise<void>,
 ): Promise<{ tandem: Tandem; fleet: SimFleet }> {
@@ -43,7 +43,7 @@ export async function startTandemAndFleet(
       lwm2mUrl: `coap://127.0.0.1:${tandem.address('coap')!.port}`,
       mqttUrl: `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
       ...QUICK,
-      ...input,
+      ...(typeof input === 'function' ? input(tandem) : input),
     },
     50,
   );
