@@ -12,22 +12,10 @@ import {
   MemoryBootstrapConfigStore,
 } from '../../../src/lwm2m/bootstrap/index.js';
 import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
+import { PSK_ACCOUNT } from './config-store-contract.js';
 import { type Script, scriptedClient, writtenResources } from './scripted-client.js';
 
 const run = promisify(execFile);
-
-const PSK_ACCOUNT: BootstrapConfig = {
-  servers: [
-    {
-      shortServerId: 101,
-      uri: 'coaps://127.0.0.1:5684',
-      securityMode: 'psk',
-      publicKeyOrIdentity: Buffer.from('dev-1'),
-      secretKey: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'),
-      lifetime: 300,
-    },
-  ],
-};
 
 async function bootstrapServer(t: TestContext, configs = new MemoryBootstrapConfigStore()) {
   const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
