@@ -7,6 +7,7 @@ import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
 import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
+import { Bridge } from '../hub/bridge.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { deviceAcl } from '../hub/mqtt-acl.js';
@@ -69,6 +70,7 @@ export class Tandem {
   #lwm2m: Lwm2mService | undefined;
   #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
+  #bridge: Bridge | undefined;
   readonly #adminToken: string | undefined;
 
   constructor(options: TandemOptions) {
@@ -180,6 +182,15 @@ export class Tandem {
       await this.#startCoap();
       this.#startLwm2m();
       this.#trackLwm2mPresence();
+      this.#bridge = new Bridge({
+        broker: this.mqtt.broker,
+        lwm2m: this.lwm2m.server,
+        devices: this.devices,
+        tokens: this.store.tokens,
+        anonymousReads: this.apiAnonymousReads,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'bridge' }),
+      });
       await this.#startHttp();
     } catch (err) {
       await this.#shutdown();
@@ -294,6 +305,9 @@ export class Tandem {
           return { accept: true, context: { deviceId: outcome.deviceId } };
         },
         authorizePublish: (client, message) => {
+          // tandem/ is the bridge's: commands are taken there, the rest is the server's own.
+          const bridged = this.#bridge?.authorizePublish(client, message);
+          if (bridged !== undefined) return bridged;
           const id = deviceOf(client.context);
           return id === undefined || acl.mayPublish(id, message.topic);
         },
@@ -463,6 +477,8 @@ export class Tandem {
   async #shutdown(): Promise<void> {
     const deadline = this.config.shutdownTimeoutMs;
     const closing: Promise<unknown>[] = [];
+    this.#bridge?.close();
+    this.#bridge = undefined;
     if (this.#mqtt) closing.push(this.#mqtt.stop());
     // The LwM2M server first (it cancels observations through the endpoints), then CoAP.
     if (this.#coap) {

@@ -1,0 +1,418 @@
+/**
+ * The bridge to applications (issue 6): LwM2M devices' data and events on Tandem's own broker,
+ * under `tandem/`, in the API's JSON shapes, and commands from MQTT 5 applications by
+ * request/response. The topics are documented in docs/application-topics.md.
+ *
+ * - `tandem/devices/{id}/data{path}`: every value of a notification or a Send, one message per
+ *   resource (instance) path: `{"path","value","type","unit","name","ts"}`.
+ * - `tandem/devices/{id}/events/{registered|updated|deregistered|expired}`.
+ * - `tandem/commands/{id}`: `{"op":"read","path":"/3/0/0"}` with a Response Topic and Correlation
+ *   Data (MQTT 5.0 §4.10); the answer goes to the Response Topic with the same Correlation Data.
+ *
+ * Commands are taken in the broker's `authorizePublish` hook rather than by a subscription: the
+ * broker has no server-side subscriber, an in-process MQTT client would cost a socket, a
+ * session and a JSON round trip per command, and `onMessage` comes after routing — a command
+ * (and the token in it) would reach every subscriber of `tandem/commands/#`. In the hook the
+ * bridge takes the command and answers 0x10 No matching subscribers (MQTT 5.0 §3.4.2.1: the
+ * message is accepted), so commands are never routed. Every other `tandem/` topic is the
+ * server's: nobody else may publish there (0x87).
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { DeviceOperationError, fromLwm2mError } from '../api/lwm2m-errors.js';
+import { leafJson, parseFormat } from '../api/lwm2m-json.js';
+import {
+  accessOf,
+  DeviceOperations,
+  MAX_TIMEOUT_MS,
+  OPERATIONS,
+  type OperationRequest,
+} from '../api/lwm2m-operations.js';
+import { sensorUnitsOf } from '../api/lwm2m-units.js';
+import { Code } from '../coap/code.js';
+import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
+import { flattenNode, type Lwm2mPathValue, resolveTime } from '../lwm2m/node/path-value.js';
+import type { NotificationEvent, SendEvent, UpdatedEvent } from '../lwm2m/server/events.js';
+import type { Registration } from '../lwm2m/server/registration.js';
+import type { Lwm2mServer } from '../lwm2m/server/server.js';
+import type { ServerPublish } from '../mqtt/broker.js';
+import type { MqttMessage } from '../mqtt/message.js';
+import type { ClientInfo } from '../mqtt/options.js';
+import { ReasonCode } from '../mqtt/reason-codes.js';
+import type { ApiRole, TokenStore } from '../store/ports.js';
+import type { Clock } from '../util/clock.js';
+import { resolveToken, roleAllows, TOKEN68 } from './api-tokens.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { isTopicSafeId } from './mqtt-acl.js';
+
+export const BRIDGE_ROOT = 'tandem/';
+export const DATA_TOPIC = (id: string, path: string) => `tandem/devices/${id}/data${path}`;
+export const EVENT_TOPIC = (id: string, event: string) => `tandem/devices/${id}/events/${event}`;
+export const COMMAND_PREFIX = 'tandem/commands/';
+
+export interface BridgeOptions {
+  broker: { publish(message: ServerPublish): Promise<void> };
+  lwm2m: Lwm2mServer;
+  /** Tells an unknown device (404 TANDEM_ERR_DEVICE_NOT_FOUND) from an offline one. */
+  devices?: DeviceRegistry;
+  /** API tokens, which authorise commands (user property `authorization: Bearer <token>`). */
+  tokens?: TokenStore;
+  /** Commands without a token may read: the loopback development mode, as in the API. */
+  anonymousReads: boolean;
+  clock: Clock;
+  logger: Logger;
+  /** Publish data retained, so a new subscriber gets each resource's last value. Default false. */
+  retainData?: boolean;
+  /** QoS of data and events. Default 0. */
+  qos?: 0 | 1 | 2;
+}
+
+const attribute = z.number().nullable().optional();
+
+/** A command's JSON (docs/application-topics.md). */
+const commandSchema = z
+  .object({
+    op: z.enum(OPERATIONS),
+    path: z.string().max(64).optional(),
+    paths: z.array(z.string().max(64)).max(256).optional(),
+    /** write: replace (default) or update (partial update). */
+    mode: z.enum(['replace', 'update']).optional(),
+    value: z.unknown().optional(),
+    values: z.unknown().optional(),
+    resources: z.unknown().optional(),
+    /** create: the new instance id. */
+    id: z.number().int().min(0).max(65534).nullable().optional(),
+    arguments: z.string().max(4096).optional(),
+    attributes: z
+      .object({
+        pmin: attribute,
+        pmax: attribute,
+        gt: attribute,
+        lt: attribute,
+        st: attribute,
+        epmin: attribute,
+        epmax: attribute,
+        edge: z
+          .union([z.literal(0), z.literal(1)])
+          .nullable()
+          .optional(),
+        con: z
+          .union([z.literal(0), z.literal(1)])
+          .nullable()
+          .optional(),
+        hqmax: attribute,
+      })
+      .strict()
+      .optional(),
+    active: z.boolean().optional(),
+    format: z.union([z.string(), z.number()]).optional(),
+    timeout: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  })
+  .strict();
+
+type Command = z.infer<typeof commandSchema>;
+
+export class Bridge {
+  readonly #o: BridgeOptions;
+  readonly #operations: DeviceOperations;
+  readonly #unsubscribe: (() => void)[] = [];
+  /** Publishes go out one after the other, so a retained last value is the last one. */
+  #chain: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: BridgeOptions) {
+    this.#o = options;
+    const server = options.lwm2m;
+    this.#operations = new DeviceOperations({
+      server,
+      ...(options.devices ? { devices: options.devices } : {}),
+    });
+    // First, so that a notification's sensor units are known when its values are published.
+    sensorUnitsOf(server);
+    const on = <
+      E extends 'notification' | 'send' | 'registered' | 'updated' | 'deregistered' | 'expired',
+    >(
+      event: E,
+      listener: (...args: never[]) => void,
+    ) => {
+      server.on(event, listener as never);
+      this.#unsubscribe.push(() => server.off(event, listener as never));
+    };
+    on('notification', (e: NotificationEvent) => this.#notification(e));
+    on('send', (e: SendEvent) => this.#send(e));
+    on('registered', (e: { registration: Registration }) =>
+      this.#event(e.registration.endpoint, 'registered', {
+        registration: registrationJson(e.registration),
+      }),
+    );
+    on('updated', (e: UpdatedEvent) =>
+      this.#event(e.current.endpoint, 'updated', {
+        registration: registrationJson(e.current),
+        moved: e.moved,
+      }),
+    );
+    on('deregistered', (r: Registration) =>
+      this.#event(r.endpoint, 'deregistered', { registrationId: r.id }),
+    );
+    on('expired', (r: Registration) =>
+      this.#event(r.endpoint, 'expired', { registrationId: r.id }),
+    );
+  }
+
+  /**
+   * The broker's `authorizePublish`, for the `tandem/` namespace: undefined for other topics
+   * (the caller's own policy decides), 0x10 for a command (taken, not routed), 0x87 otherwise.
+   */
+  authorizePublish(client: ClientInfo, message: MqttMessage): boolean | number | undefined {
+    if (!message.topic.startsWith(BRIDGE_ROOT)) return undefined;
+    // Devices neither command devices nor speak for Tandem, whatever their ACL patterns say.
+    const isDevice = (client.context as { deviceId?: string } | undefined)?.deviceId !== undefined;
+    if (isDevice || !message.topic.startsWith(COMMAND_PREFIX)) return false;
+    void this.#command(message).catch((err: unknown) =>
+      this.#o.logger.error({ err, topic: message.topic }, 'bridge: a command failed'),
+    );
+    return ReasonCode.NoMatchingSubscribers;
+  }
+
+  /** Stops publishing; commands in flight are not answered. */
+  close(): void {
+    this.#closed = true;
+    for (const off of this.#unsubscribe.splice(0)) off();
+  }
+
+  // ------------------------------------------------------------------ data and events
+
+  #notification(e: NotificationEvent): void {
+    if (e.code !== Code.Content || e.error) return;
+    const { endpoint, paths } = e.observation;
+    const leaves: Lwm2mPathValue[] = [];
+    if (paths.length === 1 && !e.observation.composite) {
+      const path = Lwm2mPath.parse(paths[0]!);
+      // LwM2M-TS-Core 1.1 §7.4.4: a notification may carry stored values, oldest first.
+      const timed = e.timestamped ?? (e.content ? [{ time: undefined, node: e.content }] : []);
+      for (const { time, node } of timed) leaves.push(...timedLeaves(node, path, time));
+    }
+    for (const [p, node] of e.compositeContent ?? []) {
+      if (node) leaves.push(...timedLeaves(node, Lwm2mPath.parse(p), undefined));
+    }
+    this.#data(endpoint, leaves);
+  }
+
+  #send(e: SendEvent): void {
+    this.#data(
+      e.registration.endpoint,
+      e.values.filter((v) => v.value !== undefined),
+    );
+  }
+
+  #data(endpoint: string, leaves: readonly Lwm2mPathValue[]): void {
+    if (leaves.length === 0 || !this.#bridged(endpoint)) return;
+    const server = this.#o.lwm2m;
+    const units = sensorUnitsOf(server);
+    const now = this.#o.clock.now();
+    this.#enqueue(async () => {
+      const reg = await server.getRegistration(endpoint);
+      if (!reg) return;
+      const model = server.modelOf(reg);
+      for (const leaf of leaves) {
+        const ms = leaf.time === undefined ? now : resolveTime(leaf.time, now / 1000) * 1000;
+        const body = {
+          ...leafJson(leaf.path, leaf.value!, model, (p) => units.unitOf(endpoint, p, model)),
+          ts: new Date(ms).toISOString(),
+        };
+        await this.#publish(DATA_TOPIC(endpoint, leaf.path.toString()), body, {
+          retain: this.#o.retainData ?? false,
+        });
+      }
+    });
+  }
+
+  #event(endpoint: string, event: string, details: Record<string, unknown>): void {
+    if (!this.#bridged(endpoint)) return;
+    const ts = new Date(this.#o.clock.now()).toISOString();
+    const body = { event, deviceId: endpoint, ts, ...details };
+    this.#enqueue(() => this.#publish(EVENT_TOPIC(endpoint, event), body, { retain: false }));
+  }
+
+  /** Endpoint names that cannot be one topic level are not bridged (the registry refuses them). */
+  #bridged(endpoint: string): boolean {
+    if (this.#closed) return false;
+    if (isTopicSafeId(endpoint)) return true;
+    this.#o.logger.debug({ endpoint }, 'bridge: endpoint name is not a topic level, not bridged');
+    return false;
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#chain = this.#chain.then(task).catch((err: unknown) => {
+      if (!this.#closed) this.#o.logger.warn({ err }, 'bridge: publish failed');
+    });
+  }
+
+  #publish(topic: string, body: unknown, options: { retain: boolean; qos?: 0 | 1 | 2 }) {
+    if (this.#closed) return Promise.resolve();
+    return this.#o.broker.publish({
+      topic,
+      payload: Buffer.from(JSON.stringify(body)),
+      qos: options.qos ?? this.#o.qos ?? 0,
+      retain: options.retain,
+      properties: { contentType: 'application/json', payloadFormatIndicator: true },
+    });
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  async #command(message: MqttMessage): Promise<void> {
+    const deviceId = message.topic.slice(COMMAND_PREFIX.length);
+    const { responseTopic, correlationData, userProperties } = message.properties;
+    let status: number;
+    let body: unknown;
+    try {
+      if (!isTopicSafeId(deviceId)) {
+        throw new DeviceOperationError(
+          'TANDEM_ERR_VALIDATION',
+          'the topic is tandem/commands/{id}',
+        );
+      }
+      const command = parseCommand(message.payload);
+      await this.#authorize(userProperties, accessOf(command.op));
+      const result = await this.#operations.run(deviceId, toRequest(command));
+      status = result.status;
+      body = result.body ?? {};
+      if (command.op !== 'read' && command.op !== 'discover' && command.op !== 'read-composite') {
+        this.#o.logger.info({ deviceId, op: command.op }, 'device operation (mqtt command)');
+      }
+    } catch (e) {
+      const err = e instanceof DeviceOperationError ? e : fromLwm2mError(e, deviceId);
+      if (err.code === 'TANDEM_ERR_INTERNAL') {
+        this.#o.logger.error({ err: e, deviceId }, 'bridge: command failed');
+      }
+      status = err.statusCode;
+      body = err.body();
+    }
+    // MQTT 5.0 §4.10: no Response Topic, nobody to answer (the command still ran).
+    if (responseTopic === undefined || !mayRespondOn(responseTopic) || this.#closed) return;
+    await this.#o.broker.publish({
+      topic: responseTopic,
+      payload: Buffer.from(JSON.stringify(body)),
+      qos: message.qos === 0 ? 0 : 1,
+      retain: false,
+      properties: {
+        contentType: 'application/json',
+        payloadFormatIndicator: true,
+        // MQTT 5.0 §4.10.2: the response carries the request's Correlation Data.
+        ...(correlationData !== undefined ? { correlationData } : {}),
+        userProperties: [['status', String(status)]],
+      },
+    });
+  }
+
+  /** The API's rule: a token of the operation's role, or an anonymous read in development mode. */
+  async #authorize(
+    userProperties: readonly [string, string][] | undefined,
+    needed: ApiRole,
+  ): Promise<void> {
+    const header = userProperties?.find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    if (header === undefined) {
+      if (this.#o.anonymousReads && needed === 'read-only') return;
+      throw new DeviceOperationError(
+        'TANDEM_ERR_UNAUTHORIZED',
+        'this command needs the user property authorization: Bearer <token>',
+      );
+    }
+    const secret = /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    const token =
+      secret !== undefined && TOKEN68.test(secret) && this.#o.tokens
+        ? await resolveToken(this.#o.tokens, secret)
+        : undefined;
+    if (!token)
+      throw new DeviceOperationError('TANDEM_ERR_UNAUTHORIZED', 'unknown or revoked token');
+    if (!roleAllows(token.role, needed)) {
+      throw new DeviceOperationError(
+        'TANDEM_ERR_FORBIDDEN',
+        `a ${token.role} token may not run this command; it needs ${needed}`,
+      );
+    }
+  }
+}
+
+function parseCommand(payload: Buffer): Command {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new DeviceOperationError('TANDEM_ERR_BAD_REQUEST', 'the command is not JSON');
+  }
+  const parsed = commandSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new DeviceOperationError(
+      'TANDEM_ERR_VALIDATION',
+      `${field || 'command'}: ${issue.message}`,
+      field ? { field } : {},
+    );
+  }
+  return parsed.data;
+}
+
+function toRequest(c: Command): OperationRequest {
+  const format = parseFormat(c.format);
+  const common = {
+    ...(format !== undefined ? { format } : {}),
+    ...(c.timeout !== undefined ? { timeoutMs: c.timeout } : {}),
+  };
+  const path = c.path !== undefined ? { path: c.path } : {};
+  switch (c.op) {
+    case 'write': {
+      const body: Record<string, unknown> = {};
+      for (const k of ['value', 'values', 'resources'] as const) if (k in c) body[k] = c[k];
+      return { op: c.op, ...path, mode: c.mode ?? 'replace', body, ...common };
+    }
+    case 'create':
+      return {
+        op: c.op,
+        ...path,
+        body: { ...(c.id !== undefined ? { id: c.id } : {}), resources: c.resources ?? {} },
+        ...common,
+      };
+    case 'execute':
+      return { op: c.op, ...path, ...(c.arguments ? { arguments: c.arguments } : {}), ...common };
+    case 'write-attributes':
+      return { op: c.op, ...path, attributes: c.attributes ?? {}, ...common };
+    case 'cancel-observation':
+      return { op: c.op, ...path, active: c.active ?? false, ...common };
+    case 'read-composite':
+      return { op: c.op, paths: c.paths ?? [], ...common };
+    case 'write-composite':
+      return { op: c.op, body: { values: c.values }, ...common };
+    default:
+      return { op: c.op, ...path, ...common };
+  }
+}
+
+/** Responses never go where only the server publishes, nor to `$` topics. */
+function mayRespondOn(topic: string): boolean {
+  return (
+    !topic.startsWith('$') &&
+    (!topic.startsWith(BRIDGE_ROOT) || topic.startsWith('tandem/responses/'))
+  );
+}
+
+function timedLeaves(node: Lwm2mNode, path: Lwm2mPath, time: number | undefined): Lwm2mPathValue[] {
+  return flattenNode(node, path)
+    .filter((l) => l.value !== undefined)
+    .map((l) => (time === undefined ? l : { ...l, time }));
+}
+
+function registrationJson(r: Registration) {
+  return {
+    id: r.id,
+    lwm2mVersion: r.lwm2mVersion,
+    lifetime: r.lifetime,
+    binding: r.binding,
+    queueMode: r.queueMode,
+    objectLinks: r.objectLinks.map((l) => l.path),
+    registeredAt: new Date(r.registeredAt).toISOString(),
+  };
+}

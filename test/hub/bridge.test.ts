@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { describe, type TestContext, test } from 'node:test';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
+import { issueToken } from '../../src/hub/api-tokens.js';
+import {
+  DeviceObject,
+  Lwm2mClient,
+  SecurityObject,
+  type SensorInstance,
+  ServerObject,
+  TemperatureObject,
+} from '../../src/lwm2m/client/index.js';
+import type { Tandem } from '../../src/server/tandem.js';
+import { startTandem } from '../helpers/tandem.js';
+
+/** Our LwM2M client over UDP, not yet registered, closed when the test ends. */
+async function lwm2mDevice(t: TestContext, tandem: Tandem, name: string) {
+  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const endpoint = new CoapEndpoint(transport);
+  const port = tandem.address('coap')!.port;
+  const device = new Lwm2mClient({
+    endpoint,
+    server: udpPeer('127.0.0.1', port),
+    name,
+    objects: [
+      new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
+      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
+      new DeviceObject({ manufacturer: 'Tandem Labs', serialNumber: 'SN-7' }),
+      new TemperatureObject(),
+    ],
+  });
+  t.after(async () => {
+    device.close();
+    await endpoint.close();
+  });
+  return device;
+}
+
+/** An MQTT 5 application on Tandem's broker, with every message it receives in order. */
+async function application(
+  t: TestContext,
+  tandem: Tandem,
+  options: { username?: string; password?: string } = {},
+) {
+  const client: MqttClient = await mqtt.connectAsync(
+    `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
+    { protocolVersion: 5, reconnectPeriod: 0, ...options },
+  );
+  t.after(() => client.endAsync());
+  const received: IPublishPacket[] = [];
+  const waiters: { match: (p: IPublishPacket) => boolean; resolve: (p: IPublishPacket) => void }[] =
+    [];
+  client.on('message', (_topic, _payload, packet) => {
+    received.push(packet);
+    for (const w of [...waiters]) {
+      if (w.match(packet)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(packet);
+      }
+    }
+  });
+  /** The first message (received or to come) on `topic`. */
+  const next = (topic: string) =>
+    new Promise<IPublishPacket>((resolve) => {
+      const seen = received.find((p) => p.topic === topic);
+      if (seen) resolve(seen);
+      else waiters.push({ match: (p) => p.topic === topic, resolve });
+    });
+  return { client, received, next };
+}
+
+const json = (p: IPublishPacket) => JSON.parse(p.payload.toString()) as Record<string, unknown>;
+
+describe('bridge to applications (tandem/ topics)', () => {
+  test('an observed sensor value is published on tandem/devices/{id}/data{path} with its unit', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const app = await application(t, tandem);
+    await app.client.subscribeAsync('tandem/devices/+/data/#');
+    const operator = (await issueToken(tandem.store.tokens, 'operator')).token;
+    const http = `http://127.0.0.1:${tandem.address('http')!.port}`;
+    const observed = await fetch(`${http}/api/devices/dev1/3303/0/5700/observe`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator}` },
+    });
+    assert.equal(observed.status, 200);
+    (device.objects.get(3303)!.instances.get(0) as SensorInstance).measure(23.25);
+    const message = await app.next('tandem/devices/dev1/data/3303/0/5700');
+    const body = json(message);
+    assert.equal(typeof body.ts, 'string');
+    assert.ok(!Number.isNaN(Date.parse(body.ts as string)));
+    delete body.ts;
+    assert.deepEqual(body, {
+      path: '/3303/0/5700',
+      value: 23.25,
+      type: 'float',
+      unit: 'Cel',
+      name: 'Sensor Value',
+    });
+    assert.equal(message.properties?.contentType, 'application/json');
+  });
+
+  test('a Send is published value by value', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const app = await application(t, tandem);
+    await app.client.subscribeAsync('tandem/devices/dev1/data/#');
+    await device.send(['/3/0/0', '/3303/0/5700']);
+    const manufacturer = json(await app.next('tandem/devices/dev1/data/3/0/0'));
+    assert.equal(manufacturer.value, 'Tandem Labs');
+    assert.equal(manufacturer.name, 'Manufacturer');
+    const value = json(await app.next('tandem/devices/dev1/data/3303/0/5700'));
+    assert.equal(value.value, 20);
+  });
+
+  test('registration and de-registration are published on tandem/devices/{id}/events/...', async (t) => {
+    const tandem = await startTandem(t);
+    const app = await application(t, tandem);
+    await app.client.subscribeAsync('tandem/devices/+/events/#');
+    const device = await lwm2mDevice(t, tandem, 'dev2');
+    await device.register();
+    const registered = json(await app.next('tandem/devices/dev2/events/registered'));
+    assert.equal(registered.event, 'registered');
+    assert.equal(registered.deviceId, 'dev2');
+    const registration = registered.registration as Record<string, unknown>;
+    assert.equal(registration.lwm2mVersion, '1.1');
+    assert.equal(registration.lifetime, 300);
+    assert.ok((registration.objectLinks as string[]).includes('/3303/0'));
+    await device.deregister();
+    const deregistered = json(await app.next('tandem/devices/dev2/events/deregistered'));
+    assert.equal(deregistered.registrationId, registration.id);
+  });
+
+  test('a command over MQTT 5 request/response reads /3/0/0 and answers with the correlation data', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const app = await application(t, tandem);
+    // Subscribed to the commands too: they must not be routed (the token they may carry).
+    await app.client.subscribeAsync(['app/responses', 'tandem/commands/#']);
+    const correlationData = Buffer.from('request-42');
+    await app.client.publishAsync(
+      'tandem/commands/dev1',
+      JSON.stringify({ op: 'read', path: '/3/0/0' }),
+      { qos: 1, properties: { responseTopic: 'app/responses', correlationData } },
+    );
+    const response = await app.next('app/responses');
+    assert.deepEqual(response.properties?.correlationData, correlationData);
+    assert.deepEqual(json(response), {
+      path: '/3/0/0',
+      value: 'Tandem Labs',
+      type: 'string',
+      name: 'Manufacturer',
+    });
+    assert.deepEqual({ ...response.properties?.userProperties }, { status: '200' });
+    assert.deepEqual(
+      app.received.map((p) => p.topic),
+      ['app/responses'],
+      'the command itself was not routed',
+    );
+  });
+
+  test('commands that change a device need an operator token in the authorization user property', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const app = await application(t, tandem);
+    await app.client.subscribeAsync('app/#');
+    const write = JSON.stringify({ op: 'write', path: '/3/0/14', value: '+01:00' });
+    await app.client.publishAsync('tandem/commands/dev1', write, {
+      qos: 1,
+      properties: { responseTopic: 'app/anonymous', correlationData: Buffer.from('1') },
+    });
+    const refused = json(await app.next('app/anonymous'));
+    assert.equal(refused.statusCode, 401);
+    assert.equal(refused.code, 'TANDEM_ERR_UNAUTHORIZED');
+
+    const readOnly = (await issueToken(tandem.store.tokens, 'read-only')).token;
+    await app.client.publishAsync('tandem/commands/dev1', write, {
+      qos: 1,
+      properties: {
+        responseTopic: 'app/read-only',
+        correlationData: Buffer.from('2'),
+        userProperties: { authorization: `Bearer ${readOnly}` },
+      },
+    });
+    assert.equal(json(await app.next('app/read-only')).code, 'TANDEM_ERR_FORBIDDEN');
+
+    const operator = (await issueToken(tandem.store.tokens, 'operator')).token;
+    await app.client.publishAsync('tandem/commands/dev1', write, {
+      qos: 1,
+      properties: {
+        responseTopic: 'app/operator',
+        correlationData: Buffer.from('3'),
+        userProperties: { authorization: `Bearer ${operator}` },
+      },
+    });
+    const written = await app.next('app/operator');
+    assert.deepEqual(json(written), {});
+    assert.deepEqual({ ...written.properties?.userProperties }, { status: '204' });
+    const read = await tandem.lwm2m.server.read('dev1', { path: '/3/0/14' });
+    assert.equal((read.content as { value: { value: unknown } }).value.value, '+01:00');
+
+    // A device error comes back in the API's error shape, with its CoAP code.
+    await app.client.publishAsync(
+      'tandem/commands/dev1',
+      JSON.stringify({ op: 'read', path: '/3/0/999' }),
+      { qos: 1, properties: { responseTopic: 'app/missing', correlationData: Buffer.from('4') } },
+    );
+    const missing = json(await app.next('app/missing'));
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.coapCode, '4.04');
+  });
+
+  test('nobody but Tandem publishes under tandem/devices/, and devices send no commands', async (t) => {
+    const tandem = await startTandem(t);
+    await tandem.devices.create({
+      id: 'pump',
+      protocol: 'mqtt',
+      credentials: { mqtt: { username: 'pump', password: 'pump-secret' } },
+    });
+    const pump = await application(t, tandem, { username: 'pump', password: 'pump-secret' });
+    const notAuthorized = (err: unknown) => (err as { code?: number }).code === 0x87;
+    await assert.rejects(
+      pump.client.publishAsync('tandem/devices/pump/data/3/0/0', '{}', { qos: 1 }),
+      notAuthorized,
+    );
+    await assert.rejects(
+      pump.client.publishAsync('tandem/commands/pump', '{"op":"read","path":"/3/0/0"}', {
+        qos: 1,
+      }),
+      notAuthorized,
+    );
+    // Its own namespace is still its own (devices/%d/#).
+    await pump.client.publishAsync('devices/pump/temperature', '21', { qos: 1 });
+    const anonymous = await application(t, tandem);
+    await assert.rejects(
+      anonymous.client.publishAsync('tandem/devices/dev1/events/registered', '{}', { qos: 1 }),
+      notAuthorized,
+    );
+  });
+});
