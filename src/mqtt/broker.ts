@@ -107,6 +107,11 @@ export class MqttBroker {
     return true;
   }
 
+  /** Whether a client with this identifier is connected right now. */
+  isConnected(clientId: string): boolean {
+    return this.#engine.sessions.get(clientId)?.outlet !== undefined;
+  }
+
   /** Plain counters (a snapshot). */
   get stats(): MqttBrokerStats {
     return this.#engine.snapshot();

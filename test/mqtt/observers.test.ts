@@ -15,6 +15,8 @@ describe('observer hooks and administrative disconnect', () => {
     });
     try {
       const c = await tb.client({ clientId: 'obs' });
+      assert.equal(tb.broker.isConnected('obs'), true);
+      assert.equal(tb.broker.isConnected('nobody'), false);
       await c.publishAsync('o/t', 'hi', { qos: 1 });
       await c.endAsync();
       await waitFor(() => events.length === 3, 'disconnect event');
