@@ -1,0 +1,239 @@
+import { Command, InvalidArgumentError } from 'commander';
+import {
+  FleetOptionsError,
+  type FleetSnapshot,
+  type FleetSummary,
+  SimFleet,
+  socketShortfall,
+} from '../../sim/index.js';
+import { EXIT } from '../exit-codes.js';
+
+const HELP_FOOTER = `
+Endpoint names (and MQTT client ids) are <endpoint-prefix><index>: LwM2M devices take the
+indexes 0..N-1 and MQTT devices the ones after them. With --psk-prefix, LwM2M device i uses the
+PSK identity <psk-prefix><i> and the key --psk-key (hex), for coaps:// and for a coaps://
+Bootstrap-Server. MQTT devices publish JSON on devices/<id>/telemetry; with
+--mqtt-username-prefix, device i logs in as <prefix><i> with --mqtt-password.
+
+Each simulated device has its own socket: the open-file limit (ulimit -n) must exceed the
+number of devices.
+
+On a terminal a progress line is redrawn; a summary is printed at the end (one JSON object on
+stdout with --json). Ctrl-C or SIGTERM stops cleanly: LwM2M devices de-register, MQTT devices
+disconnect, the summary is printed.
+
+Exit codes: 0 done, 1 no device could register or connect (or the server could not be
+resolved), 2 invalid command line or too low an open-file limit.`;
+
+const count = (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('not a count');
+  return n;
+};
+
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('not a positive number');
+  return n;
+};
+
+const fraction = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('not a non-negative number');
+  return n;
+};
+
+const hex = (value: string): Buffer => {
+  if (!/^([0-9a-fA-F]{2})+$/.test(value)) throw new InvalidArgumentError('not hex bytes');
+  return Buffer.from(value, 'hex');
+};
+
+interface SimFlags {
+  lwm2m: number;
+  lwm2mUrl?: string;
+  pskPrefix?: string;
+  pskKey?: Buffer;
+  bootstrapUrl?: string;
+  mqtt: number;
+  mqttUrl?: string;
+  mqttUsernamePrefix?: string;
+  mqttPassword?: string;
+  endpointPrefix: string;
+  duration?: number;
+  rate?: number;
+  queueMode?: boolean;
+  sleep?: number;
+  churn?: number;
+  lifetime?: number;
+  seed?: number;
+  json?: boolean;
+}
+
+/** `tandem sim`: a fleet of simulated LwM2M and MQTT devices against a running server. */
+export function simCommand(): Command {
+  const command = new Command('sim')
+    .description('simulate a fleet of LwM2M and MQTT devices against a running server')
+    .exitOverride()
+    .option('--lwm2m <n>', 'number of LwM2M devices', count, 0)
+    .option('--lwm2m-url <url>', 'coap://host:port or coaps://host:port', 'coap://127.0.0.1:5683')
+    .option('--psk-prefix <prefix>', 'PSK identity of device i is <prefix><i>')
+    .option('--psk-key <hex>', 'the PSK of every device, hex', hex)
+    .option('--bootstrap-url <url>', 'bootstrap first: coap:// or coaps:// Bootstrap-Server')
+    .option('--mqtt <n>', 'number of plain MQTT devices', count, 0)
+    .option('--mqtt-url <url>', 'mqtt://host:port', 'mqtt://127.0.0.1:1883')
+    .option('--mqtt-username-prefix <prefix>', 'MQTT user name of device i is <prefix><i>')
+    .option('--mqtt-password <password>', 'MQTT password of every device')
+    .option('--endpoint-prefix <prefix>', 'endpoint names are <prefix><index>', 'sim-')
+    .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)', positive)
+    .option('--rate <r>', 'devices started per second (default 100)', positive)
+    .option('--queue-mode', 'LwM2M queue mode: register with Q, sleep, wake every --sleep')
+    .option('--sleep <seconds>', 'seconds a queue-mode device sleeps (default 300)', positive)
+    .option(
+      '--churn <f>',
+      'fraction of the fleet that drops off and comes back per minute',
+      fraction,
+    )
+    .option('--lifetime <seconds>', 'LwM2M registration lifetime (default 300)', positive)
+    .option('--seed <n>', 'seed of the random walks, phases and churn', count)
+    .option('--json', 'print the summary as one JSON object')
+    .addHelpText('after', HELP_FOOTER)
+    .action(async (flags: SimFlags) => {
+      process.exitCode = await run(flags);
+    });
+  return command;
+}
+
+async function run(flags: SimFlags): Promise<number> {
+  const shortfall = socketShortfall(flags.lwm2m + flags.mqtt);
+  if (shortfall) {
+    process.stderr.write(`tandem sim: ${shortfall}\n`);
+    return EXIT.config;
+  }
+  let fleet: SimFleet;
+  try {
+    fleet = new SimFleet({
+      lwm2m: flags.lwm2m,
+      mqtt: flags.mqtt,
+      lwm2mUrl: flags.lwm2mUrl,
+      pskPrefix: flags.pskPrefix,
+      pskKey: flags.pskKey,
+      bootstrapUrl: flags.bootstrapUrl,
+      mqttUrl: flags.mqttUrl,
+      mqttUsernamePrefix: flags.mqttUsernamePrefix,
+      mqttPassword: flags.mqttPassword,
+      endpointPrefix: flags.endpointPrefix,
+      rate: flags.rate,
+      queueMode: flags.queueMode ?? false,
+      sleepSeconds: flags.sleep,
+      churn: flags.churn,
+      lifetime: flags.lifetime,
+      seed: flags.seed,
+    });
+  } catch (err) {
+    if (err instanceof FleetOptionsError) {
+      process.stderr.write(`tandem sim: ${err.message}\n`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+  try {
+    await fleet.start();
+  } catch (err) {
+    process.stderr.write(`tandem sim: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
+
+  const progress = flags.json ? undefined : startProgress(fleet);
+  const summary = await new Promise<FleetSummary>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      progress?.stop();
+      // A second Ctrl-C while the devices de-register ends at once.
+      process.once('SIGINT', () => process.exit(EXIT.failure));
+      fleet.stop().then(resolve);
+    };
+    const onSignal = () => stop();
+    const timer =
+      flags.duration === undefined ? undefined : setTimeout(stop, flags.duration * 1000);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(formatSummary(summary));
+  const noLwm2m = flags.lwm2m > 0 && summary.lwm2m.peakRegistered === 0;
+  const noMqtt = flags.mqtt > 0 && summary.mqtt.peakConnected === 0;
+  return noLwm2m || noMqtt ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * The live line: on a terminal redrawn in place (at most 4 times a second), otherwise a plain
+ * line every 10 seconds so that logs stay readable.
+ */
+function startProgress(fleet: SimFleet): { stop(): void } {
+  const tty = process.stdout.isTTY === true;
+  const history: FleetSnapshot[] = [];
+  const timer = setInterval(
+    () => {
+      const snap = fleet.snapshot();
+      history.push(snap);
+      // Messages per second over the last second or so.
+      while (history.length > 1 && snap.elapsedSeconds - history[0]!.elapsedSeconds > 1.5) {
+        history.shift();
+      }
+      const first = history[0]!;
+      const span = snap.elapsedSeconds - first.elapsedSeconds;
+      const rate = span > 0 ? Math.round((snap.messages - first.messages) / span) : 0;
+      const line = progressLine(fleet, snap, rate);
+      if (tty) process.stdout.write(`\r${line}\x1b[K`);
+      else process.stdout.write(`${line}\n`);
+    },
+    tty ? 250 : 10_000,
+  );
+  return {
+    stop() {
+      clearInterval(timer);
+      if (tty) process.stdout.write('\n');
+    },
+  };
+}
+
+function progressLine(fleet: SimFleet, s: FleetSnapshot, rate: number): string {
+  const c = s.counters;
+  const o = fleet.options;
+  const parts = [`${Math.floor(s.elapsedSeconds)}s`];
+  if (o.lwm2m > 0) {
+    parts.push(`lwm2m ${c.lwm2mConnected}/${o.lwm2m} connected ${c.lwm2mRegistered} registered`);
+  }
+  if (o.mqtt > 0) parts.push(`mqtt ${c.mqttConnected}/${o.mqtt} connected`);
+  parts.push(`${rate} msg/s`, `${c.errors} errors`);
+  return parts.join(' | ');
+}
+
+function formatSummary(s: FleetSummary): string {
+  const l = s.lwm2m;
+  const m = s.mqtt;
+  const lines = [
+    `simulated ${s.durationSeconds}s`,
+    `  lwm2m: ${l.started}/${l.devices} started, ${l.peakRegistered} registered at peak, ` +
+      `${l.registrations} registrations, ${l.deregistrations} de-registrations, ` +
+      `${l.updates} updates, ${l.bootstraps} bootstraps, ${l.reboots} reboots, ` +
+      `${l.firmwareUpdates} firmware updates (${l.firmwareFailures} failed)`,
+    `  mqtt: ${m.started}/${m.devices} started, ${m.peakConnected} connected at peak, ` +
+      `${m.published} messages published`,
+    `  messages: ${s.messages.total} (${s.messages.perSecond}/s): coap in ${s.messages.coapIn}, ` +
+      `out ${s.messages.coapOut}, ${s.messages.coapTimeouts} timeouts; mqtt out ${s.messages.mqttOut}`,
+    `  churned: ${s.churned}`,
+    `  process: ${s.process.rssMb} MB RSS, ${s.process.heapUsedMb} MB heap, ` +
+      `${s.process.cpuSeconds}s CPU (${s.process.cpuPercent}%)`,
+    `  errors: ${s.errors.count}`,
+    ...s.errors.samples.map((e) => `    ${e}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { FleetSummary } from '../../src/sim/index.js';
+import { startTandem } from '../helpers/tandem.js';
+import { names, registeredCount, until } from './helpers.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const TSX = import.meta.resolve('tsx');
+
+/** `tandem sim ...` from its sources (as test/cli/cli.test.ts runs the CLI). */
+function sim(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'sim', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function finish(child: ChildProcess) {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+describe('tandem sim', () => {
+  test('sim --lwm2m 5 --mqtt 2 --duration 3 --json prints one JSON summary and exits 0', async (t) => {
+    const tandem = await startTandem(t);
+    const { code, stdout, stderr } = await finish(
+      sim([
+        '--lwm2m',
+        '5',
+        '--mqtt',
+        '2',
+        '--duration',
+        '3',
+        '--json',
+        '--lwm2m-url',
+        `coap://127.0.0.1:${tandem.address('coap')!.port}`,
+        '--mqtt-url',
+        `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
+      ]),
+    );
+    assert.equal(code, 0, stderr);
+    const summary = JSON.parse(stdout) as FleetSummary;
+    assert.equal(summary.lwm2m.devices, 5);
+    assert.equal(summary.lwm2m.peakRegistered, 5);
+    assert.equal(summary.lwm2m.deregistrations, 5);
+    assert.equal(summary.mqtt.peakConnected, 2);
+    assert.ok(summary.messages.total > 0);
+    assert.equal(summary.errors.count, 0, summary.errors.samples.join('\n'));
+    assert.equal(await registeredCount(tandem, names('sim-', 0, 5)), 0, 'all de-registered');
+  });
+
+  test('SIGTERM stops cleanly: the devices de-register and the summary is printed', async (t) => {
+    const tandem = await startTandem(t);
+    const child = sim([
+      '--lwm2m',
+      '3',
+      '--endpoint-prefix',
+      'term-',
+      '--lwm2m-url',
+      `coap://127.0.0.1:${tandem.address('coap')!.port}`,
+    ]);
+    const done = finish(child);
+    await until(
+      '3 registrations',
+      async () => (await registeredCount(tandem, names('term-', 0, 3))) === 3,
+    );
+    child.kill('SIGTERM');
+    const { code, stdout } = await done;
+    assert.equal(code, 0);
+    assert.match(stdout, /lwm2m: 3\/3 started, 3 registered at peak/);
+    assert.match(stdout, /3 de-registrations/);
+    assert.equal(await registeredCount(tandem, names('term-', 0, 3)), 0);
+  });
+
+  test('an invalid command line exits 2 with the reason', async () => {
+    const bad = await finish(sim(['--lwm2m', 'many']));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--lwm2m/);
+    const noKey = await finish(sim(['--lwm2m', '1', '--lwm2m-url', 'coaps://127.0.0.1:5684']));
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /--psk-prefix and --psk-key/);
+  });
+
+  test('a server that never answers: no device registers, exit 1', async () => {
+    // Port 9 (discard) on loopback: nothing answers CoAP there.
+    const r = await finish(
+      sim(['--lwm2m', '1', '--lwm2m-url', 'coap://127.0.0.1:9', '--duration', '1', '--json']),
+    );
+    assert.equal(r.code, 1);
+    assert.equal((JSON.parse(r.stdout) as FleetSummary).lwm2m.peakRegistered, 0);
+  });
+});
