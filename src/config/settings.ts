@@ -143,4 +143,10 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** `TANDEM_*` variables read elsewhere than this table; anything else unknown is reported. */
-export const OTHER_ENV = new Set(['TANDEM_CONFIG', 'TANDEM_ADMIN_TOKEN']);
+export const OTHER_ENV = new Set([
+  'TANDEM_CONFIG',
+  'TANDEM_ADMIN_TOKEN',
+  // Read by the operator commands (tandem devices, tokens), not by the server.
+  'TANDEM_URL',
+  'TANDEM_TOKEN',
+]);

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.js';
 import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
+import { DtlsServerTransport } from '../dtls/server-transport.js';
 import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
@@ -164,12 +165,17 @@ export class Tandem {
       this.#devices = new DeviceRegistry({
         store: this.#store.devices,
         psk: this.psk,
-        // The registry has closed the MQTT connections it knows of. DTLS sessions that a
-        // revoked PSK, RPK or certificate opened stay up until the DTLS server can close them
-        // by identity (not yet in src/dtls); persistent MQTT sessions of a deleted device stay
-        // in the broker until they expire.
-        onRevoke: (deviceId, kinds) =>
-          this.logger.info({ deviceId, kinds }, 'device credentials revoked'),
+        // The registry has closed the MQTT connections it knows of; the DTLS sessions that a
+        // revoked PSK opened are closed here. Sessions of revoked raw public keys and
+        // certificates stay until they end (their new registrations are refused), and
+        // persistent MQTT sessions of a deleted device stay in the broker until they expire.
+        onRevoke: (deviceId, kinds) => {
+          const closed = kinds.includes('psk') ? this.#closeDtlsSessions(deviceId) : 0;
+          this.logger.info(
+            { deviceId, kinds, dtlsSessionsClosed: closed },
+            'device credentials revoked',
+          );
+        },
         onListenerError: (err, event) =>
           this.logger.error({ err, event }, 'a device event listener failed'),
       });
@@ -345,6 +351,23 @@ export class Tandem {
     for (const [name, l] of this.#coap.listeners) {
       this.#addresses.set(name, { host: l.host, port: l.port });
     }
+  }
+
+  /**
+   * Closes the DTLS sessions of a device's PSK on every DTLS listener: sessions whose identity
+   * belongs to the device or, once the registry has forgotten it, to no device at all.
+   */
+  #closeDtlsSessions(deviceId: string): number {
+    let closed = 0;
+    for (const { endpoint } of this.#coap?.listeners.values() ?? []) {
+      if (!(endpoint.transport instanceof DtlsServerTransport)) continue;
+      closed += endpoint.transport.server.revoke((identity) => {
+        if (identity?.kind !== 'psk') return false;
+        const owner = this.psk.deviceOf(identity.identity);
+        return owner === undefined || owner === deviceId;
+      });
+    }
+    return closed;
   }
 
   #startLwm2m(): void {

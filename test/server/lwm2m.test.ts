@@ -7,6 +7,7 @@ import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
 import { DtlsClientTransport } from '../../src/dtls/client-transport.js';
+import type { DtlsServerTransport } from '../../src/dtls/server-transport.js';
 import {
   DeviceObject,
   Lwm2mClient,
@@ -172,5 +173,21 @@ describe('LwM2M server in Tandem', () => {
       path: '/3/0/0',
     });
     assert.equal(manufacturer[0]?.value, 'Tandem Labs');
+  });
+
+  test('deleting a device closes the DTLS sessions of its PSK at once', async (t) => {
+    const tandem = await startTandem(t, { host: '0.0.0.0' });
+    await tandem.devices.create({
+      id: 'dev-gone',
+      protocol: 'lwm2m',
+      credentials: { psk: { identity: 'dev-gone', key: PSK_KEY.toString('hex') } },
+    });
+    const device = dtlsClient(t, tandem, 'dev-gone', { identity: 'dev-gone', key: PSK_KEY });
+    await device.register();
+    const dtls = tandem.coap.listeners.get('coaps')!.endpoint.transport as DtlsServerTransport;
+    const closedBefore = dtls.stats.sessionsClosed;
+    await tandem.devices.delete('dev-gone');
+    assert.equal(dtls.stats.sessionsClosed, closedBefore + 1, 'its session was closed');
+    assert.equal(await tandem.lwm2m.server.getRegistration('dev-gone'), undefined);
   });
 });
