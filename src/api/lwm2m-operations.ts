@@ -37,6 +37,8 @@ export const OPERATIONS = [
   'write-attributes',
   'read-composite',
   'write-composite',
+  'observe-composite',
+  'cancel-composite-observation',
 ] as const;
 
 export type OperationName = (typeof OPERATIONS)[number];
@@ -46,7 +48,7 @@ export interface OperationRequest {
   readonly op: OperationName;
   /** Every operation but the composite ones. */
   readonly path?: string;
-  /** read-composite. */
+  /** read-composite, observe-composite, cancel-composite-observation. */
   readonly paths?: readonly string[];
   /** write: replace (PUT, the default) or partial update (PATCH). */
   readonly mode?: 'replace' | 'update';
@@ -177,6 +179,24 @@ export class DeviceOperations {
       throw invalid(`${r.op} applies to ${allowed}, not to ${path}`, 'path');
     }
     const p = path?.toString() ?? '/';
+    const compositePaths = () => {
+      const list = r.paths ?? [];
+      if (list.length === 0) throw invalid('paths: at least one path', 'paths');
+      return list.map((x, i) => parsePath(x, `paths.${i}`));
+    };
+    const nodesJson = async (
+      paths: readonly Lwm2mPath[],
+      content: ReadonlyMap<string, Lwm2mNode | undefined>,
+    ) => {
+      for (const [q, node] of content)
+        if (node) units.learn(reg.endpoint, node, Lwm2mPath.parse(q));
+      const nodes: Record<string, NodeJson | null> = {};
+      for (const q of paths) {
+        const node = content.get(q.toString());
+        nodes[q.toString()] = node ? await json(node, q) : null;
+      }
+      return nodes;
+    };
     const check = (what: string, response: Lwm2mResponse) => {
       if (!response.isSuccess) throw deviceAnswered(what, response.code, p, response.errorMessage);
     };
@@ -291,19 +311,47 @@ export class DeviceOperations {
         return { status: 204 };
       }
       case 'read-composite': {
-        const list = r.paths ?? [];
-        if (list.length === 0) throw invalid('paths: at least one path', 'paths');
-        const paths = list.map((x, i) => parsePath(x, `paths.${i}`));
+        const paths = compositePaths();
         const res = await bounded(server.readComposite(reg, { paths, ...format }, options));
         check('Read-Composite', res);
-        const nodes: Record<string, NodeJson | null> = {};
-        for (const [q, node] of res.content)
-          if (node) units.learn(reg.endpoint, node, Lwm2mPath.parse(q));
-        for (const q of paths) {
-          const node = res.content.get(q.toString());
-          nodes[q.toString()] = node ? await json(node, q) : null;
+        return { status: 200, body: { nodes: await nodesJson(paths, res.content) } };
+      }
+      case 'observe-composite': {
+        const paths = compositePaths();
+        const res = await bounded(
+          server.observeComposite(reg, { paths, ...format }, options),
+          (late) => {
+            if (late.observation)
+              void server.cancelObservation(late.observation.id).catch(() => {});
+          },
+        );
+        check('Observe-Composite', res);
+        return {
+          status: 200,
+          body: {
+            nodes: await nodesJson(paths, res.compositeContent ?? new Map()),
+            ...(res.observation ? { observation: { id: res.observation.id } } : {}),
+          },
+        };
+      }
+      case 'cancel-composite-observation': {
+        const wanted = compositePaths()
+          .map((q) => q.toString())
+          .sort()
+          .join(',');
+        const found = server
+          .observations(reg.endpoint)
+          .filter((o) => o.composite && [...o.paths].sort().join(',') === wanted);
+        if (found.length === 0) {
+          throw new DeviceOperationError(
+            'TANDEM_ERR_OBSERVATION_NOT_FOUND',
+            `no composite observation of ${wanted} on ${reg.endpoint}`,
+          );
         }
-        return { status: 200, body: { nodes } };
+        for (const o of found) {
+          await bounded(server.cancelObservation(o.id, { active: r.active ?? false }));
+        }
+        return { status: 204 };
       }
       case 'write-composite': {
         const values = compositeValuesFrom(

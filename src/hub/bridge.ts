@@ -383,7 +383,10 @@ function toRequest(c: Command): OperationRequest {
     case 'cancel-observation':
       return { op: c.op, ...path, active: c.active ?? false, ...common };
     case 'read-composite':
+    case 'observe-composite':
       return { op: c.op, paths: c.paths ?? [], ...common };
+    case 'cancel-composite-observation':
+      return { op: c.op, paths: c.paths ?? [], active: c.active ?? false, ...common };
     case 'write-composite':
       return { op: c.op, body: { values: c.values }, ...common };
     default:

@@ -70,7 +70,7 @@ async function setup(t: TestContext, name = 'dev1') {
       json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
     };
   };
-  return { tandem, device, call, rebooted: () => rebooted };
+  return { tandem, device, endpoint, call, rebooted: () => rebooted };
 }
 
 const sensor = (device: Lwm2mClient) =>
@@ -271,6 +271,41 @@ describe('live operations on an LwM2M device (REST)', () => {
     assert.equal(again.json!.code, 'TANDEM_ERR_OBSERVATION_NOT_FOUND');
   });
 
+  test('observe-composite watches several paths; the observations are listed and cancelled', async (t) => {
+    const { call, device, tandem } = await setup(t);
+    const observed = await call(
+      'POST',
+      '/api/devices/dev1/composite/observe?paths=/3303/0/5700,/3/0/9',
+      {
+        as: 'operator',
+      },
+    );
+    assert.equal(observed.status, 200);
+    const nodes = observed.json!.nodes as Record<string, { value: unknown }>;
+    assert.equal(nodes['/3303/0/5700']!.value, 20);
+    assert.equal(nodes['/3/0/9']!.value, 100);
+    const id = (observed.json!.observation as { id: string }).id;
+    const listed = await call('GET', '/api/devices/dev1/observations');
+    assert.deepEqual(listed.json, {
+      observations: [{ id, paths: ['/3303/0/5700', '/3/0/9'], composite: true }],
+    });
+    const notified = once(tandem.lwm2m.server, 'notification');
+    sensor(device).measure(30);
+    const [event] = (await notified) as [{ compositeContent?: ReadonlyMap<string, unknown> }];
+    assert.ok(event.compositeContent?.has('/3303/0/5700'));
+    const cancelled = await call(
+      'DELETE',
+      '/api/devices/dev1/composite/observe?paths=/3/0/9,/3303/0/5700',
+      {
+        as: 'operator',
+      },
+    );
+    assert.equal(cancelled.status, 204);
+    assert.deepEqual((await call('GET', '/api/devices/dev1/observations')).json, {
+      observations: [],
+    });
+  });
+
   test('reads and writes several paths at once (composite, LwM2M 1.1)', async (t) => {
     const { call } = await setup(t);
     const read = await call('GET', '/api/devices/dev1/composite?paths=/3/0/0,/3303/0/5700');
@@ -323,6 +358,17 @@ describe('live operations on an LwM2M device (REST)', () => {
     assert.equal(offline.json!.code, 'TANDEM_ERR_DEVICE_NOT_REGISTERED');
     const badPath = await call('GET', '/api/devices/dev1/3/x');
     assert.equal(badPath.status, 400);
+  });
+
+  test('a device that does not answer within ?timeout is a 504 TANDEM_ERR_DEVICE_TIMEOUT', async (t) => {
+    const { call, endpoint } = await setup(t);
+    // The device goes silent: its socket is closed, the registration stays.
+    await endpoint.close();
+    const res = await call('GET', '/api/devices/dev1/3/0/0?timeout=300');
+    assert.equal(res.status, 504);
+    assert.equal(res.json!.code, 'TANDEM_ERR_DEVICE_TIMEOUT');
+    const tooLong = await call('GET', '/api/devices/dev1/3/0/0?timeout=600001');
+    assert.equal(tooLong.status, 400);
   });
 
   test('read-only tokens read but may not write, execute or observe; operators may', async (t) => {

@@ -16,6 +16,9 @@
  * | PUT    /{o}[/{i}[/{r}[/{ri}]]]/attributes        | Write-Attributes                  | operator  |
  * | GET    /composite?paths=/3/0/0,/3303/0/5700      | Read-Composite                    | read-only |
  * | PUT    /composite                                | Write-Composite                   | operator  |
+ * | POST   /composite/observe?paths=...              | Observe-Composite                 | operator  |
+ * | DELETE /composite/observe?paths=...              | Cancel it                         | operator  |
+ * | GET    /observations                             | the device's active observations  | read-only |
  *
  * A sleeping queue-mode device: the request waits for it up to `?timeout` (default 30 s), then
  * answers 504 TANDEM_ERR_DEVICE_TIMEOUT and is withdrawn. No 202: until commands are queued
@@ -48,6 +51,8 @@ import {
   executeBodySchema,
   levelParams,
   NODE_SCHEMAS,
+  observationsSchema,
+  observedCompositeSchema,
   observedSchema,
   operationQuery,
   writeSchema,
@@ -90,6 +95,12 @@ function attributesFrom(query: Query, body: unknown): NotificationAttributes {
   }
   return { ...out, ...(body as NotificationAttributes | undefined) };
 }
+
+const activeQuery = {
+  type: 'boolean',
+  default: false,
+  description: 'tell the device now (GET with Observe=1); else the next notification is refused',
+};
 
 export const deviceOperationRoutes: FastifyPluginAsync<{
   lwm2m: Lwm2mServer;
@@ -250,14 +261,7 @@ export const deviceOperationRoutes: FastifyPluginAsync<{
       'cancel-observation',
       `Cancel the observations of ${what}`,
       {
-        query: {
-          active: {
-            type: 'boolean',
-            default: false,
-            description:
-              'tell the device now (GET with Observe=1); else the next notification is refused',
-          },
-        },
+        query: { active: activeQuery },
         success: { 204: { type: 'null' } },
       },
       (r) => ({ path: pathOf(r.params), active: r.query.active ?? false }),
@@ -295,6 +299,52 @@ export const deviceOperationRoutes: FastifyPluginAsync<{
       success: { 200: compositeReadSchema },
     },
     (r) => ({ paths: (r.query.paths ?? '').split(',').filter((p) => p.trim() !== '') }),
+  );
+  const pathsQuery = {
+    paths: {
+      type: 'string',
+      minLength: 2,
+      description: 'comma-separated paths, e.g. /3/0/0,/3303/0/5700',
+    },
+  };
+  const pathsOf = (r: Req) => (r.query.paths ?? '').split(',').filter((p) => p.trim() !== '');
+  route(
+    'POST',
+    0,
+    '/composite/observe',
+    'observe-composite',
+    'Observe-Composite (LwM2M 1.1): one observation of several paths; answers their values',
+    { query: pathsQuery, success: { 200: observedCompositeSchema } },
+    (r) => ({ paths: pathsOf(r) }),
+  );
+  route(
+    'DELETE',
+    0,
+    '/composite/observe',
+    'cancel-composite-observation',
+    'Cancel the composite observations of exactly these paths',
+    { query: { ...pathsQuery, active: activeQuery }, success: { 204: { type: 'null' } } },
+    (r) => ({ paths: pathsOf(r), active: r.query.active ?? false }),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/api/devices/:id/observations',
+    {
+      config: { access: 'read-only' },
+      schema: {
+        summary: "The device's active observations (Observe and Observe-Composite)",
+        tags: ['device operations'],
+        security: BEARER,
+        params: levelParams(0),
+        response: { 200: observationsSchema, ...errorResponses },
+      },
+    },
+    async (request) => ({
+      observations: opts.lwm2m.observations(request.params.id).map((o) => ({
+        id: o.id,
+        paths: o.paths,
+        composite: o.composite,
+      })),
+    }),
   );
   route(
     'PUT',

@@ -87,6 +87,31 @@ export function observedSchema(level: number) {
   };
 }
 
+export const observedCompositeSchema = {
+  type: 'object',
+  required: ['nodes'],
+  properties: { ...compositeNodes(), observation },
+} as const;
+
+export const observationsSchema = {
+  type: 'object',
+  required: ['observations'],
+  properties: {
+    observations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'paths', 'composite'],
+        properties: {
+          id: { type: 'string' },
+          paths: { type: 'array', items: { type: 'string' } },
+          composite: { type: 'boolean' },
+        },
+      },
+    },
+  },
+} as const;
+
 export const discoverSchema = {
   type: 'object',
   required: ['path', 'links'],
@@ -110,10 +135,8 @@ export const discoverSchema = {
   },
 } as const;
 
-export const compositeReadSchema = {
-  type: 'object',
-  required: ['nodes'],
-  properties: {
+function compositeNodes() {
+  return {
     nodes: {
       type: 'object',
       description: 'requested path → node (null where the device had nothing)',
@@ -121,7 +144,13 @@ export const compositeReadSchema = {
         anyOf: [{ type: 'null' }, objectSchema, instanceSchema, resourceSchema],
       },
     },
-  },
+  };
+}
+
+export const compositeReadSchema = {
+  type: 'object',
+  required: ['nodes'],
+  properties: compositeNodes(),
 } as const;
 
 export const compositeWriteSchema = {
