@@ -117,8 +117,11 @@ export class Bridge {
   readonly #o: BridgeOptions;
   readonly #operations: DeviceOperations;
   readonly #unsubscribe: (() => void)[] = [];
-  /** Publishes go out one after the other, so a retained last value is the last one. */
-  #chain: Promise<void> = Promise.resolve();
+  /**
+   * Each device's publishes go out one after the other (a retained last value is the last
+   * one); devices do not wait for each other.
+   */
+  readonly #chains = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(options: BridgeOptions) {
@@ -211,7 +214,7 @@ export class Bridge {
     const server = this.#o.lwm2m;
     const units = sensorUnitsOf(server);
     const now = this.#o.clock.now();
-    this.#enqueue(async () => {
+    this.#enqueue(endpoint, async () => {
       const reg = await server.getRegistration(endpoint);
       if (!reg) return;
       const model = server.modelOf(reg);
@@ -232,7 +235,9 @@ export class Bridge {
     if (!this.#bridged(endpoint)) return;
     const ts = new Date(this.#o.clock.now()).toISOString();
     const body = { event, deviceId: endpoint, ts, ...details };
-    this.#enqueue(() => this.#publish(EVENT_TOPIC(endpoint, event), body, { retain: false }));
+    this.#enqueue(endpoint, () =>
+      this.#publish(EVENT_TOPIC(endpoint, event), body, { retain: false }),
+    );
   }
 
   /** Endpoint names that cannot be one topic level are not bridged (the registry refuses them). */
@@ -243,10 +248,16 @@ export class Bridge {
     return false;
   }
 
-  #enqueue(task: () => Promise<void>): void {
-    this.#chain = this.#chain.then(task).catch((err: unknown) => {
-      if (!this.#closed) this.#o.logger.warn({ err }, 'bridge: publish failed');
-    });
+  #enqueue(endpoint: string, task: () => Promise<void>): void {
+    const chain = (this.#chains.get(endpoint) ?? Promise.resolve())
+      .then(task)
+      .catch((err: unknown) => {
+        if (!this.#closed) this.#o.logger.warn({ err, endpoint }, 'bridge: publish failed');
+      })
+      .finally(() => {
+        if (this.#chains.get(endpoint) === chain) this.#chains.delete(endpoint);
+      });
+    this.#chains.set(endpoint, chain);
   }
 
   #publish(topic: string, body: unknown, options: { retain: boolean; qos?: 0 | 1 | 2 }) {

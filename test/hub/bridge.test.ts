@@ -4,6 +4,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
 import { issueToken } from '../../src/hub/api-tokens.js';
+import { Bridge } from '../../src/hub/bridge.js';
 import {
   DeviceObject,
   Lwm2mClient,
@@ -101,6 +102,38 @@ describe('bridge to applications (tandem/ topics)', () => {
       name: 'Sensor Value',
     });
     assert.equal(message.properties?.contentType, 'application/json');
+  });
+
+  test("with retainData, a new subscriber gets each path's last value", async (t) => {
+    const tandem = await startTandem(t);
+    // A second bridge on the same server and broker, with retained data.
+    const retaining = new Bridge({
+      broker: tandem.mqtt.broker,
+      lwm2m: tandem.lwm2m.server,
+      anonymousReads: false,
+      clock: tandem.clock,
+      logger: tandem.logger,
+      retainData: true,
+    });
+    t.after(() => retaining.close());
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const early = await application(t, tandem);
+    await early.client.subscribeAsync('tandem/devices/dev1/data/#');
+    await device.send(['/3/0/0']);
+    // Both bridges published; the retained copy is in the broker once both arrived.
+    await early.next('tandem/devices/dev1/data/3/0/0');
+    await new Promise<void>((resolve) => {
+      const seen = () =>
+        early.received.filter((p) => p.topic === 'tandem/devices/dev1/data/3/0/0').length >= 2;
+      if (seen()) resolve();
+      else early.client.on('message', () => seen() && resolve());
+    });
+    const late = await application(t, tandem);
+    await late.client.subscribeAsync('tandem/devices/dev1/data/#');
+    const retained = await late.next('tandem/devices/dev1/data/3/0/0');
+    assert.equal(retained.retain, true);
+    assert.equal(json(retained).value, 'Tandem Labs');
   });
 
   test('a Send is published value by value', async (t) => {

@@ -23,7 +23,8 @@
  * A sleeping queue-mode device: the request waits for it up to `?timeout` (default 30 s), then
  * answers 504 TANDEM_ERR_DEVICE_TIMEOUT and is withdrawn. No 202: until commands are queued
  * with their own resource (issue 6, "commands to a sleeping device are queued ... visible and
- * cancellable"), an accepted request nobody can look up would be a lost one.
+ * cancellable"), an accepted request nobody can look up would be a lost one. A 504 says the
+ * answer did not come in time, not that the device did nothing: a write may still land.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceRegistry } from '../../hub/device-registry.js';
