@@ -1,11 +1,12 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { TandemConfig } from '../config/schema.js';
 import { MqttBroker } from '../mqtt/broker.js';
-import type { MqttHooks } from '../mqtt/options.js';
+import type { ConnectionInfo, MqttHooks } from '../mqtt/options.js';
 import type { MqttPersistence } from '../mqtt/persistence/types.js';
 import { selectMqttProtocol, webSocketDuplex } from '../mqtt/ws-stream.js';
 import type { Clock } from '../util/clock.js';
@@ -30,6 +31,7 @@ export class MqttService {
   readonly #config: TandemConfig;
   readonly #logger: Logger;
   readonly #bound = new Map<MqttListener, Bound>();
+  readonly #onConnection: ((stream: Duplex, info: ConnectionInfo) => void) | undefined;
 
   constructor(options: {
     config: TandemConfig;
@@ -39,7 +41,10 @@ export class MqttService {
     version: string;
     /** Where sessions, retained messages and QoS 1/2 state live; in memory when absent. */
     persistence?: MqttPersistence;
+    /** Sees every accepted connection's stream before the broker does (presence tracking). */
+    onConnection?: (stream: Duplex, info: ConnectionInfo) => void;
   }) {
+    this.#onConnection = options.onConnection;
     this.#config = options.config;
     this.#logger = options.logger;
     this.broker = new MqttBroker({
@@ -80,7 +85,7 @@ export class MqttService {
         (socket: TLSSocket) => {
           socket.setNoDelay(true);
           const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
-          this.broker.handleConnection(socket, {
+          this.#accept(socket, {
             remoteAddress: socket.remoteAddress ?? '',
             remotePort: socket.remotePort ?? 0,
             transport: 'tls',
@@ -115,7 +120,7 @@ export class MqttService {
 
   #tcpServer(): NetServer {
     return createNetServer({ noDelay: true }, (socket) => {
-      this.broker.handleConnection(socket, {
+      this.#accept(socket, {
         remoteAddress: socket.remoteAddress ?? '',
         remotePort: socket.remotePort ?? 0,
         transport: 'tcp',
@@ -136,13 +141,18 @@ export class MqttService {
       perMessageDeflate: false,
     });
     wss.on('connection', (ws, request) => {
-      this.broker.handleConnection(webSocketDuplex(ws), {
+      this.#accept(webSocketDuplex(ws), {
         remoteAddress: request.socket.remoteAddress ?? '',
         remotePort: request.socket.remotePort ?? 0,
         transport: 'ws',
       });
     });
     return http;
+  }
+
+  #accept(stream: Duplex, info: ConnectionInfo): void {
+    this.#onConnection?.(stream, info);
+    this.broker.handleConnection(stream, info);
   }
 
   async #listen(name: MqttListener, server: NetServer | HttpServer, host: string, port: number) {

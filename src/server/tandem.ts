@@ -288,6 +288,15 @@ export class Tandem {
       // The embedded store keeps the broker's state in its SQLite file (survives kill -9);
       // other backends get the broker's memory persistence until they implement the port.
       ...(store instanceof SqliteStore ? { persistence: store.mqtt } : {}),
+      // Each connection's stream, by peer address (which the authenticate hook also sees), so
+      // that a device is online exactly while its authenticated connection is open.
+      onConnection: (stream, info) => {
+        const key = streamKey(info);
+        streams.set(key, stream);
+        stream.once('close', () => {
+          if (streams.get(key) === stream) streams.delete(key);
+        });
+      },
       hooks: {
         authenticate: async (request) => {
           if (throttle.lockedFor(request.remoteAddress) > 0) {
@@ -296,7 +305,15 @@ export class Tandem {
           }
           const stream = streams.get(streamKey(request));
           const outcome = await devices.authenticateMqtt(request, anonymous, {
-            close: () => stream?.destroy(),
+            // Revoked credentials: MQTT 5 clients hear why (0x98 Administrative action), and
+            // the session goes with them; a connection not yet holding its session is cut.
+            close: () => {
+              const told = this.#mqtt?.broker.disconnectClient(request.clientId, 0x98, {
+                reasonString: 'credentials revoked',
+                discardSession: true,
+              });
+              if (!told) stream?.destroy();
+            },
           });
           // The device is online until its connection closes.
           if (outcome.accept && outcome.release) {
@@ -323,19 +340,6 @@ export class Tandem {
         },
       },
     });
-    // The broker cannot yet close a client by id (asked of src/mqtt): until it can, remember
-    // each connection's stream by its peer address, which the authenticate hook also sees, so
-    // that revoking a device's credentials can cut its live connection.
-    const broker = this.#mqtt.broker;
-    const handleConnection = broker.handleConnection.bind(broker);
-    broker.handleConnection = (stream, info) => {
-      const key = streamKey(info);
-      streams.set(key, stream);
-      stream.once('close', () => {
-        if (streams.get(key) === stream) streams.delete(key);
-      });
-      handleConnection(stream, info);
-    };
     const bound = await this.#mqtt.start((name) => this.#hostOf(name));
     for (const [name, b] of bound) this.#addresses.set(name, { host: b.host, port: b.port });
   }

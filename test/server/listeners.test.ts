@@ -186,6 +186,31 @@ describe('device listeners', () => {
       );
     });
 
+    test('deleting a device sends its MQTT 5 connection DISCONNECT 0x98 and ends its session', async (t) => {
+      const tandem = await startTandem(t, { host: '0.0.0.0' });
+      await tandem.devices.create({
+        id: 'doomed',
+        protocol: 'mqtt',
+        credentials: { mqtt: { username: 'doomed', password: 'pw-doomed' } },
+      });
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port(tandem, 'mqtt')}`, {
+        protocolVersion: 5,
+        clientId: 'doomed',
+        username: 'doomed',
+        password: 'pw-doomed',
+        clean: false,
+        properties: { sessionExpiryInterval: 3600 },
+        reconnectPeriod: 0,
+      });
+      t.after(() => client.endAsync(true));
+      const disconnect = new Promise<number | undefined>((resolve) =>
+        client.on('disconnect', (packet) => resolve(packet.reasonCode)),
+      );
+      await tandem.devices.delete('doomed');
+      assert.equal(await disconnect, 0x98, 'Administrative action (MQTT 5.0 §3.14.2.1)');
+      assert.equal(tandem.mqtt.broker.isConnected('doomed'), false);
+    });
+
     test('the device password connects', async (t) => {
       const url = await setup(t);
       assert.equal(
