@@ -5,7 +5,7 @@
  * `openssl s_server` beside our client against our server.
  *
  *   node --import tsx bench/dtls/run.ts [--runs N] [--duration S] [--generators N]
- *                                      [--sockets N] [--window N] [--out DIR]
+ *                                      [--sockets N] [--window N] [--out DIR] [--only psk,rpk]
  *
  * Writes dtls.md, dtls.json and dtls.svg to bench/results (or --out).
  */
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     sockets: { type: 'string', default: '16' },
     window: { type: 'string', default: '4' },
     out: { type: 'string', default: join(import.meta.dirname, '..', 'results') },
+    /** Comma-separated scenario keys to run (trials); the report needs all of them. */
+    only: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -227,6 +229,7 @@ async function main(): Promise<void> {
   let lastStats: Partial<Record<ScenarioKey, ServerStatsReply>> = {};
   for (let run = 0; run < RUNS; run++) {
     for (const s of SCENARIOS) {
+      if (args.only && !args.only.split(',').includes(s.key)) continue;
       const { serverStats, ...sample } = await scenario(s.key);
       samples[s.key].push(sample);
       if (serverStats) lastStats = { ...lastStats, [s.key]: serverStats };
@@ -235,6 +238,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (args.only) return; // a trial: the per-run lines above are its output
   const rows = SCENARIOS.map((s) => ({
     name: s.key,
     label: s.label,
