@@ -163,6 +163,7 @@ export class DeviceOperations {
           .read(reg, { path: unitPath }, { timeoutMs: Math.min(timeoutMs, 5000) })
           .catch(() => undefined);
         if (res?.content) units.learn(reg.endpoint, res.content, unitPath);
+        else if (res) units.learnAbsent(reg.endpoint, unitPath);
       }
       return nodeJson(node, at, model, unitOf);
     };

@@ -17,20 +17,29 @@ export const SENSOR_UNITS = 5701;
 const MEASURED = new Set([5700, 5601, 5602, 5603, 5604]);
 
 export class SensorUnits {
-  /** endpoint → `/{object}/{instance}` → unit. */
+  /** endpoint → `/{object}/{instance}` → unit ('' when the instance has no Sensor Units). */
   readonly #units = new Map<string, Map<string, string>>();
 
   /** Learns every 5701 in `node` (at `path`). */
   learn(endpoint: string, node: Lwm2mNode, path: Lwm2mPath): void {
     for (const leaf of flattenNode(node, path)) {
       if (leaf.path.resourceId !== SENSOR_UNITS || leaf.value?.type !== 'string') continue;
-      let device = this.#units.get(endpoint);
-      if (!device) {
-        device = new Map();
-        this.#units.set(endpoint, device);
-      }
-      device.set(`/${leaf.path.objectId}/${leaf.path.instanceId}`, leaf.value.value);
+      this.#set(endpoint, leaf.path, leaf.value.value);
     }
+  }
+
+  /** Remembers that the instance of `path` has no Sensor Units (the device said 4.04). */
+  learnAbsent(endpoint: string, path: Lwm2mPath): void {
+    this.#set(endpoint, path, '');
+  }
+
+  #set(endpoint: string, path: Lwm2mPath, unit: string): void {
+    let device = this.#units.get(endpoint);
+    if (!device) {
+      device = new Map();
+      this.#units.set(endpoint, device);
+    }
+    device.set(`/${path.objectId}/${path.instanceId}`, unit);
   }
 
   /** The unit of a resource path: the registry's, else the instance's Sensor Units. */
@@ -38,14 +47,18 @@ export class SensorUnits {
     const rm = model.getResource(path.objectId!, path.resourceId!);
     if (rm?.units) return rm.units;
     if (!this.#measured(path, model)) return undefined;
-    return this.#units.get(endpoint)?.get(`/${path.objectId}/${path.instanceId}`);
+    return this.#units.get(endpoint)?.get(`/${path.objectId}/${path.instanceId}`) || undefined;
   }
 
   /** True when the unit of `path` would come from a Sensor Units not seen yet. */
   unknown(endpoint: string, path: Lwm2mPath, model: Lwm2mModel): boolean {
     if (path.resourceId === undefined) return false;
     const rm = model.getResource(path.objectId!, path.resourceId);
-    return !rm?.units && this.#measured(path, model) && !this.unitOf(endpoint, path, model);
+    return (
+      !rm?.units &&
+      this.#measured(path, model) &&
+      !this.#units.get(endpoint)?.has(`/${path.objectId}/${path.instanceId}`)
+    );
   }
 
   forget(endpoint: string): void {
