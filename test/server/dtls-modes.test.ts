@@ -335,6 +335,41 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
     assert.deepEqual(second.coap.dtlsCredentials.get('coaps')?.publicKey, generated.publicKey);
   });
 
+  test('the bootstrap DTLS listener takes its own key, else that of coaps', async (t) => {
+    const dir = tempDir(t);
+    const bsKey = p256();
+    writeFileSync(
+      join(dir, 'bs.key'),
+      bsKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    );
+    const own = await x509Tandem(t);
+    assert.deepEqual(
+      own.coap.dtlsCredentials.get('bootstrapDtls')?.publicKey,
+      own.coap.dtlsCredentials.get('coaps')?.publicKey,
+    );
+    assert.equal(own.coap.dtlsCredentials.get('bootstrapDtls')?.certificateChain?.length, 1);
+    const separate = await startTandem(t, {
+      listeners: { bootstrapDtls: { port: 0, key: join(dir, 'bs.key') } },
+    });
+    const bs = separate.coap.dtlsCredentials.get('bootstrapDtls');
+    assert.deepEqual(bs?.publicKey, spki(bsKey.publicKey));
+    assert.equal(bs?.certificateChain, undefined, 'a key alone is a raw public key');
+    assert.equal(separate.coap.dtlsCredentials.get('coaps')?.generated, true);
+  });
+
+  test('a key that is not ECDSA P-256 is a configuration error at start (RFC 7925 §4.3)', async (t) => {
+    const dir = tempDir(t);
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    writeFileSync(
+      join(dir, 'p384.key'),
+      p384.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+    );
+    await assert.rejects(
+      startTandem(t, { listeners: { coaps: { port: 0, key: join(dir, 'p384.key') } } }),
+      /listeners\.coaps\.key must be an ECDSA P-256 private key/,
+    );
+  });
+
   test('a certificate without its key is a configuration error at start', async (t) => {
     await assert.rejects(
       startTandem(t, { listeners: { coaps: { port: 0, certificate: pki.path('server.pem') } } }),
