@@ -122,8 +122,8 @@ export class CoapService {
    * How device credentials are judged in the handshake. X.509: the chain must lead to a CA of
    * `lwm2m.trustStore` (without one, no certificate is asked for). Raw public keys
    * (RFC 7250 §4.3) are all accepted here, because mapping a key to its device is a store
-   * lookup and this callback is synchronous: the registration policy refuses a key that is no
-   * device's with 4.03, and the session cannot do anything else.
+   * lookup and this callback is synchronous: the registration policy answers 4.03 to a key
+   * that is no device's, so such a session can register (or bootstrap) no endpoint.
    */
   #trust(): TrustConfig {
     const file = this.#config.lwm2m.trustStore;
