@@ -145,7 +145,11 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
       if (i instanceof ServerInstance) {
         i.trigger = (changes) => {
           if (!this.registered) return;
-          this.update(changes).catch((e) => this.#updateFailed(e));
+          // After the answer to the server's Write or Execute has gone out.
+          setImmediate(() => {
+            if (!this.registered || this.#closed) return;
+            this.update(changes).catch((e) => this.#updateFailed(e));
+          });
         };
       }
     }
