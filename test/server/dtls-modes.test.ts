@@ -28,8 +28,13 @@ const ECDHE = ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8' as const];
 type Credentials = Omit<DtlsClientTransportOptions, 'host' | 'port'>;
 
 /** Our DTLS client transport to a listener of Tandem, closed when the test ends. */
-function dtls(t: TestContext, tandem: Tandem, credentials: Credentials, listener = 'coaps') {
-  const port = tandem.address(listener as 'coaps')!.port;
+function dtls(
+  t: TestContext,
+  tandem: Tandem,
+  credentials: Credentials,
+  listener: 'coaps' | 'bootstrapDtls' = 'coaps',
+) {
+  const port = tandem.address(listener)!.port;
   const transport = new DtlsClientTransport({ host: '127.0.0.1', port, ...credentials });
   t.after(() => transport.close());
   return transport;
