@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { IConnackPacket, IPubcompPacket, IPublishPacket } from 'mqtt-packet';
 import { MemoryPersistence } from '../../src/mqtt/persistence/memory.js';
 import type { MqttPersistence } from '../../src/mqtt/persistence/types.js';
-import { startBroker, type TestBroker } from './helpers.js';
+import { settle, startBroker, type TestBroker, waitFor } from './helpers.js';
 
 const pub = (p: unknown) => p as IPublishPacket;
 
@@ -159,6 +159,46 @@ describe('restart and crash', () => {
       assert.equal(pub(await again.next('publish')).topic, 'will/mortal');
     } finally {
       await two.close();
+    }
+  });
+
+  test('PUBREL leaves only once the pubrel state is stored [MQTT-4.3.3]', async () => {
+    const store = new MemoryPersistence();
+    let release: (() => void) | undefined;
+    const gated = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'putDelivery') return typeof value === 'function' ? value.bind(target) : value;
+        return (clientId: string, d: { state?: string }) => {
+          const done = value.call(target, clientId, d);
+          if (d.state !== 'pubrel') return done;
+          return new Promise<void>((resolve) => {
+            release = () => resolve(done as void);
+          });
+        };
+      },
+    });
+    const tb = await startBroker({ persistence: gated });
+    try {
+      const sub = await tb.raw();
+      await sub.connect({ clientId: 'q2', ...SESSION });
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2/t', qos: 2 }] });
+      await sub.next('suback');
+      await tb.broker.publish({ topic: 'q2/t', payload: Buffer.from('once'), qos: 2 });
+      const m = pub(await sub.next('publish'));
+      sub.send({ cmd: 'pubrec', messageId: m.messageId! });
+      await waitFor(() => release !== undefined, 'the pubrel state write');
+      await settle(50);
+      assert.equal(
+        sub.packets.some((p) => p.cmd === 'pubrel'),
+        false,
+        'no PUBREL while the write is pending',
+      );
+      release!();
+      const rel = (await sub.next('pubrel')) as { messageId: number };
+      assert.equal(rel.messageId, m.messageId);
+    } finally {
+      await tb.close();
     }
   });
 });
