@@ -51,7 +51,12 @@ export interface StoredDelivery {
  *   PUBREC. A crash after the ack then loses nothing [MQTT-4.3.2-2, MQTT-4.3.3-2 intent].
  * - `putDelivery` with state `pubrel` before PUBREL is sent; `deleteDelivery` may be lazy.
  * - `saveSession`/`putSubscription` before CONNACK/SUBACK.
- * Deletions may be lazy (at worst a message is redelivered with DUP, which QoS 1/2 permits).
+ * - `deleteIncomingQos2` before PUBCOMP: a lost deletion would make a new PUBLISH that reuses
+ *   the identifier look like a duplicate and be dropped [MQTT-4.3.3-9]; `deleteSubscription`
+ *   before UNSUBACK and `deleteRetained` before the ack of the empty retained PUBLISH, or they
+ *   come back after a crash; `deleteSession` before the CONNACK of a clean start.
+ * Only `deleteDelivery` may be lazy (at worst a message is redelivered with DUP, which QoS 1/2
+ * permit).
  * Only sessions that outlive their connection (expiry > 0) are written; others stay in memory.
  */
 export interface MqttPersistence {
