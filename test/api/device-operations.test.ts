@@ -187,6 +187,12 @@ describe('live operations on an LwM2M device (REST)', () => {
     });
     assert.equal(withArgs.status, 204);
     assert.equal(s.rebooted(), 2);
+    const json = await s.call('POST', '/api/devices/dev1/3/0/4', {
+      as: 'operator',
+      body: { arguments: '0,1' },
+    });
+    assert.equal(json.status, 204);
+    assert.equal(s.rebooted(), 3);
     const badArgs = await s.call('POST', '/api/devices/dev1/3/0/4', {
       as: 'operator',
       text: 'not arguments',

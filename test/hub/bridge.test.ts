@@ -62,12 +62,13 @@ async function application(
       }
     }
   });
-  /** The first message (received or to come) on `topic`. */
-  const next = (topic: string) =>
+  /** The first message (received or to come) on `topic` that `where` accepts. */
+  const next = (topic: string, where: (body: Record<string, unknown>) => boolean = () => true) =>
     new Promise<IPublishPacket>((resolve) => {
-      const seen = received.find((p) => p.topic === topic);
+      const match = (p: IPublishPacket) => p.topic === topic && where(json(p));
+      const seen = received.find(match);
       if (seen) resolve(seen);
-      else waiters.push({ match: (p) => p.topic === topic, resolve });
+      else waiters.push({ match, resolve });
     });
   return { client, received, next };
 }
@@ -136,6 +137,26 @@ describe('bridge to applications (tandem/ topics)', () => {
     assert.equal(json(retained).value, 'Tandem Labs');
   });
 
+  test('an observed instance publishes one message per resource', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const app = await application(t, tandem);
+    await app.client.subscribeAsync('tandem/devices/dev1/data/#');
+    const observed = await tandem.lwm2m.server.observe('dev1', { path: '/3303/0' });
+    assert.ok(observed.observation);
+    (device.objects.get(3303)!.instances.get(0) as SensorInstance).measure(-4.5);
+    // The sensor's minimum changes first (one notification), then its value (another).
+    const value = json(
+      await app.next('tandem/devices/dev1/data/3303/0/5700', (b) => b.value === -4.5),
+    );
+    // The instance carried its Sensor Units, so the value has its unit.
+    assert.equal(value.unit, 'Cel');
+    const units = json(await app.next('tandem/devices/dev1/data/3303/0/5701'));
+    assert.equal(units.value, 'Cel');
+    assert.equal(units.name, 'Sensor Units');
+  });
+
   test('a Send is published value by value', async (t) => {
     const tandem = await startTandem(t);
     const device = await lwm2mDevice(t, tandem, 'dev1');
@@ -163,6 +184,10 @@ describe('bridge to applications (tandem/ topics)', () => {
     assert.equal(registration.lwm2mVersion, '1.1');
     assert.equal(registration.lifetime, 300);
     assert.ok((registration.objectLinks as string[]).includes('/3303/0'));
+    await device.update();
+    const updated = json(await app.next('tandem/devices/dev2/events/updated'));
+    assert.equal((updated.registration as Record<string, unknown>).id, registration.id);
+    assert.equal(updated.moved, false);
     await device.deregister();
     const deregistered = json(await app.next('tandem/devices/dev2/events/deregistered'));
     assert.equal(deregistered.registrationId, registration.id);
