@@ -25,11 +25,15 @@ export interface FleetSnapshot {
 
 /** What `stop()` resolves with; the CLI prints it (and `--json` prints it as is). */
 export interface FleetSummary {
+  /** Seconds from the start to the stop request (the stop itself is `stopSeconds`). */
   readonly durationSeconds: number;
+  readonly stopSeconds: number;
   readonly lwm2m: {
     readonly devices: number;
     readonly started: number;
     readonly peakRegistered: number;
+    /** Seconds from the start until every LwM2M device was registered at once (null: never). */
+    readonly allRegisteredAfterSeconds: number | null;
     readonly registeredAtStop: number;
     readonly registrations: number;
     readonly deregistrations: number;
@@ -55,7 +59,9 @@ export interface FleetSummary {
   };
   readonly churned: number;
   readonly errors: { readonly count: number; readonly samples: readonly string[] };
+  /** This process during the run (until the stop request). */
   readonly process: {
+    readonly peakRssMb: number;
     readonly rssMb: number;
     readonly heapUsedMb: number;
     readonly cpuSeconds: number;
@@ -70,8 +76,11 @@ export interface FleetEvents {
 }
 
 const MAX_SAMPLES = 10;
-/** How many devices close at once when the fleet stops. */
-const STOP_BATCH = 500;
+/**
+ * How many devices de-register at once when the fleet stops: enough to be quick, few enough
+ * that the server's answers come before CoAP's retransmission timer (2 to 3 s, RFC 7252 §4.8).
+ */
+const STOP_CONCURRENCY = 200;
 
 export class SimFleet extends EventEmitter<FleetEvents> {
   readonly options: FleetOptions;
@@ -95,6 +104,9 @@ export class SimFleet extends EventEmitter<FleetEvents> {
   #churnBudget = 0;
   #peakRegistered = 0;
   #peakMqtt = 0;
+  #peakRss = 0;
+  #lastMemorySample = 0;
+  #allRegisteredAt: number | undefined;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(input: FleetOptionsInput, tickMs = 250) {
@@ -167,29 +179,38 @@ export class SimFleet extends EventEmitter<FleetEvents> {
     if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error('already stopped');
     this.#state = 'stopping';
     this.#peaks();
+    this.#sampleMemory(Date.now(), true);
     const registeredAtStop = this.counters.lwm2mRegistered;
     const connectedAtStop = this.counters.mqttConnected;
-    const devices: { stop(): Promise<void> }[] = [...this.lwm2mDevices, ...this.mqttDevices];
-    for (let i = 0; i < devices.length; i += STOP_BATCH) {
-      await Promise.all(
-        devices.slice(i, i + STOP_BATCH).map((d) => d.stop().catch(() => undefined)),
-      );
-    }
-    this.scheduler.stop();
-    this.#state = 'stopped';
-    const snap = this.snapshot();
-    const duration = snap.elapsedSeconds;
+    // The figures of the run are taken before the stop, whose De-registers are not the load.
+    const running = this.snapshot();
+    const duration = running.elapsedSeconds;
     const cpu = process.cpuUsage(this.#cpuAtStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const memory = process.memoryUsage();
+    const stopStart = Date.now();
+    const devices: { stop(): Promise<void> }[] = [...this.lwm2mDevices, ...this.mqttDevices];
+    let next = 0;
+    const worker = async () => {
+      while (next < devices.length) await devices[next++]!.stop().catch(() => undefined);
+    };
+    await Promise.all(Array.from({ length: STOP_CONCURRENCY }, worker));
+    this.scheduler.stop();
+    this.#state = 'stopped';
+    const snap = this.snapshot();
     const c = this.counters;
     const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
     return {
       durationSeconds: round(duration),
+      stopSeconds: round((Date.now() - stopStart) / 1000),
       lwm2m: {
         devices: this.options.lwm2m,
         started: this.lwm2mDevices.length,
         peakRegistered: this.#peakRegistered,
+        allRegisteredAfterSeconds:
+          this.#allRegisteredAt === undefined
+            ? null
+            : round((this.#allRegisteredAt - this.#startedAt) / 1000),
         registeredAtStop,
         registrations: c.registrations,
         deregistrations: c.deregistrations,
@@ -212,11 +233,12 @@ export class SimFleet extends EventEmitter<FleetEvents> {
         ...snap.coap,
         mqttOut: c.mqttPublished,
         total: snap.messages,
-        perSecond: duration > 0 ? round(snap.messages / duration) : 0,
+        perSecond: duration > 0 ? round(running.messages / duration) : 0,
       },
       churned: c.churned,
       errors: { count: c.errors, samples: [...this.errorSamples] },
       process: {
+        peakRssMb: mb(this.#peakRss),
         rssMb: mb(memory.rss),
         heapUsedMb: mb(memory.heapUsed),
         cpuSeconds: round(cpuSeconds),
@@ -243,9 +265,24 @@ export class SimFleet extends EventEmitter<FleetEvents> {
     }
     if (o.churn > 0) this.#churn();
     this.#peaks();
+    this.#sampleMemory(now, false);
+  }
+
+  /** Peak RSS, sampled once a second (process.memoryUsage.rss() is cheap). */
+  #sampleMemory(now: number, force: boolean): void {
+    if (!force && now - this.#lastMemorySample < 1000) return;
+    this.#lastMemorySample = now;
+    this.#peakRss = Math.max(this.#peakRss, process.memoryUsage.rss());
   }
 
   #peaks(): void {
+    const o = this.options;
+    if (
+      this.#allRegisteredAt === undefined &&
+      o.lwm2m > 0 &&
+      this.counters.lwm2mRegistered === o.lwm2m
+    )
+      this.#allRegisteredAt = Date.now();
     this.#peakRegistered = Math.max(this.#peakRegistered, this.counters.lwm2mRegistered);
     this.#peakMqtt = Math.max(this.#peakMqtt, this.counters.mqttConnected);
   }

@@ -220,8 +220,11 @@ function formatSummary(s: FleetSummary): string {
   const l = s.lwm2m;
   const m = s.mqtt;
   const lines = [
-    `simulated ${s.durationSeconds}s`,
-    `  lwm2m: ${l.started}/${l.devices} started, ${l.peakRegistered} registered at peak, ` +
+    `simulated ${s.durationSeconds}s (stopping took ${s.stopSeconds}s)`,
+    `  lwm2m: ${l.started}/${l.devices} started, ${l.peakRegistered} registered at peak` +
+      (l.allRegisteredAfterSeconds === null
+        ? ', '
+        : ` (all after ${l.allRegisteredAfterSeconds}s), `) +
       `${l.registrations} registrations, ${l.deregistrations} de-registrations, ` +
       `${l.updates} updates, ${l.bootstraps} bootstraps, ${l.reboots} reboots, ` +
       `${l.firmwareUpdates} firmware updates (${l.firmwareFailures} failed)`,
@@ -230,7 +233,7 @@ function formatSummary(s: FleetSummary): string {
     `  messages: ${s.messages.total} (${s.messages.perSecond}/s): coap in ${s.messages.coapIn}, ` +
       `out ${s.messages.coapOut}, ${s.messages.coapTimeouts} timeouts; mqtt out ${s.messages.mqttOut}`,
     `  churned: ${s.churned}`,
-    `  process: ${s.process.rssMb} MB RSS, ${s.process.heapUsedMb} MB heap, ` +
+    `  process: ${s.process.peakRssMb} MB peak RSS, ${s.process.heapUsedMb} MB heap, ` +
       `${s.process.cpuSeconds}s CPU (${s.process.cpuPercent}%)`,
     `  errors: ${s.errors.count}`,
     ...s.errors.samples.map((e) => `    ${e}`),
