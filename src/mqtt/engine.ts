@@ -70,6 +70,8 @@ export class BrokerEngine implements BrokerCore {
     const p = this.persistence;
     for (const m of await p.listRetained()) {
       if (!isExpired(m, this.clock.now())) this.retained.set(m.topic, m);
+      // [MQTT-3.3.2-5] an expired retained message is gone: from the store too, or its rows pile up.
+      else background(this, p.deleteRetained(m.topic));
     }
     const restored: Array<[Session, StoredSession]> = [];
     for (const stored of await p.listSessions()) {

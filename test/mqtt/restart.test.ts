@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { IConnackPacket, IPubcompPacket, IPublishPacket } from 'mqtt-packet';
 import { MemoryPersistence } from '../../src/mqtt/persistence/memory.js';
 import type { MqttPersistence } from '../../src/mqtt/persistence/types.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { settle, startBroker, type TestBroker, waitFor } from './helpers.js';
 
 const pub = (p: unknown) => p as IPublishPacket;
@@ -199,6 +200,30 @@ describe('restart and crash', () => {
       assert.equal(rel.messageId, m.messageId);
     } finally {
       await tb.close();
+    }
+  });
+
+  test('an expired retained message is removed from the store at restart [MQTT-3.3.2-5]', async () => {
+    const store = new MemoryPersistence();
+    const clock = new ManualClock();
+    const one = await startBroker({ persistence: store, clock });
+    await one.broker.publish({
+      topic: 'short/lived',
+      payload: Buffer.from('x'),
+      qos: 1,
+      retain: true,
+      properties: { messageExpiryInterval: 60 },
+    });
+    await one.close();
+    assert.equal((await store.listRetained()).length, 1);
+    clock.advance(61_000);
+    const two = await startBroker({ persistence: store, clock });
+    try {
+      await two.broker.ready;
+      assert.equal(two.broker.stats.messages.retained, 0);
+      assert.deepEqual(await store.listRetained(), []);
+    } finally {
+      await two.close();
     }
   });
 });
