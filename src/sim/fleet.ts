@@ -44,6 +44,7 @@ export interface FleetSummary {
     readonly firmwareUpdates: number;
     readonly firmwareFailures: number;
     readonly measurements: number;
+    readonly sends: number;
   };
   readonly mqtt: {
     readonly devices: number;
@@ -221,6 +222,7 @@ export class SimFleet extends EventEmitter<FleetEvents> {
         firmwareUpdates: c.firmwareUpdates,
         firmwareFailures: c.firmwareFailures,
         measurements: c.measurements,
+        sends: c.sends,
       },
       mqtt: {
         devices: this.options.mqtt,

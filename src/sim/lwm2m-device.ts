@@ -4,6 +4,7 @@
  * (De-register, down time, a new socket, Register), drop off and come back under churn.
  * Everything timed goes through the fleet's one scheduler.
  */
+import { Code, codeString } from '../coap/code.js';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../coap/udp-transport.js';
 import { DtlsClientTransport } from '../dtls/client-transport.js';
@@ -46,6 +47,7 @@ export interface DeviceHost {
 type State = 'idle' | 'connecting' | 'registered' | 'down' | 'stopped';
 
 const STOP_TIMEOUT_MS = 3000;
+const SENT_PATHS = ['/3303/0/5700', '/3323/0/5700', '/3202/0/5600', '/3/0/9'];
 
 export class SimLwm2mDevice {
   readonly name: string;
@@ -64,6 +66,7 @@ export class SimLwm2mDevice {
   readonly #walk = new Float64Array(5);
   readonly #phase: number;
   #lastMeasure = 0;
+  #lastSend = 0;
 
   constructor(host: DeviceHost, index: number) {
     this.#host = host;
@@ -249,6 +252,24 @@ export class SimLwm2mDevice {
     w[4] = Math.max(1, w[4]! - dt * 0.0005);
     if (Math.round(w[4]!) !== before) o.device.set(9, Value.integer(Math.round(w[4]!)));
     host.counters.measurements++;
+    const sendMs = host.options.sendSeconds * 1000;
+    if (sendMs > 0 && now - this.#lastSend >= sendMs) {
+      this.#lastSend = now;
+      this.#send();
+    }
+  }
+
+  /** Send (LwM2M-TS-Core 1.1 §6.4.4): the sensor values, unasked, in SenML CBOR. */
+  #send(): void {
+    const client = this.#client;
+    if (!client) return;
+    client.send(SENT_PATHS).then(
+      (code) => {
+        if (code === Code.Changed) this.#host.counters.sends++;
+        else this.#host.error(this.name, new Error(`Send answered ${codeString(code)}`));
+      },
+      (e) => this.#host.error(this.name, e),
+    );
   }
 
   /** Drops off (half the time with a De-register, else silently) and comes back later. */

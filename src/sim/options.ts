@@ -35,6 +35,11 @@ export interface FleetOptions {
   readonly lwm2mVersion: '1.0' | '1.1' | '1.2';
   /** Seconds between two measurements of a device's sensors. */
   readonly measureSeconds: number;
+  /**
+   * Seconds between two Sends (LwM2M-TS-Core 1.1 §6.4.4) of the sensor values by an LwM2M
+   * device; 0 (the default) sends nothing unasked, and values reach the server by Observe.
+   */
+  readonly sendSeconds: number;
   /** Seconds between two telemetry messages of an MQTT device. */
   readonly publishSeconds: number;
   /** Length of the compressed day of the sensor cycle, seconds. */
@@ -71,6 +76,7 @@ export const DEFAULTS = {
   lifetime: 300,
   lwm2mVersion: '1.1',
   measureSeconds: 5,
+  sendSeconds: 0,
   publishSeconds: 5,
   cycleSeconds: 3600,
   rebootDelayMs: 200,
@@ -101,6 +107,9 @@ export function resolveOptions(input: FleetOptionsInput): FleetOptions {
   if (!(o.churn >= 0)) throw new FleetOptionsError('--churn must not be negative');
   if (!(o.firmwareFailureRate >= 0 && o.firmwareFailureRate <= 1))
     throw new FleetOptionsError('the firmware failure rate must be within 0..1');
+  if (!(o.sendSeconds >= 0)) throw new FleetOptionsError('--send must not be negative');
+  if (o.sendSeconds > 0 && o.lwm2mVersion === '1.0')
+    throw new FleetOptionsError('Send needs LwM2M 1.1 or later');
   if (!(o.sleepSeconds > 0) || !(o.awakeSeconds > 0))
     throw new FleetOptionsError('--sleep must be positive');
   for (const [url, schemes, what] of [

@@ -13,6 +13,7 @@ export interface FleetCounters {
   firmwareUpdates: number;
   firmwareFailures: number;
   measurements: number;
+  sends: number;
   mqttStarted: number;
   mqttConnected: number;
   mqttPublished: number;
@@ -34,6 +35,7 @@ export function emptyCounters(): FleetCounters {
     firmwareUpdates: 0,
     firmwareFailures: 0,
     measurements: 0,
+    sends: 0,
     mqttStarted: 0,
     mqttConnected: 0,
     mqttPublished: 0,

@@ -58,4 +58,19 @@ describe('fleet simulator', () => {
     assert.equal(summary.errors.count, 0, summary.errors.samples.join('\n'));
     assert.equal(await registeredCount(tandem, names('sim-', 0, 20)), 0);
   });
+
+  test('with sendSeconds, LwM2M devices Send their sensor values unasked (LwM2M-TS-Core 1.1 §6.4.4)', async (t) => {
+    const { tandem, fleet } = await startTandemAndFleet(t, {
+      lwm2m: 3,
+      mqtt: 0,
+      sendSeconds: 0.25,
+    });
+    const senders = new Set<string>();
+    tandem.lwm2m.server.on('send', (e) => {
+      assert.ok(e.values.some((v) => v.path.toString() === '/3303/0/5700'));
+      senders.add(e.registration.endpoint);
+    });
+    await until('a Send from every device', () => senders.size === 3);
+    assert.equal(fleet.counters.errors, 0, fleet.errorSamples.join('\n'));
+  });
 });

@@ -66,6 +66,7 @@ interface SimFlags {
   sleep?: number;
   churn?: number;
   lifetime?: number;
+  send?: number;
   seed?: number;
   json?: boolean;
 }
@@ -94,6 +95,7 @@ export function simCommand(): Command {
       'fraction of the fleet that drops off and comes back per minute',
       fraction,
     )
+    .option('--send <seconds>', 'LwM2M devices Send their sensor values this often (1.1)', positive)
     .option('--lifetime <seconds>', 'LwM2M registration lifetime (default 300)', positive)
     .option('--seed <n>', 'seed of the random walks, phases and churn', count)
     .option('--json', 'print the summary as one JSON object')
@@ -128,6 +130,7 @@ async function run(flags: SimFlags): Promise<number> {
       sleepSeconds: flags.sleep,
       churn: flags.churn,
       lifetime: flags.lifetime,
+      sendSeconds: flags.send,
       seed: flags.seed,
     });
   } catch (err) {
@@ -226,7 +229,7 @@ function formatSummary(s: FleetSummary): string {
         ? ', '
         : ` (all after ${l.allRegisteredAfterSeconds}s), `) +
       `${l.registrations} registrations, ${l.deregistrations} de-registrations, ` +
-      `${l.updates} updates, ${l.bootstraps} bootstraps, ${l.reboots} reboots, ` +
+      `${l.updates} updates, ${l.sends} sends, ${l.bootstraps} bootstraps, ${l.reboots} reboots, ` +
       `${l.firmwareUpdates} firmware updates (${l.firmwareFailures} failed)`,
     `  mqtt: ${m.started}/${m.devices} started, ${m.peakConnected} connected at peak, ` +
       `${m.published} messages published`,
