@@ -309,16 +309,20 @@ async function main(): Promise<void> {
   writeFileSync(
     join(args.out!, 'dtls.svg'),
     barChart({
-      title: 'DTLS 1.2 on one server process',
-      unit: 'per second (medians)',
+      title: 'DTLS 1.2 full handshakes on one server process',
+      unit: 'handshakes per second (medians)',
       note: `${machine.cpus} CPUs; ${RUNS} × ${DURATION_MS / 1000} s; clients: our DtlsClient`,
       summary: `PSK: ${row('psk').perServerCore.toLocaleString('en')} handshakes per server core-second (goal 3,000); sequential ours / openssl = ${ratios.sequentialOursVsOpenssl.toFixed(2)}`,
       goal: { value: 3000, label: 'goal: 3,000 PSK handshakes/s' },
-      bars: rows.map((r, i) => ({
-        label: ['PSK hs', 'RPK hs', 'records', 'seq. ours', 'seq. openssl'][i]!,
-        value: r.rate,
-        detail: [`server CPU ${r.serverCpu}`, `${r.perServerCore.toLocaleString('en')}/core`],
-        color: ['#27a', '#4a7', '#16c', '#27a', '#c77'][i]!,
+      // Handshakes only: the records rate (in the table) is an order of magnitude higher.
+      bars: (['psk', 'rpk', 'sequential-ours', 'sequential-openssl'] as const).map((k, i) => ({
+        label: ['PSK', 'ECDHE-ECDSA (RPK)', 'PSK, 1 client', 'PSK, 1 client, openssl'][i]!,
+        value: row(k).rate,
+        detail: [
+          `server CPU ${row(k).serverCpu}`,
+          `${row(k).perServerCore.toLocaleString('en')} per core`,
+        ],
+        color: ['#27a', '#4a7', '#27a', '#c77'][i]!,
       })),
     }),
   );
