@@ -8,6 +8,7 @@ import type { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
+import { type BootstrapApi, bootstrapRoutes } from './routes/bootstrap.js';
 import { deviceDataRoutes } from './routes/device-data.js';
 import { deviceOperationRoutes } from './routes/device-operations.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -28,6 +29,8 @@ export interface ApiContext {
   lwm2m?: Lwm2mServer;
   /** API tokens; without a store every protected route answers 401. */
   tokens?: TokenStore;
+  /** LwM2M bootstrap configurations and server-initiated bootstrap. */
+  bootstrap?: BootstrapApi;
   /** Requests without a token may read (loopback-only development mode). Default false. */
   anonymousReads?: boolean;
 }
@@ -81,6 +84,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     }
   }
   if (ctx.tokens) await app.register(tokenRoutes, { tokens: ctx.tokens });
+  if (ctx.bootstrap) await app.register(bootstrapRoutes, { bootstrap: ctx.bootstrap });
   app.setNotFoundHandler((request, reply) => {
     const err = new ApiError(
       'TANDEM_ERR_NOT_FOUND',

@@ -458,6 +458,10 @@ export class Tandem {
       );
     }
     this.#api = await buildApi({
+      bootstrap: {
+        configs: this.bootstrap.configs,
+        requestBootstrap: (endpoint) => this.lwm2m.requestBootstrap(endpoint),
+      },
       version: this.version,
       logger: this.logger,
       health: () => this.health(),
