@@ -107,9 +107,13 @@ export type DeviceTarget = string | Registration;
 
 interface ObservationRecord {
   readonly info: { -readonly [K in keyof Lwm2mObservation]: Lwm2mObservation[K] };
-  readonly coap: Observation;
+  /** The CoAP observation; replaced when the device moves (`#followMove`). */
+  coap: Observation;
   readonly model: Lwm2mModel;
   readonly paths: readonly Lwm2mPath[];
+  /** The registering request and listener, to observe again at a new address. */
+  readonly params: RequestParams;
+  readonly listener: (notification: CoapResponse) => void;
 }
 
 export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
@@ -156,6 +160,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       onUpdated: (event) => {
         this.#trackQueuePeer(event.previous, event.current);
         if (event.current.queueMode) this.#queue.seen(event.current.endpoint);
+        // After the Update's 2.04 has gone out.
+        if (event.moved) setImmediate(() => this.#followMove(event.current));
         this.emit('updated', event);
       },
       onDeregistered: (registration) => {
@@ -630,6 +636,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
             coap,
             model: device.model,
             paths,
+            params,
+            listener: onNotification,
           };
           this.#observations.set(record.info.id, record);
         }
@@ -659,6 +667,42 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         void (record as ObservationRecord).coap.cancel(false);
       }
       throw toLwm2mError(e, operation);
+    }
+  }
+
+  /**
+   * The device moved (an Update from a new address, LwM2M-TS-Core 1.1 §6.2.2): its
+   * notifications now come from there, and the CoAP layer matches them by address and token
+   * (RFC 7252 §5.3.2), so each observation is registered again at the new address under the
+   * same observation ID; the old one is forgotten (its notifications get RST, RFC 7641 §3.6).
+   */
+  #followMove(registration: Registration): void {
+    if (this.#closed) return;
+    for (const record of this.#observations.values()) {
+      if (record.info.registrationId !== registration.id) continue;
+      const old = record.coap;
+      void old.cancel(false);
+      const coap = this.#endpoint.observe(registration.peer, record.params, record.listener);
+      record.coap = coap;
+      coap.response.then(
+        (first) => {
+          if (first.code === Code.Content && first.observe !== undefined) {
+            // The answer carries the current value: it is reported like a notification.
+            record.listener(first);
+            return;
+          }
+          // The device refused at its new address: the observation ends.
+          if (this.#observations.get(record.info.id) !== record) return;
+          this.#observations.delete(record.info.id);
+          record.info.active = false;
+          this.emit('notification', { observation: { ...record.info }, code: first.code });
+        },
+        () => {
+          if (this.#observations.get(record.info.id) !== record) return;
+          this.#observations.delete(record.info.id);
+          record.info.active = false;
+        },
+      );
     }
   }
 

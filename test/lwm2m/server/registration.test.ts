@@ -251,6 +251,52 @@ describe('Registration interface with raw datagrams (LwM2M-TS-Core 1.1 §6.2)', 
     await moved.close();
   });
 
+  test('observes again at the new address when the device moves, under the same observation ID (LwM2M-TS-Core 1.1 §6.2.2, RFC 7641 §3.3.1)', async () => {
+    device.send(register(0x5180, ['ep=roam', 'lt=60', 'lwm2m=1.0'], '</3/0>'));
+    await device.next();
+    const observing = s.server.observe('roam', { path: '/3/0/9', format: ContentFormat.TEXT });
+    const first = await device.next();
+    device.send({
+      type: MessageType.Ack,
+      code: Code.Content,
+      messageId: first.messageId,
+      token: first.token,
+      options: [opt.observe(2), opt.contentFormat(ContentFormat.TEXT)],
+      payload: Buffer.from('90'),
+    });
+    const o = await observing;
+    const moved = await RawDevice.open(s.port);
+    moved.send(toRd(0x5181, Code.Post, 'r1'));
+    assert.equal((await moved.next()).code, Code.Changed);
+    const again = await moved.next();
+    assert.equal(getUintOption(again.options, OptionNumber.Observe), 0);
+    assert.deepEqual(getStringOptions(again.options, OptionNumber.UriPath), ['3', '0', '9']);
+    const notified = nextEvent<NotificationEvent>(s.server, 'notification');
+    moved.send({
+      type: MessageType.Ack,
+      code: Code.Content,
+      messageId: again.messageId,
+      token: again.token,
+      options: [opt.observe(7), opt.contentFormat(ContentFormat.TEXT)],
+      payload: Buffer.from('85'),
+    });
+    const event = await notified;
+    assert.equal(event.observation.id, o.observation!.id);
+    assert.equal((event.content as Lwm2mSingleResource).value.value, 85);
+    const later = nextEvent<NotificationEvent>(s.server, 'notification');
+    moved.send({
+      type: MessageType.Non,
+      code: Code.Content,
+      messageId: 0x5182,
+      token: again.token,
+      options: [opt.observe(8), opt.contentFormat(ContentFormat.TEXT)],
+      payload: Buffer.from('80'),
+    });
+    assert.equal(((await later).content as Lwm2mSingleResource).value.value, 80);
+    assert.equal(s.server.observations('roam').length, 1);
+    await moved.close();
+  });
+
   test('answers 4.04 to an Update or De-register of an unknown registration (LwM2M 1.0 §8.2.3 Table 24)', async () => {
     device.send(toRd(0x5200, Code.Post, 'nope'));
     assert.equal((await device.next()).code, Code.NotFound);
