@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
+import { hashPassword } from '../../src/hub/password.js';
 import { names, registeredCount, startTandemAndFleet, until } from './helpers.js';
 
 describe('fleet simulator', () => {
@@ -72,5 +73,52 @@ describe('fleet simulator', () => {
     });
     await until('a Send from every device', () => senders.size === 3);
     assert.equal(fleet.counters.errors, 0, fleet.errorSamples.join('\n'));
+  });
+
+  test('MQTT devices log in as <username-prefix><i> and publish inside their ACL devices/%d/#', async (t) => {
+    const seen = new Set<string>();
+    const { fleet } = await startTandemAndFleet(
+      t,
+      {
+        lwm2m: 0,
+        mqtt: 2,
+        endpointPrefix: 'auth-',
+        mqttUsernamePrefix: 'user-',
+        mqttPassword: 's3cret',
+      },
+      {},
+      async (tandem) => {
+        const passwordHash = await hashPassword('s3cret');
+        for (const i of [0, 1]) {
+          await tandem.store.devices.create({
+            id: `auth-${i}`,
+            protocol: 'mqtt',
+            credentials: { mqtt: { username: `user-${i}`, passwordHash } },
+          });
+        }
+        const watcher = await mqtt.connectAsync(
+          `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
+          { clientId: 'watcher' },
+        );
+        t.after(() => watcher.endAsync());
+        watcher.on('message', (topic) => seen.add(topic));
+        await watcher.subscribeAsync('devices/+/telemetry');
+      },
+    );
+    await until('telemetry of both devices', () => seen.size === 2);
+    assert.deepEqual([...seen].sort(), ['devices/auth-0/telemetry', 'devices/auth-1/telemetry']);
+    assert.equal(fleet.counters.errors, 0, fleet.errorSamples.join('\n'));
+  });
+
+  test('an MQTT device with a wrong password is refused and counted as an error', async (t) => {
+    const { fleet } = await startTandemAndFleet(t, {
+      lwm2m: 0,
+      mqtt: 1,
+      endpointPrefix: 'nope-',
+      mqttUsernamePrefix: 'nope-',
+      mqttPassword: 'wrong',
+    });
+    await until('an error', () => fleet.counters.errors >= 1);
+    assert.equal(fleet.counters.mqttConnected, 0);
   });
 });
