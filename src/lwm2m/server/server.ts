@@ -488,18 +488,18 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       this.#requireVersion(reg, operation.minVersion, operation.name);
     const device = this.deviceContext(reg);
     const params = operation.build(request, device);
-    const response = await this.#send(reg.endpoint, operation.name, params, options);
+    const response = await this.#send(reg, operation.name, params, options);
     return operation.parse(response, request, device);
   }
 
   /** Sends now, or when a sleeping queue-mode device shows up, to its current address. */
   #send(
-    endpoint: string,
+    registration: Registration,
     operation: string,
     params: RequestParams,
     options: RequestOptions,
   ): Promise<CoapResponse> {
-    return this.#whenReachable(endpoint, options, (reg) =>
+    return this.#whenReachable(registration, options, (reg) =>
       this.#endpoint.request(reg.peer, {
         ...params,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
@@ -514,12 +514,13 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
    * unless it is in queue mode and asleep (LwM2M-TS-Core 1.1 §6.5).
    */
   #whenReachable<T>(
-    endpoint: string,
+    known: Registration,
     options: RequestOptions,
     start: (reg: Registration) => Promise<T>,
   ): Promise<T> {
+    const endpoint = known.endpoint;
     return new Promise<T>((resolve, reject) => {
-      const run = () => {
+      const run = (current: Promise<Registration | undefined>) => {
         // While in flight, the request fails with the registration's end (#ended).
         let inflight = this.#inflight.get(endpoint);
         if (!inflight) {
@@ -530,14 +531,15 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         set.add(reject);
         const done = () => {
           set.delete(reject);
-          if (set.size === 0 && this.#inflight.get(endpoint) === set)
+          if (set.size === 0 && this.#inflight.get(endpoint) === set) {
             this.#inflight.delete(endpoint);
+          }
         };
-        this.store
-          .getByEndpoint(endpoint)
+        current
           .then((reg) => {
-            if (!reg)
+            if (!reg) {
               throw new Lwm2mError('LWM2M_ERR_CANCELLED', `${endpoint} is no longer registered`);
+            }
             return start(reg).catch((e) => {
               // A queue-mode device that does not answer has gone back to sleep.
               if (reg.queueMode && e instanceof CoapTimeoutError) this.#queue.asleep(endpoint);
@@ -555,10 +557,17 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
             },
           );
       };
-      void this.store.getByEndpoint(endpoint).then((reg) => {
-        if (reg?.queueMode) this.#queue.submit(endpoint, run, reject, options.queueTtlMs);
-        else run();
-      }, reject);
+      if (!known.queueMode) {
+        run(Promise.resolve(known));
+        return;
+      }
+      // A queued request goes to the address the device has when it shows up.
+      this.#queue.submit(
+        endpoint,
+        () => run(this.store.getByEndpoint(endpoint)),
+        reject,
+        options.queueTtlMs,
+      );
     });
   }
 
@@ -612,7 +621,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       this.emit('notification', { observation: { ...info }, code: notification.code, ...decoded });
     };
     try {
-      const response = await this.#whenReachable(reg.endpoint, options, async (current) => {
+      const response = await this.#whenReachable(reg, options, async (current) => {
         const coap = this.#endpoint.observe(
           current.peer,
           {
