@@ -30,6 +30,10 @@ export interface ObservationEntry {
   lastBoolean: boolean | undefined;
   pminTimer: LongTimer | undefined;
   pmaxTimer: LongTimer | undefined;
+  /** When the conditions were last evaluated (epmin, epmax). */
+  lastEvalAt: number;
+  evalTimer: LongTimer | undefined;
+  epmaxTimer: LongTimer | undefined;
 }
 
 export interface ObserveManagerDeps {
@@ -72,10 +76,14 @@ export class ObserveManager {
       lastBoolean: composite ? undefined : this.#deps.booleanValue(paths[0]!),
       pminTimer: undefined,
       pmaxTimer: undefined,
+      lastEvalAt: this.#deps.clock.now(),
+      evalTimer: undefined,
+      epmaxTimer: undefined,
     };
     this.#entries.add(entry);
     sink.onCancel = () => this.#remove(entry);
     this.#armPmax(entry);
+    this.#armEpmax(entry, this.#attributes(entry));
     return entry;
   }
 
@@ -83,15 +91,67 @@ export class ObserveManager {
   changed(path: Lwm2mPath): void {
     for (const entry of this.#entries) {
       if (!entry.paths.some((p) => p.startsWith(path) || path.startsWith(p))) continue;
-      const attrs = this.#attributes(entry);
-      if (!this.#conditionsMet(entry, attrs)) continue;
-      this.#schedule(entry, attrs);
+      this.#evaluate(entry);
     }
+  }
+
+  /**
+   * Checks the conditions of an observation against the current value. LwM2M-TS-Core 1.1
+   * §5.1.2 epmin: evaluations are at least epmin apart (a change sooner is evaluated when
+   * epmin has passed); epmax: at least every epmax seconds the value is evaluated again.
+   */
+  #evaluate(entry: ObservationEntry, periodic = false): void {
+    const clock = this.#deps.clock;
+    const attrs = this.#attributes(entry);
+    const conditions =
+      attrs.gt !== undefined ||
+      attrs.lt !== undefined ||
+      attrs.st !== undefined ||
+      attrs.edge !== undefined;
+    if (attrs.epmin !== undefined) {
+      const due = entry.lastEvalAt + attrs.epmin * 1000;
+      if (clock.now() < due) {
+        entry.evalTimer ??= setLongTimeout(
+          clock,
+          () => {
+            entry.evalTimer = undefined;
+            this.#evaluate(entry);
+          },
+          due - clock.now(),
+        );
+        return;
+      }
+    }
+    entry.lastEvalAt = clock.now();
+    this.#armEpmax(entry, attrs);
+    // A periodic evaluation without a value condition has no change to report.
+    if (periodic && !conditions) return;
+    if (!this.#conditionsMet(entry, attrs)) return;
+    this.#schedule(entry, attrs);
+  }
+
+  #armEpmax(entry: ObservationEntry, attrs: Attributes): void {
+    entry.epmaxTimer?.cancel();
+    entry.epmaxTimer = undefined;
+    if (attrs.epmax === undefined || attrs.epmax <= 0) return;
+    // LwM2M-TS-Core 1.1 §5.1.2: an epmax below epmin is ignored.
+    if (attrs.epmin !== undefined && attrs.epmax < attrs.epmin) return;
+    entry.epmaxTimer = setLongTimeout(
+      this.#deps.clock,
+      () => {
+        entry.epmaxTimer = undefined;
+        this.#evaluate(entry, true);
+      },
+      attrs.epmax * 1000,
+    );
   }
 
   /** Attributes changed: re-arm the pmax timers. */
   attributesChanged(): void {
-    for (const entry of this.#entries) this.#armPmax(entry);
+    for (const entry of this.#entries) {
+      this.#armPmax(entry);
+      this.#armEpmax(entry, this.#attributes(entry));
+    }
   }
 
   clear(): void {
@@ -195,5 +255,9 @@ export class ObserveManager {
     entry.pmaxTimer?.cancel();
     entry.pminTimer = undefined;
     entry.pmaxTimer = undefined;
+    entry.evalTimer?.cancel();
+    entry.epmaxTimer?.cancel();
+    entry.evalTimer = undefined;
+    entry.epmaxTimer = undefined;
   }
 }

@@ -130,6 +130,40 @@ describe('observation attributes on the client (LwM2M-TS-Core 1.1 §5.1.2)', () 
     assert.equal(sent(), 2);
   });
 
+  test('evaluates changes no sooner than epmin apart (LwM2M-TS-Core 1.1 §5.1.2 epmin)', async () => {
+    await s.server.writeAttributes('attr', {
+      path: '/3303/0/5700',
+      attributes: { epmin: 10, st: 1 },
+    });
+    await observeTemperature();
+    clock.advance(1_000);
+    sensor.measure(30);
+    assert.equal(sent(), 0, 'a change within epmin waits for the next evaluation');
+    clock.advance(9_000);
+    assert.equal(sent(), 1);
+    sensor.measure(35);
+    assert.equal(sent(), 1);
+    sensor.measure(30.5);
+    clock.advance(10_000);
+    assert.equal(sent(), 1, 'at the next evaluation the value is within st of the last one');
+  });
+
+  test('evaluates the conditions again every epmax (LwM2M-TS-Core 1.1 §5.1.2 epmax)', async () => {
+    await s.server.writeAttributes('attr', {
+      path: '/3303/0/5700',
+      attributes: { epmin: 30, epmax: 60, gt: 25 },
+    });
+    await observeTemperature();
+    clock.advance(1_000);
+    // The device's value moves without telling (no set): only an evaluation sees it.
+    (sensor as unknown as { values: Map<number, unknown> }).values.set(5700, Value.float(26));
+    assert.equal(sent(), 0);
+    clock.advance(59_000);
+    assert.equal(sent(), 1);
+    clock.advance(60_000);
+    assert.equal(sent(), 1, 'no new crossing, no notification');
+  });
+
   test('ignores a pmax below pmin (LwM2M-TS-Core 1.1 §5.1.2)', async () => {
     await s.server.writeAttributes('attr', { path: '/3303/0', attributes: { pmin: 10 } });
     await s.server.writeAttributes('attr', { path: '/3303/0/5700', attributes: { pmax: 5 } });
