@@ -278,10 +278,7 @@ export class SimLwm2mDevice {
     const host = this.#host;
     host.counters.churned++;
     const polite = host.random() < 0.5;
-    void this.#goDown(polite).then(() => {
-      const wait = host.options.churnDowntimeMs * (0.5 + host.random());
-      this.#task = host.scheduler.after(wait, () => this.start());
-    });
+    this.#restart(polite, host.options.churnDowntimeMs * (0.5 + host.random()));
   }
 
   /** Device /3/0/4 Reboot: answer 2.04 first, then De-register, stay down, come back. */
@@ -290,9 +287,7 @@ export class SimLwm2mDevice {
     if (this.#state !== 'registered') return;
     host.counters.reboots++;
     host.scheduler.after(host.options.rebootDelayMs, () => {
-      void this.#goDown(true).then(() => {
-        this.#task = host.scheduler.after(host.options.rebootDowntimeMs, () => this.start());
-      });
+      this.#restart(true, host.options.rebootDowntimeMs);
     });
   }
 
@@ -333,11 +328,17 @@ export class SimLwm2mDevice {
   #fail(e: unknown): void {
     if (this.#state !== 'registered') return;
     this.#host.error(this.name, e);
-    void this.#goDown(false).then(() => {
-      this.#task = this.#host.scheduler.after(1000 + this.#host.random() * 4000, () =>
-        this.start(),
-      );
-    });
+    this.#restart(false, 1000 + this.#host.random() * 4000);
+  }
+
+  /** Goes down (De-registering first when `deregister`), and starts again after `downMs`. */
+  #restart(deregister: boolean, downMs: number): void {
+    this.#goDown(deregister)
+      .catch((e) => this.#host.error(this.name, e))
+      .then(() => {
+        if (this.#state !== 'down') return;
+        this.#task = this.#host.scheduler.after(downMs, () => this.start());
+      });
   }
 
   async #goDown(deregister: boolean): Promise<void> {

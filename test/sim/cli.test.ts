@@ -90,6 +90,10 @@ describe('tandem sim', () => {
     const noKey = await finish(sim(['--lwm2m', '1', '--lwm2m-url', 'coaps://127.0.0.1:5684']));
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /--psk-prefix and --psk-key/);
+    // More sockets than the open-file limit allows: said before any socket is opened.
+    const tooMany = await finish(sim(['--lwm2m', '10000000']));
+    assert.equal(tooMany.code, 2);
+    assert.match(tooMany.stderr, /ulimit -n/);
   });
 
   test('a server that never answers: no device registers, exit 1', async () => {
