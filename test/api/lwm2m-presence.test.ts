@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { CoapTimeoutError } from '../../src/coap/errors.js';
 import { DtlsClientTransport } from '../../src/dtls/client-transport.js';
 import {
   DeviceObject,
   Lwm2mClient,
-  Lwm2mClientError,
   SecurityObject,
   ServerObject,
 } from '../../src/lwm2m/client/index.js';
@@ -42,6 +41,8 @@ describe('LwM2M devices in the registry', () => {
       endpoint,
       server: transport.peer,
       name: 'boiler-9',
+      // Short: the Register after the deletion is expected to go unanswered.
+      timeoutMs: 5000,
       objects: [
         new SecurityObject([{ serverUri: `coaps://127.0.0.1:${port}`, shortServerId: 1 }]),
         new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
@@ -65,11 +66,11 @@ describe('LwM2M devices in the registry', () => {
     assert.equal(res.status, 204);
     await offline;
     assert.equal(await tandem.lwm2m.server.getRegistration('boiler-9'), undefined);
-    // Its PSK is forgotten: even over the DTLS session it still holds, it may not register.
+    // Its PSK is forgotten and its DTLS session closed: the client's new handshake is refused
+    // (unknown_psk_identity), so its Register never reaches the server.
     assert.equal(tandem.psk.key('boiler-9'), undefined);
-    await assert.rejects(
-      device.register(),
-      (err: unknown) => err instanceof Lwm2mClientError && err.coapCode === Code.Forbidden,
-    );
+    await assert.rejects(device.register(), (err: unknown) => err instanceof CoapTimeoutError);
+    assert.match(String(transport.client.lastError?.message), /unknown_psk_identity|psk/i);
+    assert.equal(await tandem.lwm2m.server.getRegistration('boiler-9'), undefined);
   });
 });
