@@ -4,6 +4,7 @@
  * that the server sent to a device says why the request failed (timeout, queue expiry...).
  */
 import { Code } from '../../coap/code.js';
+import { CoapError, CoapResetError, CoapTimeoutError } from '../../coap/errors.js';
 
 export const LWM2M_ERRORS = {
   /** A registration request the server cannot accept (LwM2M-TS-Core 1.1 §6.2.1). */
@@ -47,4 +48,19 @@ export class Lwm2mError extends Error {
     super(message, options);
     this.coapCode = LWM2M_ERRORS[code];
   }
+}
+
+/** Maps the CoAP layer's failures to LwM2M errors of `operation`; LwM2M errors pass through. */
+export function fromCoapError(e: unknown, operation: string): Error {
+  if (e instanceof Lwm2mError) return e;
+  if (e instanceof CoapTimeoutError) {
+    return new Lwm2mError('LWM2M_ERR_TIMEOUT', `${operation}: ${e.message}`, { cause: e });
+  }
+  if (e instanceof CoapResetError) {
+    return new Lwm2mError('LWM2M_ERR_RESET', `${operation}: ${e.message}`, { cause: e });
+  }
+  if (e instanceof CoapError && e.code === 'COAP_ERR_CLOSED') {
+    return new Lwm2mError('LWM2M_ERR_CLOSED', `${operation}: ${e.message}`, { cause: e });
+  }
+  return e instanceof Error ? e : new Error(String(e));
 }

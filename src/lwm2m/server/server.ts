@@ -8,8 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { Code } from '../../coap/code.js';
-import { CoapError, CoapResetError, CoapTimeoutError } from '../../coap/errors.js';
-import type { Observation } from '../../coap/observe-client.js';
+import { CoapTimeoutError } from '../../coap/errors.js';
 import type {
   CoapRequest,
   CoapResponse,
@@ -20,17 +19,15 @@ import type { DatagramPeer } from '../../transport/datagram.js';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { Lwm2mModel } from '../model/object-model.js';
 import { type ObjectRegistry, omaRegistry } from '../model/object-registry.js';
-import type { Lwm2mNode } from '../node/lwm2m-node.js';
-import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import type { ServerCoapPort } from './coap-port.js';
 import { compositeFormat, preferredFormat } from './content-negotiation.js';
-import { Lwm2mError } from './errors.js';
+import { fromCoapError, Lwm2mError } from './errors.js';
 import type { Lwm2mServerEvents } from './events.js';
+import { ObservationRegistry } from './observation-registry.js';
 import { atLeast, type Registration } from './registration.js';
 import { type RegistrationAuthorizer, RegistrationHandler } from './registration-handler.js';
 import { MemoryRegistrationStore, type RegistrationStore } from './registration-store.js';
 import { RequestQueue } from './request-queue.js';
-import { decodeCompositeContent } from './requests/composite.js';
 import { type CreateRequest, type CreateResponse, createOperation } from './requests/create.js';
 import { type DeleteRequest, type DeleteResponse, deleteOperation } from './requests/delete.js';
 import {
@@ -42,24 +39,19 @@ import { type ExecuteRequest, type ExecuteResponse, executeOperation } from './r
 import {
   buildObserve,
   buildObserveComposite,
-  CancelObservationResponse,
-  checkObserveCode,
+  type CancelObservationResponse,
   type Lwm2mObservation,
   type ObserveCompositeRequest,
   type ObserveRequest,
-  ObserveResponse,
+  type ObserveResponse,
 } from './requests/observe.js';
-import {
-  checkCode,
-  type DeviceContext,
-  decodeContent,
-  decodeTimestampedContent,
-  errorMessageOf,
-  type Lwm2mResponse,
-  type Operation,
-  type RequestOptions,
+import type {
+  DeviceContext,
+  Lwm2mResponse,
+  Operation,
+  RequestOptions,
 } from './requests/operation.js';
-import { READ_CODES, type ReadRequest, type ReadResponse, readOperation } from './requests/read.js';
+import { type ReadRequest, type ReadResponse, readOperation } from './requests/read.js';
 import {
   type ReadCompositeRequest,
   type ReadCompositeResponse,
@@ -105,17 +97,6 @@ export interface Lwm2mServerOptions {
 /** Who a request goes to: an endpoint name or a registration. */
 export type DeviceTarget = string | Registration;
 
-interface ObservationRecord {
-  readonly info: { -readonly [K in keyof Lwm2mObservation]: Lwm2mObservation[K] };
-  /** The CoAP observation; replaced when the device moves (`#followMove`). */
-  coap: Observation;
-  readonly model: Lwm2mModel;
-  readonly paths: readonly Lwm2mPath[];
-  /** The registering request and listener, to observe again at a new address. */
-  readonly params: RequestParams;
-  readonly listener: (notification: CoapResponse) => void;
-}
-
 export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   readonly store: RegistrationStore;
   readonly registry: ObjectRegistry;
@@ -125,7 +106,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   readonly #registrations: RegistrationHandler;
   readonly #queue: RequestQueue;
   readonly #models = new Map<string, Lwm2mModel>();
-  readonly #observations = new Map<string, ObservationRecord>();
+  readonly #observations: ObservationRegistry;
   /** Peer key → endpoint name of the queue-mode devices, for `peerSeen`. */
   readonly #queuePeers = new Map<string, string>();
   /** Rejecters of the requests in flight, by endpoint name. */
@@ -145,6 +126,13 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       ttlMs: options.queueTtlMs ?? 600_000,
       maxPerDevice: options.queueMaxPerDevice ?? 64,
     });
+    this.#observations = new ObservationRegistry({
+      endpoint: this.#endpoint,
+      store: this.store,
+      emit: (event) => this.emit('notification', event),
+      whenReachable: (reg, options, start) => this.#whenReachable(reg, options, start),
+      deviceContext: (reg) => this.deviceContext(reg),
+    });
     this.#registrations = new RegistrationHandler({
       store: this.store,
       clock: this.#clock,
@@ -161,7 +149,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         this.#trackQueuePeer(event.previous, event.current);
         if (event.current.queueMode) this.#queue.seen(event.current.endpoint);
         // After the Update's 2.04 has gone out.
-        if (event.moved) setImmediate(() => this.#followMove(event.current));
+        if (event.moved) setImmediate(() => this.#observations.followMove(event.current));
         this.emit('updated', event);
       },
       onDeregistered: (registration) => {
@@ -359,7 +347,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     const reg = await this.#resolve(target);
     const device = this.deviceContext(reg);
     const built = buildObserve(request, device);
-    return this.#startObservation(
+    return this.#observations.start(
       reg,
       device,
       built.params,
@@ -380,7 +368,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     this.#requireVersion(reg, '1.1', 'Observe-Composite');
     const device = this.deviceContext(reg);
     const built = buildObserveComposite(request, device);
-    return this.#startObservation(
+    return this.#observations.start(
       reg,
       device,
       built.params,
@@ -399,31 +387,10 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     observation: Lwm2mObservation | string,
     options: { active?: boolean } = {},
   ): Promise<CancelObservationResponse | undefined> {
-    const id = typeof observation === 'string' ? observation : observation.id;
-    const record = this.#observations.get(id);
-    if (!record) return undefined;
-    this.#observations.delete(id);
-    record.info.active = false;
-    try {
-      const response = await record.coap.cancel(options.active ?? false);
-      if (!response) return undefined;
-      checkCode('Cancel Observation', response.code, READ_CODES);
-      if (response.code !== Code.Content || record.info.composite) {
-        return new CancelObservationResponse(response.code, undefined, errorMessageOf(response));
-      }
-      const reg = await this.store.getById(record.info.registrationId);
-      const content = reg
-        ? decodeContent(
-            response,
-            record.paths[0]!,
-            { ...this.deviceContext(reg), model: record.model },
-            record.info.format,
-          )
-        : undefined;
-      return new CancelObservationResponse(response.code, content);
-    } catch (e) {
-      throw toLwm2mError(e, 'Cancel Observation');
-    }
+    return this.#observations.cancel(
+      typeof observation === 'string' ? observation : observation.id,
+      options,
+    );
   }
 
   /** Cancels every observation of a device (passively, or actively one by one). */
@@ -435,11 +402,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
 
   /** Active observations of a device (all devices without an argument). */
   observations(endpoint?: string): Lwm2mObservation[] {
-    const out: Lwm2mObservation[] = [];
-    for (const r of this.#observations.values()) {
-      if (endpoint === undefined || r.info.endpoint === endpoint) out.push({ ...r.info });
-    }
-    return out;
+    return this.#observations.list(endpoint);
   }
 
   /** Stops timers, fails queued requests and forgets observations; the endpoint stays open. */
@@ -449,11 +412,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     this.#registrations.close();
     this.#queuePeers.clear();
     this.#queue.clear(new Lwm2mError('LWM2M_ERR_CLOSED', 'server closed'));
-    for (const r of this.#observations.values()) {
-      r.info.active = false;
-      void r.coap.cancel(false);
-    }
-    this.#observations.clear();
+    this.#observations.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -505,7 +464,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       }),
     ).catch((e) => {
-      throw toLwm2mError(e, operation);
+      throw fromCoapError(e, operation);
     });
   }
 
@@ -571,160 +530,10 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     });
   }
 
-  async #startObservation(
-    reg: Registration,
-    device: DeviceContext,
-    params: RequestParams,
-    paths: readonly Lwm2mPath[],
-    format: number,
-    composite: boolean,
-    options: RequestOptions = {},
-  ): Promise<ObserveResponse> {
-    const operation = composite ? 'Observe-Composite' : 'Observe';
-    let record: ObservationRecord | undefined;
-    const decodeAny = (response: CoapResponse) => {
-      if (composite) {
-        return { compositeContent: decodeCompositeContent(response, paths, device, format) };
-      }
-      return { content: decodeContent(response, paths[0]!, device, format) as Lwm2mNode };
-    };
-    const decodeNotification = (response: CoapResponse) => {
-      if (composite) return decodeAny(response);
-      // LwM2M-TS-Core 1.1 §7.4.4: a SenML notification may carry several timestamped values
-      // (notification storing while the server was unreachable, Appendix E.2 resource 6).
-      const nodes = decodeTimestampedContent(response, paths[0]!, device, format);
-      const current = nodes.find((n) => n.time === undefined) ?? nodes[nodes.length - 1]!;
-      const timed = nodes.length > 1 || nodes[0]?.time !== undefined;
-      return { content: current.node, ...(timed ? { timestamped: nodes } : {}) };
-    };
-    const onNotification = (notification: CoapResponse) => {
-      if (!record || this.#observations.get(record.info.id) !== record) return;
-      const info = record.info;
-      if (notification.code >> 5 !== 2 || notification.observe === undefined) {
-        // RFC 7641 §3.2: an error or a response without Observe ends the observation.
-        info.active = false;
-        this.#observations.delete(info.id);
-      }
-      if (notification.code !== Code.Content) {
-        this.emit('notification', { observation: { ...info }, code: notification.code });
-        return;
-      }
-      let decoded: ReturnType<typeof decodeNotification>;
-      try {
-        decoded = decodeNotification(notification);
-      } catch (e) {
-        if (!(e instanceof Lwm2mError)) throw e;
-        // A notification that does not decode is reported; the observation goes on.
-        this.emit('notification', { observation: { ...info }, code: notification.code, error: e });
-        return;
-      }
-      this.emit('notification', { observation: { ...info }, code: notification.code, ...decoded });
-    };
-    try {
-      const response = await this.#whenReachable(reg, options, async (current) => {
-        const coap = this.#endpoint.observe(
-          current.peer,
-          {
-            ...params,
-            ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-          },
-          onNotification,
-        );
-        const first = await coap.response;
-        if (first.code === Code.Content && first.observe !== undefined && coap.active) {
-          record = {
-            info: {
-              id: coap.token.toString('hex'),
-              registrationId: current.id,
-              endpoint: current.endpoint,
-              paths: paths.map((p) => p.toString()),
-              composite,
-              format,
-              active: true,
-            },
-            coap,
-            model: device.model,
-            paths,
-            params,
-            listener: onNotification,
-          };
-          this.#observations.set(record.info.id, record);
-        }
-        return first;
-      });
-      checkObserveCode(composite, response.code);
-      if (response.code !== Code.Content) {
-        return new ObserveResponse(
-          response.code,
-          undefined,
-          undefined,
-          undefined,
-          errorMessageOf(response),
-        );
-      }
-      const decoded = decodeAny(response);
-      const observation = record ? { ...(record as ObservationRecord).info } : undefined;
-      return new ObserveResponse(
-        response.code,
-        decoded.content,
-        decoded.compositeContent,
-        observation,
-      );
-    } catch (e) {
-      if (record) {
-        this.#observations.delete((record as ObservationRecord).info.id);
-        void (record as ObservationRecord).coap.cancel(false);
-      }
-      throw toLwm2mError(e, operation);
-    }
-  }
-
-  /**
-   * The device moved (an Update from a new address, LwM2M-TS-Core 1.1 §6.2.2): its
-   * notifications now come from there, and the CoAP layer matches them by address and token
-   * (RFC 7252 §5.3.2), so each observation is registered again at the new address under the
-   * same observation ID; the old one is forgotten (its notifications get RST, RFC 7641 §3.6).
-   */
-  #followMove(registration: Registration): void {
-    if (this.#closed) return;
-    for (const record of this.#observations.values()) {
-      if (record.info.registrationId !== registration.id) continue;
-      const old = record.coap;
-      void old.cancel(false);
-      const coap = this.#endpoint.observe(registration.peer, record.params, record.listener);
-      record.coap = coap;
-      coap.response.then(
-        (first) => {
-          if (first.code === Code.Content && first.observe !== undefined) {
-            // The answer carries the current value: it is reported like a notification.
-            record.listener(first);
-            return;
-          }
-          // The device refused at its new address: the observation ends.
-          if (this.#observations.get(record.info.id) !== record) return;
-          this.#observations.delete(record.info.id);
-          record.info.active = false;
-          this.emit('notification', { observation: { ...record.info }, code: first.code });
-        },
-        () => {
-          if (this.#observations.get(record.info.id) !== record) return;
-          this.#observations.delete(record.info.id);
-          record.info.active = false;
-        },
-      );
-    }
-  }
-
   /** A registration ended: its observations end, and (unless replaced) its queued requests fail. */
   #ended(registration: Registration, dropQueue: boolean): void {
     this.#trackQueuePeer(registration, undefined);
-    for (const [id, r] of this.#observations) {
-      if (r.info.registrationId !== registration.id) continue;
-      this.#observations.delete(id);
-      r.info.active = false;
-      // Passive cancellation: the device's next notification gets RST (RFC 7641 §3.6).
-      void r.coap.cancel(false);
-    }
+    this.#observations.end(registration.id);
     if (dropQueue) {
       const error = new Lwm2mError(
         'LWM2M_ERR_CANCELLED',
@@ -737,19 +546,4 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     }
     this.#logger?.debug({ endpoint: registration.endpoint }, 'lwm2m: registration ended');
   }
-}
-
-/** Maps CoAP failures to LwM2M errors; LwM2M errors pass through. */
-function toLwm2mError(e: unknown, operation: string): Error {
-  if (e instanceof Lwm2mError) return e;
-  if (e instanceof CoapTimeoutError) {
-    return new Lwm2mError('LWM2M_ERR_TIMEOUT', `${operation}: ${e.message}`, { cause: e });
-  }
-  if (e instanceof CoapResetError) {
-    return new Lwm2mError('LWM2M_ERR_RESET', `${operation}: ${e.message}`, { cause: e });
-  }
-  if (e instanceof CoapError && e.code === 'COAP_ERR_CLOSED') {
-    return new Lwm2mError('LWM2M_ERR_CLOSED', `${operation}: ${e.message}`, { cause: e });
-  }
-  return e instanceof Error ? e : new Error(String(e));
 }
