@@ -172,7 +172,8 @@ export class Bridge {
     // Devices neither command devices nor speak for Tandem, whatever their ACL patterns say.
     const isDevice = (client.context as { deviceId?: string } | undefined)?.deviceId !== undefined;
     if (isDevice || !message.topic.startsWith(COMMAND_PREFIX)) return false;
-    void this.#command(message).catch((err: unknown) =>
+    const appRole = (client.context as { app?: { role: ApiRole } } | undefined)?.app?.role;
+    void this.#command(message, appRole).catch((err: unknown) =>
       this.#o.logger.error({ err, topic: message.topic }, 'bridge: a command failed'),
     );
     return ReasonCode.NoMatchingSubscribers;
@@ -273,7 +274,8 @@ export class Bridge {
 
   // ------------------------------------------------------------------ commands
 
-  async #command(message: MqttMessage): Promise<void> {
+  /** `appRole`: the role of the API token the publishing application logged in with. */
+  async #command(message: MqttMessage, appRole: ApiRole | undefined): Promise<void> {
     const deviceId = message.topic.slice(COMMAND_PREFIX.length);
     const { responseTopic, correlationData, userProperties } = message.properties;
     let status: number;
@@ -286,7 +288,7 @@ export class Bridge {
         );
       }
       const command = parseCommand(message.payload);
-      await this.#authorize(userProperties, accessOf(command.op));
+      await this.#authorize(userProperties, accessOf(command.op), appRole);
       const result = await this.#operations.run(deviceId, toRequest(command));
       status = result.status;
       body = result.body ?? {};
@@ -318,12 +320,23 @@ export class Bridge {
     });
   }
 
-  /** The API's rule: a token of the operation's role, or an anonymous read in development mode. */
+  /**
+   * The API's rule: a token of the operation's role (in the `authorization` user property, or
+   * the one the application logged in with), or an anonymous read in development mode.
+   */
   async #authorize(
     userProperties: readonly [string, string][] | undefined,
     needed: ApiRole,
+    appRole: ApiRole | undefined,
   ): Promise<void> {
     const header = userProperties?.find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    if (header === undefined && appRole !== undefined) {
+      if (roleAllows(appRole, needed)) return;
+      throw new DeviceOperationError(
+        'TANDEM_ERR_FORBIDDEN',
+        `a ${appRole} token may not run this command; it needs ${needed}`,
+      );
+    }
     if (header === undefined) {
       if (this.#o.anonymousReads && needed === 'read-only') return;
       throw new DeviceOperationError(

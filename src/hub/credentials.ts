@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import type { DeviceCredentials } from '../store/ports.js';
 import { invalid } from './errors.js';
+import { APP_USERNAME } from './mqtt-auth.js';
 import { hashPassword } from './password.js';
 
 /** Credentials as a client gives them: secrets in clear, keys as text. */
@@ -105,6 +106,9 @@ function prepareX509(x509: { certificate: string }, field: string) {
 async function prepareMqtt(mqtt: { username: string; password: string }, field: string) {
   // MQTT-1.5.4: a UTF-8 string of at most 65535 bytes; long names only waste index space.
   checkIdentity(mqtt.username, `${field}.username`, 256);
+  if (mqtt.username === APP_USERNAME) {
+    throw invalid(`${field}.username`, `"${APP_USERNAME}" is the user name of applications`);
+  }
   if (typeof mqtt.password !== 'string' || mqtt.password.length === 0) {
     throw invalid(`${field}.password`, 'must be a non-empty string');
   }

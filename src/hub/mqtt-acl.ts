@@ -62,3 +62,13 @@ function covers(pattern: readonly string[], filter: readonly string[]): boolean 
   }
   return pattern.length === filter.length;
 }
+
+/**
+ * What an application (logged in with an API token) may publish: a read-only token only
+ * commands (`tandem/commands/...`, where the bridge checks each operation against the role);
+ * operator and admin tokens anywhere the server's own rules allow. Every role may subscribe to
+ * anything, `tandem/...` application topics included.
+ */
+export function appMayPublish(role: 'read-only' | 'operator' | 'admin', topic: string): boolean {
+  return role !== 'read-only' || topic.startsWith('tandem/commands/');
+}

@@ -1,6 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import type { DeviceStore } from '../store/ports.js';
+import type { ApiRole, DeviceStore, TokenStore } from '../store/ports.js';
+import { resolveToken, TOKEN68 } from './api-tokens.js';
 import { verifyPassword } from './password.js';
+
+/**
+ * The MQTT user name of applications: they log in with `token` and an API token as the password,
+ * and get what the token's role allows (see appMayPublish). No device may use this user name.
+ */
+export const APP_USERNAME = 'token';
 
 /** MQTT 5 reason codes of a refused CONNECT (MQTT 5.0 §3.2.2.2). */
 const BAD_USERNAME_OR_PASSWORD = 0x86;
@@ -17,7 +24,7 @@ export interface MqttCredentialsCheck {
 }
 
 export type MqttAuthOutcome =
-  | { accept: true; deviceId?: string; credential?: 'mqtt' | 'x509' }
+  | { accept: true; deviceId?: string; credential?: 'mqtt' | 'x509'; app?: AppLogin }
   | { accept: false; reasonCode: number; reasonString: string };
 
 /**
@@ -68,6 +75,29 @@ function certificateSubject(raw: Buffer | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An application logged in with an API token. */
+export interface AppLogin {
+  tokenId: string;
+  role: ApiRole;
+}
+
+/** Checks an application login (user name `token`, an API token as the password). */
+export async function authenticateApp(
+  tokens: TokenStore,
+  password: Buffer | undefined,
+): Promise<MqttAuthOutcome> {
+  const secret = password?.toString('utf8') ?? '';
+  const token = TOKEN68.test(secret) ? await resolveToken(tokens, secret) : undefined;
+  if (!token) {
+    return {
+      accept: false,
+      reasonCode: BAD_USERNAME_OR_PASSWORD,
+      reasonString: 'unknown or revoked API token',
+    };
+  }
+  return { accept: true, app: { tokenId: token.id, role: token.role } };
 }
 
 /** scrypt of a random password nobody knows, with the current parameters. */

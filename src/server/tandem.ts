@@ -11,7 +11,8 @@ import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
-import { deviceAcl } from '../hub/mqtt-acl.js';
+import { appMayPublish, deviceAcl } from '../hub/mqtt-acl.js';
+import { APP_USERNAME, type AppLogin, authenticateApp } from '../hub/mqtt-auth.js';
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
 import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
@@ -303,6 +304,12 @@ export class Tandem {
             // MQTT 5.0 §3.2.2.2: 0x9F Connection rate exceeded.
             return { accept: false, reasonCode: 0x9f, reasonString: 'too many failed attempts' };
           }
+          if (request.username === APP_USERNAME) {
+            const app = await authenticateApp(store.tokens, request.password);
+            if (!app.accept) throttle.failed(request.remoteAddress);
+            else throttle.succeeded(request.remoteAddress);
+            return app.accept ? { accept: true, context: { app: app.app } } : app;
+          }
           const stream = streams.get(streamKey(request));
           const outcome = await devices.authenticateMqtt(request, anonymous, {
             // Revoked credentials: MQTT 5 clients hear why (0x98 Administrative action), and
@@ -331,6 +338,8 @@ export class Tandem {
           // tandem/ is the bridge's: commands are taken there, the rest is the server's own.
           const bridged = this.#bridge?.authorizePublish(client, message);
           if (bridged !== undefined) return bridged;
+          const app = (client.context as { app?: AppLogin } | undefined)?.app;
+          if (app) return appMayPublish(app.role, message.topic);
           const id = deviceOf(client.context);
           return id === undefined || acl.mayPublish(id, message.topic);
         },

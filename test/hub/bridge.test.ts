@@ -301,4 +301,69 @@ describe('bridge to applications (tandem/ topics)', () => {
       notAuthorized,
     );
   });
+
+  test('an application logs in with user name token and an API token; its role rules its commands and publishes', async (t) => {
+    const tandem = await startTandem(t);
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const readOnly = (await issueToken(tandem.store.tokens, 'read-only')).token;
+    const operator = (await issueToken(tandem.store.tokens, 'operator')).token;
+
+    const viewer = await application(t, tandem, { username: 'token', password: readOnly });
+    await viewer.client.subscribeAsync(['viewer/#', 'tandem/devices/#']);
+    const read = JSON.stringify({ op: 'read', path: '/3/0/0' });
+    await viewer.client.publishAsync('tandem/commands/dev1', read, {
+      qos: 1,
+      properties: { responseTopic: 'viewer/read', correlationData: Buffer.from('r') },
+    });
+    assert.equal(json(await viewer.next('viewer/read')).value, 'Tandem Labs');
+    const write = JSON.stringify({ op: 'write', path: '/3/0/14', value: '+02:00' });
+    await viewer.client.publishAsync('tandem/commands/dev1', write, {
+      qos: 1,
+      properties: { responseTopic: 'viewer/write', correlationData: Buffer.from('w') },
+    });
+    assert.equal(json(await viewer.next('viewer/write')).code, 'TANDEM_ERR_FORBIDDEN');
+    // A read-only application publishes nothing but commands (PUBACK 0x87, MQTT 5.0 §3.4.2.1).
+    await assert.rejects(
+      viewer.client.publishAsync('plant/1/setpoint', '7', { qos: 1 }),
+      (err: Error) => {
+        assert.equal((err as Error & { code?: number }).code, 0x87);
+        return true;
+      },
+    );
+
+    const worker = await application(t, tandem, { username: 'token', password: operator });
+    await worker.client.subscribeAsync('worker/#');
+    await worker.client.publishAsync('tandem/commands/dev1', write, {
+      qos: 1,
+      properties: { responseTopic: 'worker/write', correlationData: Buffer.from('w') },
+    });
+    assert.deepEqual(json(await worker.next('worker/write')), {});
+    await worker.client.publishAsync('plant/1/setpoint', '7', { qos: 1 });
+  });
+
+  test('an unknown API token is refused with 0x86, and no device may take the user name token', async (t) => {
+    const tandem = await startTandem(t, { host: '0.0.0.0' });
+    const refused = await new Promise<number | undefined>((resolve) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`, {
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        username: 'token',
+        password: 'tdm_not-a-real-token',
+      });
+      c.on('error', (err) => {
+        c.end(true);
+        resolve((err as Error & { code?: number }).code);
+      });
+    });
+    assert.equal(refused, 0x86);
+    await assert.rejects(
+      tandem.devices.create({
+        id: 'impostor',
+        protocol: 'mqtt',
+        credentials: { mqtt: { username: 'token', password: 'x' } },
+      }),
+      /user name of applications/,
+    );
+  });
 });
