@@ -44,6 +44,12 @@ const fraction = (value: string): number => {
   return n;
 };
 
+const probability = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('not within 0..1');
+  return n;
+};
+
 const hex = (value: string): Buffer => {
   if (!/^([0-9a-fA-F]{2})+$/.test(value)) throw new InvalidArgumentError('not hex bytes');
   return Buffer.from(value, 'hex');
@@ -64,6 +70,8 @@ interface SimFlags {
   rate?: number;
   queueMode?: boolean;
   sleep?: number;
+  awake?: number;
+  firmwareFailure?: number;
   churn?: number;
   lifetime?: number;
   send?: number;
@@ -90,6 +98,16 @@ export function simCommand(): Command {
     .option('--rate <r>', 'devices started per second (default 100)', positive)
     .option('--queue-mode', 'LwM2M queue mode: register with Q, sleep, wake every --sleep')
     .option('--sleep <seconds>', 'seconds a queue-mode device sleeps (default 300)', positive)
+    .option(
+      '--awake <seconds>',
+      'seconds a queue-mode device stays awake after its last message (default 93)',
+      positive,
+    )
+    .option(
+      '--firmware-failure <p>',
+      'probability that a firmware download, and separately an install, fails',
+      probability,
+    )
     .option(
       '--churn <f>',
       'fraction of the fleet that drops off and comes back per minute',
@@ -128,6 +146,8 @@ async function run(flags: SimFlags): Promise<number> {
       rate: flags.rate,
       queueMode: flags.queueMode ?? false,
       sleepSeconds: flags.sleep,
+      awakeSeconds: flags.awake,
+      firmwareFailureRate: flags.firmwareFailure,
       churn: flags.churn,
       lifetime: flags.lifetime,
       sendSeconds: flags.send,
