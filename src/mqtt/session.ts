@@ -312,12 +312,16 @@ export class Session {
     const sendPubrel = () => {
       if (this.inflight.get(packetId) === d) this.outlet?.sendPubrel(packetId, 0);
     };
-    if (!this.persisted) return sendPubrel();
     // [MQTT-4.3.3] The 'pubrel' state is durable before PUBREL leaves: were the server to crash
     // between the two, it would resend the PUBLISH after restart to a client that may already
     // have completed the flow, which would take it for a new message (a QoS 2 duplicate).
-    const written = this.#host.persistence.putDelivery(this.clientId, d);
-    if (!(written instanceof Promise)) return sendPubrel();
+    const written = this.persisted
+      ? this.#host.persistence.putDelivery(this.clientId, d)
+      : undefined;
+    if (!(written instanceof Promise)) {
+      sendPubrel();
+      return;
+    }
     written.then(sendPubrel, (err: unknown) =>
       this.#host.logger?.error({ err }, 'mqtt persistence write failed; PUBREL held back'),
     );

@@ -173,8 +173,8 @@ describe('restart and crash', () => {
         return (clientId: string, d: { state?: string }) => {
           const done = value.call(target, clientId, d);
           if (d.state !== 'pubrel') return done;
-          return new Promise<void>((resolve) => {
-            release = () => resolve(done as void);
+          return new Promise<unknown>((resolve) => {
+            release = () => resolve(done);
           });
         };
       },

@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { packageRoot } from '../../util/package-root.js';
 import { DdfError, parseDdf } from './ddf-parser.js';
 import { compareVersions, type Lwm2mModel, type ObjectModel } from './object-model.js';

@@ -7,7 +7,6 @@ import { Code } from '../../../src/coap/code.js';
 import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { UdpTransport } from '../../../src/coap/udp-transport.js';
 import {
-  type BootstrapConfig,
   Lwm2mBootstrapServer,
   MemoryBootstrapConfigStore,
 } from '../../../src/lwm2m/bootstrap/index.js';
