@@ -8,6 +8,7 @@ import { names, registeredCount, until } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TSX = import.meta.resolve('tsx');
+const ADMIN_TOKEN = 'a3f1c9e07b5d2468aa10ce93f7b4d6e28c1f0a9b7d3e5c24';
 
 /** `tandem sim ...` from its sources (as test/cli/cli.test.ts runs the CLI). */
 function sim(args: string[]): ChildProcess {
@@ -81,6 +82,39 @@ describe('tandem sim', () => {
     assert.match(stdout, /lwm2m: 3\/3 started, 3 registered at peak/);
     assert.match(stdout, /3 de-registrations/);
     assert.equal(await registeredCount(tandem, names('term-', 0, 3)), 0);
+  });
+
+  test('--api-url creates the devices with their PSK first; they then register over DTLS', async (t) => {
+    const tandem = await startTandem(t, {}, { adminToken: ADMIN_TOKEN });
+    const key = '00112233445566778899aabbccddeeff';
+    const args = [
+      '--lwm2m',
+      '3',
+      '--endpoint-prefix',
+      'api-',
+      '--psk-prefix',
+      'api-',
+      '--psk-key',
+      key,
+      '--lwm2m-url',
+      `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
+      '--api-url',
+      `http://127.0.0.1:${tandem.address('http')!.port}`,
+      '--api-token',
+      ADMIN_TOKEN,
+      '--duration',
+      '3',
+    ];
+    const first = await finish(sim(args));
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /devices: 3 created, 0 already there/);
+    assert.match(first.stdout, /3 registered at peak/);
+    const again = await finish(sim(args));
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /devices: 0 created, 3 already there/);
+    const psk = await tandem.store.devices.findByPskIdentity('api-2');
+    assert.equal(psk?.deviceId, 'api-2');
+    assert.equal(psk?.key.toString('hex'), key);
   });
 
   test('an invalid command line exits 2 with the reason', async () => {

@@ -7,6 +7,7 @@ import {
   socketShortfall,
 } from '../../sim/index.js';
 import { EXIT } from '../exit-codes.js';
+import { ApiCallError, ApiClient, CliError } from './api-client.js';
 
 const HELP_FOOTER = `
 Endpoint names (and MQTT client ids) are <endpoint-prefix><index>: LwM2M devices take the
@@ -14,6 +15,9 @@ indexes 0..N-1 and MQTT devices the ones after them. With --psk-prefix, LwM2M de
 PSK identity <psk-prefix><i> and the key --psk-key (hex), for coaps:// and for a coaps://
 Bootstrap-Server. MQTT devices publish JSON on devices/<id>/telemetry; with
 --mqtt-username-prefix, device i logs in as <prefix><i> with --mqtt-password.
+
+With --api-url, the devices are first created through the API (with their PSK, or MQTT user
+name and password); devices that exist already are left as they are.
 
 Each simulated device has its own socket: the open-file limit (ulimit -n) must exceed the
 number of devices.
@@ -23,7 +27,8 @@ stdout with --json). Ctrl-C or SIGTERM stops cleanly: LwM2M devices de-register,
 disconnect, the summary is printed.
 
 Exit codes: 0 done, 1 no device could register or connect (or the server could not be
-resolved), 2 invalid command line or too low an open-file limit.`;
+resolved or reached), 2 invalid command line or too low an open-file limit, 3 the API refused
+to create a device.`;
 
 const count = (value: string): number => {
   const n = Number(value);
@@ -76,6 +81,8 @@ interface SimFlags {
   lifetime?: number;
   send?: number;
   seed?: number;
+  apiUrl?: string;
+  apiToken?: string;
   json?: boolean;
 }
 
@@ -116,6 +123,8 @@ export function simCommand(): Command {
     .option('--send <seconds>', 'LwM2M devices Send their sensor values this often (1.1)', positive)
     .option('--lifetime <seconds>', 'LwM2M registration lifetime (default 300)', positive)
     .option('--seed <n>', 'seed of the random walks, phases and churn', count)
+    .option('--api-url <url>', 'first create the devices (and their credentials) through this API')
+    .option('--api-token <token>', 'API token for --api-url (env TANDEM_TOKEN)')
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', HELP_FOOTER)
     .action(async (flags: SimFlags) => {
@@ -160,6 +169,23 @@ async function run(flags: SimFlags): Promise<number> {
     }
     throw err;
   }
+  if (flags.apiUrl !== undefined) {
+    try {
+      const made = await provision(
+        fleet,
+        new ApiClient({ url: flags.apiUrl, token: flags.apiToken }),
+      );
+      if (!flags.json) {
+        process.stdout.write(
+          `devices: ${made.created} created, ${made.existing} already there (left as they are)\n`,
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      process.stderr.write(`tandem sim: ${err.message}\n`);
+      return err.exitCode;
+    }
+  }
   try {
     await fleet.start();
   } catch (err) {
@@ -193,6 +219,51 @@ async function run(flags: SimFlags): Promise<number> {
   const noLwm2m = flags.lwm2m > 0 && summary.lwm2m.peakRegistered === 0;
   const noMqtt = flags.mqtt > 0 && summary.mqtt.peakConnected === 0;
   return noLwm2m || noMqtt ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * Creates every device of the fleet through the API (POST /api/devices), with its PSK or MQTT
+ * credentials when the fleet has them; a device that exists already (409) is left as it is.
+ */
+async function provision(
+  fleet: SimFleet,
+  api: ApiClient,
+): Promise<{ created: number; existing: number }> {
+  const o = fleet.options;
+  const bodies: unknown[] = [];
+  for (let i = 0; i < o.lwm2m + o.mqtt; i++) {
+    const id = `${o.endpointPrefix}${i}`;
+    if (i < o.lwm2m) {
+      const psk =
+        o.pskPrefix !== undefined && o.pskKey !== undefined
+          ? { psk: { identity: `${o.pskPrefix}${i}`, key: o.pskKey.toString('hex') } }
+          : undefined;
+      bodies.push({ id, protocol: 'lwm2m', ...(psk ? { credentials: psk } : {}) });
+    } else {
+      const login =
+        o.mqttUsernamePrefix !== undefined && o.mqttPassword
+          ? { mqtt: { username: `${o.mqttUsernamePrefix}${i}`, password: o.mqttPassword } }
+          : undefined;
+      bodies.push({ id, protocol: 'mqtt', ...(login ? { credentials: login } : {}) });
+    }
+  }
+  let next = 0;
+  let created = 0;
+  let existing = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++];
+      try {
+        await api.call('POST', '/api/devices', body);
+        created++;
+      } catch (err) {
+        if (err instanceof ApiCallError && err.status === 409) existing++;
+        else throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { created, existing };
 }
 
 /**
