@@ -23,14 +23,11 @@ export class BootstrapService {
     coap: CoapService;
     registry: ObjectRegistry;
     logger: Logger;
-    policy: Omit<RegistrationPolicyOptions, 'registrationById'>;
+    policy: RegistrationPolicyOptions;
     configs?: BootstrapConfigStore;
   }) {
     this.configs = options.configs ?? new MemoryBootstrapConfigStore();
-    const policy: RegistrationPolicyOptions = {
-      ...options.policy,
-      registrationById: async () => undefined,
-    };
+    const { policy } = options;
     for (const name of BOOTSTRAP_LISTENERS) {
       const listener = options.coap.listeners.get(name);
       if (!listener) continue;

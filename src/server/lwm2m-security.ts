@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { Code } from '../coap/code.js';
 import type { CoapRequest, OutgoingResponse } from '../coap/request.js';
-import type { Registration } from '../lwm2m/server/registration.js';
 import type { DatagramPeer, PeerIdentity } from '../transport/datagram.js';
 
 export interface RegistrationPolicyOptions {
@@ -17,7 +16,6 @@ export interface RegistrationPolicyOptions {
     findByRawPublicKey(publicKey: Buffer): Promise<{ deviceId: string } | undefined>;
     findByX509Subject(subject: string): Promise<{ deviceId: string } | undefined>;
   };
-  registrationById(id: string): Promise<Registration | undefined>;
 }
 
 const forbidden = (reason: string): OutgoingResponse => ({
@@ -34,9 +32,8 @@ const forbidden = (reason: string): OutgoingResponse => ({
  *   (whose chain the DTLS handshake verified against the trust store) the endpoint name in its
  *   common name or the device whose stored certificate has the same subject.
  * - Secure by default: over plain CoAP (NoSec) only while anonymous access is allowed.
- * - Update and De-register of a registration made on a secured connection must come with the
- *   same identity, so that a registration ID alone cannot hijack a device.
- * Returns the refusal, or undefined to let the request through.
+ * (That Update and De-register of a secured registration come with the same identity, the
+ * LwM2M server checks itself.) Returns the refusal, or undefined to let the request through.
  */
 export async function checkRegistrationAccess(
   request: CoapRequest,
@@ -56,11 +53,6 @@ export async function checkRegistrationAccess(
     return (await mayRegister(peer.identity, ep, policy))
       ? undefined
       : forbidden(`endpoint name ${ep} does not belong to these credentials`);
-  }
-  if (iface === 'bs') return undefined;
-  const registration = await policy.registrationById(request.path[1]!);
-  if (registration?.peer.identity && !sameIdentity(registration.peer.identity, peer.identity)) {
-    return forbidden('this registration belongs to other credentials');
   }
   return undefined;
 }
@@ -96,17 +88,5 @@ function commonName(der: Buffer): string | undefined {
     return /^CN=(.*)$/m.exec(subject)?.[1];
   } catch {
     return undefined;
-  }
-}
-
-function sameIdentity(a: PeerIdentity, b: PeerIdentity | undefined): boolean {
-  if (!b || a.kind !== b.kind) return false;
-  switch (a.kind) {
-    case 'psk':
-      return a.identity === (b as typeof a).identity;
-    case 'rpk':
-      return a.publicKey.equals((b as typeof a).publicKey);
-    case 'x509':
-      return a.certificate.equals((b as typeof a).certificate);
   }
 }

@@ -28,7 +28,7 @@ export class Lwm2mService {
     registry: ObjectRegistry;
     clock: Clock;
     logger: Logger;
-    policy: Omit<RegistrationPolicyOptions, 'registrationById'>;
+    policy: RegistrationPolicyOptions;
   }) {
     for (const name of SERVER_LISTENERS) {
       const listener = options.coap.listeners.get(name);
@@ -41,10 +41,7 @@ export class Lwm2mService {
       logger: options.logger,
       attachHandler: false,
     });
-    const policy: RegistrationPolicyOptions = {
-      ...options.policy,
-      registrationById: (id) => this.server.store.getById(id),
-    };
+    const { policy } = options;
     for (const name of SERVER_LISTENERS) {
       const listener = options.coap.listeners.get(name);
       if (!listener) continue;
