@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { SETTINGS } from '../../src/config/settings.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -24,12 +24,21 @@ const ALL_PORTS_ZERO = [
 function tandem(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   // The CLI runs from its sources (tsx resolved from the project, whatever the cwd) so that these
   // tests do not depend on a build; test/cli/bin.test.ts checks the built bin.
-  return spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
 }
+
+/** Servers still running when the tests end (a failed test) are killed, never left behind. */
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
 
 /** Runs the CLI to its end. */
 async function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
