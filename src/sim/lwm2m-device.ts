@@ -76,7 +76,6 @@ export class SimLwm2mDevice {
     this.#phase = host.random() * 2 * Math.PI;
     this.#walk[4] = 60 + host.random() * 40;
     this.objects = deviceObjects({
-      name: this.name,
       index,
       serverUri: o.lwm2mUrl ?? '',
       lifetime: o.lifetime,
@@ -93,7 +92,12 @@ export class SimLwm2mDevice {
         },
         onUpdated: () => {
           host.counters.firmwareUpdates++;
-          // The new firmware announces itself: a registration Update (LwM2M-TS-Core 1.1 §6.2.2).
+          // The new firmware announces itself: a registration Update (LwM2M-TS-Core 1.1 §6.2.2),
+          // with the radio on even if the install ran into a queue-mode sleep.
+          if (this.#sleepy && this.#state === 'registered') {
+            this.#sleepy.awake = true;
+            this.#scheduleSleep();
+          }
           this.#client?.update().catch((e) => this.#fail(e));
         },
       },

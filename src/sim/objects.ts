@@ -22,7 +22,6 @@ import type { InstanceEnabler } from '../lwm2m/client/object-enabler.js';
 import { SimFirmwareObject, type SimFirmwareOptions } from './firmware.js';
 
 export interface DeviceObjectsOptions {
-  readonly name: string;
   readonly index: number;
   readonly serverUri: string;
   readonly lifetime: number;
