@@ -1,8 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { generate } from 'selfsigned';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { CoapRouter } from '../coap/router.js';
 import { UdpTransport } from '../coap/udp-transport.js';
@@ -13,6 +12,7 @@ import type { PskCache } from '../hub/psk-cache.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
 import type { Clock } from '../util/clock.js';
 import { ListenError } from './listen.js';
+import { developmentCertificate } from './tls-cert.js';
 
 export type CoapListener = 'coap' | 'coaps' | 'bootstrap' | 'bootstrapDtls';
 
@@ -157,36 +157,10 @@ export class CoapService {
       );
     }
     const dir = join(this.#config.dataDir, 'dtls');
-    const keyPath = join(dir, 'dev-key.pem');
-    const certPath = join(dir, 'dev-cert.pem');
-    if (!existsSync(keyPath) || !existsSync(certPath)) {
-      const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-        keyType: 'ec',
-        curve: 'P-256',
-        algorithm: 'sha256',
-        notAfterDate: new Date(Date.now() + 365 * 24 * 3600 * 1000),
-        extensions: [
-          {
-            name: 'subjectAltName',
-            altNames: [
-              { type: 2, value: 'localhost' },
-              { type: 7, ip: '127.0.0.1' },
-              { type: 7, ip: '::1' },
-            ],
-          },
-        ],
-      });
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(certPath, pems.cert);
-      writeFileSync(keyPath, pems.private, { mode: 0o600 });
+    const pair = await developmentCertificate(dir);
+    if (pair.created)
       this.#logger.info({ dir }, 'generated a development DTLS key and certificate');
-    }
-    return credentialFrom(
-      readFileSync(keyPath, 'utf8'),
-      readFileSync(certPath, 'utf8'),
-      true,
-      keyPath,
-    );
+    return credentialFrom(pair.key, pair.cert, true, pair.keyPath);
   }
 
   /** Calls `fn` for every well-formed datagram a peer sends (queue mode: the device is awake). */

@@ -29,19 +29,31 @@ export async function loadTlsMaterial(
       generated: false,
     };
   }
-  const dir = join(dataDir, 'tls');
+  const pair = await developmentCertificate(join(dataDir, 'tls'));
+  return { cert: pair.cert, key: pair.key, ...withCa, generated: true };
+}
+
+/**
+ * A self-signed ECDSA P-256 certificate for localhost (and 127.0.0.1, ::1) in `dir`, generated
+ * on first use and reused afterwards: the development identity of the MQTTS and DTLS listeners.
+ * `created` tells whether this call generated it.
+ */
+export async function developmentCertificate(
+  dir: string,
+): Promise<{ cert: string; key: string; keyPath: string; created: boolean }> {
   const certPath = join(dir, 'dev-cert.pem');
   const keyPath = join(dir, 'dev-key.pem');
   if (existsSync(certPath) && existsSync(keyPath)) {
     return {
       cert: readFileSync(certPath, 'utf8'),
       key: readFileSync(keyPath, 'utf8'),
-      ...withCa,
-      generated: true,
+      keyPath,
+      created: false,
     };
   }
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
+    curve: 'P-256',
     algorithm: 'sha256',
     notAfterDate: new Date(Date.now() + 365 * 24 * 3600 * 1000),
     extensions: [
@@ -58,5 +70,5 @@ export async function loadTlsMaterial(
   mkdirSync(dir, { recursive: true });
   writeFileSync(certPath, pems.cert);
   writeFileSync(keyPath, pems.private, { mode: 0o600 });
-  return { cert: pems.cert, key: pems.private, ...withCa, generated: true };
+  return { cert: pems.cert, key: pems.private, keyPath, created: true };
 }
