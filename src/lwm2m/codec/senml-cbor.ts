@@ -1,21 +1,6 @@
-/**
- * application/senml+cbor (112). RFC 8428 §6: the SenML JSON records as CBOR maps with integer
- * labels (Table 4); LwM2M-TS-Core 1.1 §7.4.5 uses it with the names and values of §7.4.4.
- */
-import type { Lwm2mModel } from '../model/object-model.js';
-import type { Lwm2mNode } from '../node/lwm2m-node.js';
-import type { Lwm2mPath } from '../node/lwm2m-path.js';
-import type { Lwm2mPathValue } from '../node/path-value.js';
 import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from './cbor.js';
-import { CodecError, guard } from './codec-error.js';
-import {
-  MAX_RECORDS,
-  nodeToRecords,
-  pathValuesToRecords,
-  recordsToNode,
-  recordsToPathValues,
-  type SenmlRecord,
-} from './senml.js';
+import { CodecError } from './codec-error.js';
+import { MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
 
 /** RFC 8428 §6 Table 4: the integer labels of the SenML fields. */
 export const SenmlLabel = {
@@ -152,27 +137,8 @@ export function formatSenmlCbor(records: readonly SenmlRecord[]): Buffer {
   );
 }
 
-export function decodeSenmlCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `SenML CBOR ${path}`, () =>
-    recordsToNode(parseSenmlCbor(bytes), path, model),
-  );
-}
-
-export function encodeSenmlCbor(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `SenML CBOR ${path}`, () =>
-    formatSenmlCbor(nodeToRecords(node, path, model)),
-  );
-}
-
-export function decodeSenmlCborComposite(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] {
-  return guard('MALFORMED', 'SenML CBOR', () => recordsToPathValues(parseSenmlCbor(bytes), model));
-}
-
-export function encodeSenmlCborComposite(
-  entries: readonly Lwm2mPathValue[],
-  model: Lwm2mModel,
-): Buffer {
-  return guard('TYPE_MISMATCH', 'SenML CBOR', () =>
-    formatSenmlCbor(pathValuesToRecords(entries, model)),
-  );
-}
+const codec = senmlCodec('SenML CBOR', parseSenmlCbor, formatSenmlCbor);
+export const decodeSenmlCbor = codec.decode;
+export const encodeSenmlCbor = codec.encode;
+export const decodeSenmlCborComposite = codec.decodeComposite;
+export const encodeSenmlCborComposite = codec.encodeComposite;

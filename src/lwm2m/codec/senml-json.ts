@@ -1,21 +1,6 @@
-/**
- * application/senml+json (110). RFC 8428 §5 (JSON representation) with the LwM2M rules of
- * LwM2M-TS-Core 1.1 §7.4.4: names are paths, "vlo" carries object links.
- */
-import type { Lwm2mModel } from '../model/object-model.js';
-import type { Lwm2mNode } from '../node/lwm2m-node.js';
-import type { Lwm2mPath } from '../node/lwm2m-path.js';
-import type { Lwm2mPathValue } from '../node/path-value.js';
 import { decodeUtf8 } from './byte-reader.js';
-import { CodecError, guard } from './codec-error.js';
-import {
-  MAX_RECORDS,
-  nodeToRecords,
-  pathValuesToRecords,
-  recordsToNode,
-  recordsToPathValues,
-  type SenmlRecord,
-} from './senml.js';
+import { CodecError } from './codec-error.js';
+import { MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
 
 // RFC 8428 §5: vd is base64url (RFC 4648 §5) without padding. Standard base64 and padding are
 // accepted on input, since some clients send them.
@@ -136,27 +121,8 @@ export function formatSenmlJson(records: readonly SenmlRecord[]): Buffer {
   return Buffer.from(`[${parts.join(',')}]`, 'utf8');
 }
 
-export function decodeSenmlJson(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `SenML JSON ${path}`, () =>
-    recordsToNode(parseSenmlJson(bytes), path, model),
-  );
-}
-
-export function encodeSenmlJson(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `SenML JSON ${path}`, () =>
-    formatSenmlJson(nodeToRecords(node, path, model)),
-  );
-}
-
-export function decodeSenmlJsonComposite(bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] {
-  return guard('MALFORMED', 'SenML JSON', () => recordsToPathValues(parseSenmlJson(bytes), model));
-}
-
-export function encodeSenmlJsonComposite(
-  entries: readonly Lwm2mPathValue[],
-  model: Lwm2mModel,
-): Buffer {
-  return guard('TYPE_MISMATCH', 'SenML JSON', () =>
-    formatSenmlJson(pathValuesToRecords(entries, model)),
-  );
-}
+const codec = senmlCodec('SenML JSON', parseSenmlJson, formatSenmlJson);
+export const decodeSenmlJson = codec.decode;
+export const encodeSenmlJson = codec.encode;
+export const decodeSenmlJsonComposite = codec.decodeComposite;
+export const encodeSenmlJsonComposite = codec.encodeComposite;

@@ -15,7 +15,7 @@ import {
   UINT64_MAX,
 } from '../node/lwm2m-value.js';
 import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
-import { CodecError } from './codec-error.js';
+import { CodecError, guard } from './codec-error.js';
 import { convertValue, modelType } from './value-converter.js';
 
 /** One SenML record, with the fields LwM2M uses. Numbers may be bigint past 2^53. */
@@ -280,4 +280,25 @@ export function recordsToNode(
   }
   if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
   return node;
+}
+
+/**
+ * The four entry points of a SenML serialisation (JSON, RFC 8428 §4; CBOR, §6), from its
+ * parser and formatter: node and composite decoding throw MALFORMED, encoding TYPE_MISMATCH.
+ */
+export function senmlCodec(
+  label: string,
+  parse: (bytes: Uint8Array) => SenmlRecord[],
+  format: (records: readonly SenmlRecord[]) => Buffer,
+) {
+  return {
+    decode: (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode =>
+      guard('MALFORMED', `${label} ${path}`, () => recordsToNode(parse(bytes), path, model)),
+    encode: (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer =>
+      guard('TYPE_MISMATCH', `${label} ${path}`, () => format(nodeToRecords(node, path, model))),
+    decodeComposite: (bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] =>
+      guard('MALFORMED', label, () => recordsToPathValues(parse(bytes), model)),
+    encodeComposite: (entries: readonly Lwm2mPathValue[], model: Lwm2mModel): Buffer =>
+      guard('TYPE_MISMATCH', label, () => format(pathValuesToRecords(entries, model))),
+  };
 }
