@@ -47,7 +47,8 @@ export interface ObjectJson {
 
 export type NodeJson = ResourceJson | InstanceJson | ObjectJson;
 
-const VALUE_TYPES: readonly ValueType[] = [
+/** Every LwM2M value type, as the API names them (request validation and the JSON schemas). */
+export const VALUE_TYPES: readonly ValueType[] = [
   'string',
   'integer',
   'unsigned',

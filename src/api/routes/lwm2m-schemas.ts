@@ -1,7 +1,7 @@
 /** JSON schemas of the live device operations (they feed the OpenAPI document). */
 import { ATTRIBUTES } from '../../lwm2m/server/requests/write-attributes.js';
 import { deviceOperationErrorSchema } from '../lwm2m-errors.js';
-import { FORMAT_NAMES } from '../lwm2m-json.js';
+import { FORMAT_NAMES, VALUE_TYPES } from '../lwm2m-json.js';
 import { MAX_TIMEOUT_MS } from '../lwm2m-operations.js';
 
 const VALUE = {
@@ -9,20 +9,7 @@ const VALUE = {
     'the value: a number, string or boolean; opaque in base64, time in seconds since the epoch, integers past 2^53 as decimal strings, object links as {"objectId","instanceId"}',
 } as const;
 
-const VALUE_TYPE = {
-  type: 'string',
-  enum: [
-    'string',
-    'integer',
-    'unsigned',
-    'float',
-    'boolean',
-    'opaque',
-    'time',
-    'objlnk',
-    'corelnk',
-  ],
-} as const;
+const VALUE_TYPE = { type: 'string', enum: VALUE_TYPES } as const;
 
 export const resourceSchema = {
   type: 'object',
