@@ -24,6 +24,29 @@ async function echoServer(options: Partial<DtlsServerTransportOptions> = {}) {
   return { server, port, peers };
 }
 
+/**
+ * `openssl s_client` with a PSK against our server on `port`: DTLS 1.2, identity dev1, the test
+ * key and PSK-AES128-CCM8 unless told otherwise; `extra` goes after `-connect`.
+ */
+function pskClient(
+  port: number,
+  o: { version?: string; key?: string; identity?: string; cipher?: string; extra?: string[] } = {},
+) {
+  return new Peer('openssl', [
+    's_client',
+    o.version ?? '-dtls1_2',
+    '-psk',
+    o.key ?? PSK_HEX,
+    '-psk_identity',
+    o.identity ?? 'dev1',
+    '-cipher',
+    o.cipher ?? 'PSK-AES128-CCM8',
+    '-connect',
+    `127.0.0.1:${port}`,
+    ...(o.extra ?? []),
+  ]);
+}
+
 describe('interop with openssl s_client (our server)', () => {
   let pki: TestPki;
   before(() => {
@@ -33,18 +56,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('completes PSK-AES128-CCM8 and carries data both ways (RFC 6655, RFC 6347)', async () => {
     const { server, port, peers } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CCM8',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port);
     try {
       client.write('hello tandem\n');
       await client.waitFor(/echo:hello tandem/);
@@ -62,18 +74,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('refuses renegotiation with a no_renegotiation warning (RFC 5746 §4.4)', async () => {
     const { server, port } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CCM8',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port);
     try {
       client.write('first\n');
       await client.waitFor(/echo:first/);
@@ -90,36 +91,14 @@ describe('interop with openssl s_client (our server)', () => {
   it('resumes an openssl session by session id (RFC 5246 §7.3)', async () => {
     const { server, port } = await echoServer();
     const sessionFile = pki.path('psk-session.pem');
-    const args = [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CCM8',
-    ];
-    const first = new Peer('openssl', [
-      ...args,
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-sess_out',
-      sessionFile,
-    ]);
+    const first = pskClient(port, { extra: ['-sess_out', sessionFile] });
     try {
       first.write('first\n');
       await first.waitFor(/echo:first/);
     } finally {
       await first.stop();
     }
-    const second = new Peer('openssl', [
-      ...args,
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-sess_in',
-      sessionFile,
-    ]);
+    const second = pskClient(port, { extra: ['-sess_in', sessionFile] });
     try {
       second.write('second\n');
       await second.waitFor(/echo:second/);
@@ -134,18 +113,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('sends bad_record_mac to a client with the wrong PSK (RFC 5246 §7.2.2)', async () => {
     const { server, port } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      '00'.repeat(16),
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CCM8',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port, { key: '00'.repeat(16) });
     try {
       await client.waitFor(/alert number 20\b/);
     } finally {
@@ -157,18 +125,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('refuses a DTLS 1.0 client with protocol_version (RFC 5246 §7.4.1.3, DTLS 1.2 only)', async () => {
     const { server, port } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CBC-SHA@SECLEVEL=0',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port, { version: '-dtls1', cipher: 'PSK-AES128-CBC-SHA@SECLEVEL=0' });
     try {
       await client.waitFor(/alert number 70\b/);
     } finally {
@@ -179,18 +136,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('sends unknown_psk_identity to an unknown identity (RFC 4279 §2)', async () => {
     const { server, port } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'mallory',
-      '-cipher',
-      'PSK-AES128-CCM8',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port, { identity: 'mallory' });
     try {
       await client.waitFor(/alert number 115\b/);
     } finally {
@@ -201,18 +147,7 @@ describe('interop with openssl s_client (our server)', () => {
 
   it('completes PSK-AES128-CBC-SHA256 (RFC 5487)', async () => {
     const { server, port } = await echoServer();
-    const client = new Peer('openssl', [
-      's_client',
-      '-dtls1_2',
-      '-psk',
-      PSK_HEX,
-      '-psk_identity',
-      'dev1',
-      '-cipher',
-      'PSK-AES128-CBC-SHA256',
-      '-connect',
-      `127.0.0.1:${port}`,
-    ]);
+    const client = pskClient(port, { cipher: 'PSK-AES128-CBC-SHA256' });
     try {
       client.write('cbc\n');
       await client.waitFor(/echo:cbc/);
