@@ -176,11 +176,21 @@ export class DtlsConnection implements HandshakeHost {
     const opened = this.records.unprotect(rec, failed);
     if (!opened) {
       if (this.#o.counters) this.#o.counters.recordsDropped++;
-      // RFC 6347 §4.1.2.7: invalid records are dropped silently, except that a record of the
-      // new epoch that does not decrypt while the peer's Finished is due means the peer derived
-      // other keys (a wrong PSK): RFC 5246 §7.2.2 bad_record_mac.
-      if (failed.mac && this.state === 'handshaking' && this.handshaker.awaitingFinished) {
-        this.fail(new DtlsError('bad_record_mac', 'record of the new epoch does not authenticate'));
+      // RFC 6347 §4.1.2.7: invalid records are dropped silently; RFC 6347 §4.1: so are records
+      // of an earlier association on the same address and port (a client that handshakes
+      // again), whose epoch-1 keys are gone. One exception, which §4.1.2.7 allows as a fatal
+      // alert: the client's Finished (a handshake record, or a record with the CID this
+      // handshake issued) that does not decrypt means the client derived other keys from a
+      // wrong PSK: RFC 5246 §7.2.2 bad_record_mac. A client never sees this first: the server's
+      // Finished follows its check of ours, or comes from a shared cached master secret.
+      if (
+        failed.mac &&
+        this.state === 'handshaking' &&
+        this.handshaker.role === 'server' &&
+        this.handshaker.awaitingFinished &&
+        (rec.type === ContentType.handshake || rec.type === ContentType.tls12_cid)
+      ) {
+        this.fail(new DtlsError('bad_record_mac', 'the client Finished does not authenticate'));
       }
       return false;
     }

@@ -169,6 +169,69 @@ describe('a client that reboots (RFC 6347 §4.2.8)', () => {
   });
 });
 
+describe('stale records of an earlier association (RFC 6347 §4.1, §4.1.2.7)', () => {
+  /**
+   * The client closes and handshakes again on the same address and port; one epoch-1 record of
+   * the old association is delivered in front of every datagram of the new handshake and after it.
+   */
+  async function reconnectWithStale(to: 'client' | 'server', resume: boolean) {
+    const net = new Lossy(resume ? {} : { limits: { sessionCacheSize: 0 } });
+    assert.equal(await net.handshake(), undefined);
+    net.client.send(Buffer.from('old'));
+    net.pump();
+    assert.ok(net.server.send(net.lastPeerKey!, Buffer.from('old')));
+    net.pump();
+    assert.ok(net.server.send(net.lastPeerKey!, Buffer.from('late from the server')));
+    net.client.send(Buffer.from('late from the client'));
+    // The two epoch-1 records are still in flight when the old association ends.
+    const stale = net.queue.splice(0);
+    const record = stale.find((q) => q.dir === `to-${to}`)!.d;
+    assert.deepEqual(describeDatagram(record), ['23@1']);
+    net.client.close();
+    net.pump();
+    assert.equal(net.server.sessions, 0);
+    const inject = () =>
+      to === 'client'
+        ? net.client.receive(record)
+        : net.server.receive(record, net.clientAddress, net.clientPort);
+    const dropped = net.server.stats.recordsDropped;
+    net.client.send(Buffer.from('new'));
+    for (let i = 0; i < 500 && net.queue.length > 0; i++) {
+      const { dir, d } = net.queue.shift()!;
+      inject();
+      if (dir === 'to-server') net.server.receive(d, net.clientAddress, net.clientPort);
+      else net.client.receive(d);
+    }
+    inject();
+    net.pump();
+    return { net, dropped };
+  }
+
+  for (const resume of [false, true]) {
+    const kind = resume ? 'an abbreviated' : 'a full';
+    it(`a client drops an old-epoch record that arrives during and after ${kind} new handshake (RFC 6347 §4.1.2.7)`, async () => {
+      const { net } = await reconnectWithStale('client', resume);
+      assert.ok(net.client.established, 'the new association is up');
+      assert.equal(net.client.lastError, undefined);
+      assert.equal(net.client.resumed, resume);
+      assert.deepEqual(net.received.client, ['old']);
+      assert.deepEqual(net.received.server, ['old', 'new']);
+      assert.ok(net.server.send(net.lastPeerKey!, Buffer.from('fresh')));
+      net.pump();
+      assert.deepEqual(net.received.client, ['old', 'fresh']);
+    });
+
+    it(`a server drops an old-epoch record that arrives during and after ${kind} new handshake (RFC 6347 §4.1.2.7)`, async () => {
+      const { net, dropped } = await reconnectWithStale('server', resume);
+      assert.ok(net.client.established, 'the new association is up');
+      assert.deepEqual(net.received.server, ['old', 'new']);
+      assert.equal(net.server.sessions, 1);
+      assert.equal(net.server.stats.handshakesFailed, 0);
+      assert.ok(net.server.stats.recordsDropped > dropped, 'the stale records are counted');
+    });
+  }
+});
+
 describe('session resumption (RFC 5246 §7.3)', () => {
   it('resumes a session by its id with an abbreviated handshake (RFC 5246 §7.3)', async () => {
     const net = new Lossy();
