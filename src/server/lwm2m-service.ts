@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { CoapEndpoint } from '../coap/endpoint.js';
 import type { ObjectRegistry } from '../lwm2m/model/object-registry.js';
 import type { ServerCoapPort } from '../lwm2m/server/coap-port.js';
+import type { Registration } from '../lwm2m/server/registration.js';
+import type { RegistrationStore } from '../lwm2m/server/registration-store.js';
 import type { ExecuteResponse } from '../lwm2m/server/requests/execute.js';
 import { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { DatagramPeer } from '../transport/datagram.js';
@@ -29,6 +31,8 @@ export class Lwm2mService {
     clock: Clock;
     logger: Logger;
     policy: RegistrationPolicyOptions;
+    /** Where registrations live (default: memory, gone with the process). */
+    registrations?: RegistrationStore;
   }) {
     for (const name of SERVER_LISTENERS) {
       const listener = options.coap.listeners.get(name);
@@ -40,6 +44,7 @@ export class Lwm2mService {
       clock: options.clock,
       logger: options.logger,
       attachHandler: false,
+      ...(options.registrations ? { store: options.registrations } : {}),
     });
     const { policy } = options;
     for (const name of SERVER_LISTENERS) {
@@ -59,6 +64,15 @@ export class Lwm2mService {
     });
     this.server.on('deregistered', (r) => this.#endpointOf.delete(r.peer.key));
     this.server.on('expired', (r) => this.#endpointOf.delete(r.peer.key));
+  }
+
+  /**
+   * Resumes the registrations its store kept across a restart (see `Lwm2mServer.restore`): the
+   * plain CoAP ones are reached through the `coap` listener at their stored address; a DTLS
+   * device's session is gone, so it is reached again after its next handshake and Update.
+   */
+  restore(): Promise<Registration[]> {
+    return this.server.restore();
   }
 
   /**

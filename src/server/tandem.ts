@@ -16,8 +16,10 @@ import { APP_USERNAME, type AppLogin, authenticateApp } from '../hub/mqtt-auth.j
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
 import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
+import type { Registration } from '../lwm2m/server/registration.js';
 import type { Store } from '../store/ports.js';
 import { SqliteStore } from '../store/sqlite/index.js';
+import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { packageVersion } from '../util/package-root.js';
 import { BootstrapService } from './bootstrap-service.js';
@@ -188,7 +190,7 @@ export class Tandem {
       await this.#startMqtt();
       await this.#startCoap();
       this.#startLwm2m();
-      this.#trackLwm2mPresence();
+      await this.#trackLwm2mPresence();
       this.#bridge = new Bridge({
         broker: this.mqtt.broker,
         lwm2m: this.lwm2m.server,
@@ -406,6 +408,10 @@ export class Tandem {
       clock: this.clock,
       logger,
       policy,
+      // The embedded store keeps registrations, so that devices stay registered across a restart.
+      ...(this.store instanceof SqliteStore
+        ? { registrations: new SqliteRegistrationStore(this.store.db) }
+        : {}),
     });
     const store = this.store;
     this.#bootstrap = new BootstrapService({
@@ -425,7 +431,7 @@ export class Tandem {
    * its device's credentials (or deleting it) removes the registration, so the device must
    * register again with valid credentials.
    */
-  #trackLwm2mPresence(): void {
+  async #trackLwm2mPresence(): Promise<void> {
     const server = this.lwm2m.server;
     const devices = this.devices;
     const logger = this.logger;
@@ -434,7 +440,7 @@ export class Tandem {
       releases.get(endpoint)?.();
       releases.delete(endpoint);
     };
-    server.on('registered', ({ registration }) => {
+    const attach = (registration: Registration) => {
       const { endpoint } = registration;
       // Attach the new registration before releasing the one it replaced, so a re-registration
       // is no offline/online flap.
@@ -451,9 +457,12 @@ export class Tandem {
       });
       releases.set(endpoint, release);
       previous?.();
-    });
+    };
+    server.on('registered', ({ registration }) => attach(registration));
     server.on('deregistered', (r) => gone(r.endpoint));
     server.on('expired', (r) => gone(r.endpoint));
+    // Registrations the store kept across a restart are online devices again.
+    for (const registration of await this.lwm2m.restore()) attach(registration);
   }
 
   async #startHttp(): Promise<void> {

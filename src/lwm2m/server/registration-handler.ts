@@ -215,6 +215,29 @@ export class RegistrationHandler {
     return (await this.#o.store.update(id, patch))?.current;
   }
 
+  /**
+   * Takes over the registrations a durable store kept across a restart of the server. Each
+   * lifetime goes on counting from the registration's last Register or Update (LwM2M-TS-Core
+   * 1.1 §6.2.1), so one that ran out while the server was down expires now (`onExpired`); the
+   * others are found by their peer again. Returns the registrations that are still alive.
+   */
+  async restore(): Promise<Registration[]> {
+    const grace = this.#o.lifetimeGraceMs ?? 0;
+    const alive: Registration[] = [];
+    for (const registration of await this.#o.store.all()) {
+      // A device that registered or updated since the start has its timer already.
+      if (this.#closed || this.#timers.has(registration.id)) continue;
+      if (registration.expiresAt + grace <= this.#o.clock.now()) {
+        await this.#expire(registration.id, grace);
+        continue;
+      }
+      this.#byPeer.set(registration.peer.key, registration.id);
+      this.#schedule(registration);
+      alive.push(registration);
+    }
+    return alive;
+  }
+
   close(): void {
     this.#closed = true;
     for (const timer of this.#timers.values()) timer.cancel();

@@ -216,6 +216,22 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     return this.store.all();
   }
 
+  /**
+   * Resumes the registrations that a durable store kept across a restart: their lifetimes go on
+   * from the stored times (the expired ones end now, with `expired` events) and requests reach
+   * the devices at their stored addresses. A device that spoke over DTLS has lost its session
+   * with the restart: it is reached again once it makes a new handshake (its next Update).
+   * Observations are not resumed: the CoAP layer matched their notifications by token, and the
+   * tokens died with the process, so a device's next notification is answered RST and ends
+   * the observation on its side (RFC 7641 §3.6); observe again after a restart.
+   * Returns the registrations that are still alive.
+   */
+  async restore(): Promise<Registration[]> {
+    const alive = await this.#registrations.restore();
+    for (const registration of alive) this.#trackQueuePeer(undefined, registration);
+    return alive;
+  }
+
   /** Removes a registration on the server's side; emits `deregistered`. */
   async removeRegistration(endpoint: string): Promise<boolean> {
     const reg = await this.store.getByEndpoint(endpoint);

@@ -150,6 +150,39 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'lwm2m registrations',
+    // One row per registration (LwM2M-TS-Core 1.1 §6.2.1: one per endpoint name, unique IDs);
+    // the peer's DTLS identity in columns, the object links and parameters as JSON.
+    sql: `
+      CREATE TABLE lwm2m_registrations (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL UNIQUE,
+        lwm2m_version TEXT NOT NULL,
+        lifetime INTEGER NOT NULL,
+        binding TEXT NOT NULL,
+        queue_mode INTEGER NOT NULL,
+        sms_number TEXT,
+        peer_key TEXT NOT NULL,
+        peer_address TEXT NOT NULL,
+        peer_port INTEGER NOT NULL,
+        identity_kind TEXT CHECK (identity_kind IN ('psk', 'rpk', 'x509')),
+        identity_name TEXT,
+        identity_der BLOB,
+        root_path TEXT NOT NULL,
+        object_links TEXT NOT NULL,
+        object_versions TEXT NOT NULL,
+        content_formats TEXT NOT NULL,
+        additional_params TEXT NOT NULL,
+        preferred_content_format INTEGER,
+        registered_at INTEGER NOT NULL,
+        last_update_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX lwm2m_registrations_by_expiry ON lwm2m_registrations (expires_at);
+    `,
+  },
 ];
 
 export class MigrationError extends Error {

@@ -30,7 +30,7 @@ export function sampleRegistration(overrides: Partial<Registration> = {}): Regis
 }
 
 /**
- * What every RegistrationStore backend owes the server (memory now, SQLite and Redis later).
+ * What every RegistrationStore backend owes the server (memory and SQLite now, Redis later).
  * Each backend's test file runs this suite with a factory for a fresh, empty store and a
  * function that releases it.
  */
@@ -101,6 +101,33 @@ export function registrationStoreContract(
       assert.deepEqual(await store.getById('id-1'), result?.current);
       assert.equal(await store.update('missing', { lifetime: 1 }), undefined);
     });
+
+    withStore(
+      "keeps the peer's DTLS identity, the chosen content format and absent optional fields",
+      async (store) => {
+        const identities = [
+          { kind: 'psk', identity: 'dev-psk' },
+          { kind: 'rpk', publicKey: Buffer.from('3059301306072a8648ce3d0201', 'hex') },
+          { kind: 'x509', subject: 'CN=dev-x509', certificate: Buffer.from([0x30, 0x82, 1, 2]) },
+        ] as const;
+        for (const [i, identity] of identities.entries()) {
+          const { smsNumber: _, ...withoutSms } = sampleRegistration();
+          const reg: Registration = {
+            ...withoutSms,
+            id: `id-${identity.kind}`,
+            endpoint: `ep-${i}`,
+            peer: { key: `dtls:${i}`, address: '192.0.2.2', port: 5684, identity },
+            preferredContentFormat: 11544,
+          };
+          await store.add(reg);
+          assert.deepEqual(await store.getById(reg.id), reg);
+        }
+        const cleared = await store.update('id-psk', { preferredContentFormat: undefined });
+        assert.equal(cleared?.current.preferredContentFormat, undefined);
+        assert.equal((await store.getById('id-psk'))?.preferredContentFormat, undefined);
+        assert.equal(await store.size(), 3);
+      },
+    );
 
     withStore(
       'removes an expired registration once, and not one that is still alive',

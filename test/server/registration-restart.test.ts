@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Code } from '../../src/coap/code.js';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
+import { issueToken } from '../../src/hub/api-tokens.js';
+import {
+  DeviceObject,
+  Lwm2mClient,
+  SecurityObject,
+  ServerObject,
+} from '../../src/lwm2m/client/index.js';
+import { Tandem } from '../../src/server/tandem.js';
+import { testConfig } from '../helpers/tandem.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('an LwM2M registration survives a restart on the same data directory: the Update is 2.04 and the API reads the device (LwM2M-TS-Core 1.1 §6.2.2)', async (t) => {
+  const dataDir = tempDir(t);
+  const first = new Tandem({ config: testConfig(t, { dataDir }) });
+  t.after(() => first.stop());
+  await first.start();
+  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const endpoint = new CoapEndpoint(transport);
+  t.after(() => endpoint.close());
+  const firstPort = first.address('coap')!.port;
+  const device = new Lwm2mClient({
+    endpoint,
+    server: udpPeer('127.0.0.1', firstPort),
+    name: 'durable-1',
+    objects: [
+      new SecurityObject([{ serverUri: `coap://127.0.0.1:${firstPort}`, shortServerId: 1 }]),
+      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
+      new DeviceObject({ manufacturer: 'Tandem Labs', serialNumber: 'SN-R' }),
+    ],
+  });
+  t.after(() => device.close());
+  const registrationId = await device.register();
+  const { token } = await issueToken(first.store.tokens, 'operator', 'restart test');
+  await first.stop();
+
+  const second = new Tandem({ config: testConfig(t, { dataDir }) });
+  t.after(() => second.stop());
+  await second.start();
+  const registration = await second.lwm2m.server.getRegistration('durable-1');
+  assert.equal(registration?.id, registrationId);
+  assert.equal(second.devices.isOnline('durable-1'), true, 'the device is online again');
+
+  // The server reaches the device at its stored address before the device speaks again.
+  const read = await fetch(
+    `http://127.0.0.1:${second.address('http')!.port}/api/devices/durable-1/3/0/0`,
+    { headers: { authorization: `Bearer ${token}` } },
+  );
+  assert.equal(read.status, 200);
+  assert.match(await read.text(), /Tandem Labs/);
+
+  // The device's Update with its registration ID goes to the restarted server (new port).
+  const update = await endpoint.request(udpPeer('127.0.0.1', second.address('coap')!.port), {
+    code: Code.Post,
+    path: `rd/${registrationId}`,
+  });
+  assert.equal(update.code, Code.Changed);
+});

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { SqliteRegistrationStore } from '../../src/store/sqlite/registration-store.js';
+import { tempDir } from '../helpers/tmp.js';
+import {
+  registrationStoreContract,
+  sampleRegistration,
+} from '../lwm2m/server/registration-store-contract.js';
+
+registrationStoreContract('sqlite', async () => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  return { store: new SqliteRegistrationStore(store.db), close: () => store.close() };
+});
+
+test('registrations survive a restart of the store, expiry times included', async (t) => {
+  const dataDir = tempDir(t);
+  const first = new SqliteStore({ dataDir });
+  const reg = sampleRegistration({
+    peer: {
+      key: 'dtls:1',
+      address: '192.0.2.1',
+      port: 5684,
+      identity: { kind: 'psk', identity: 'p' },
+    },
+  });
+  await new SqliteRegistrationStore(first.db).add(reg);
+  await new SqliteRegistrationStore(first.db).update(reg.id, {
+    lastUpdateAt: 2_000,
+    expiresAt: 62_000,
+  });
+  await first.close();
+  const second = new SqliteStore({ dataDir });
+  t.after(() => second.close());
+  const registrations = new SqliteRegistrationStore(second.db);
+  assert.deepEqual(await registrations.getByEndpoint('ep-1'), {
+    ...reg,
+    lastUpdateAt: 2_000,
+    expiresAt: 62_000,
+  });
+  assert.deepEqual(
+    (await registrations.expired(62_000)).map((r) => r.id),
+    ['id-1'],
+  );
+});
