@@ -3,8 +3,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DeviceCommands } from '../hub/commands/operations.js';
 import type { DeviceRegistry } from '../hub/device-registry.js';
-import type { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
@@ -25,8 +25,8 @@ export interface ApiContext {
   /** The device registry; without it the device routes are not served. */
   devices?: DeviceRegistry;
   telemetry?: TelemetryStore;
-  /** The LwM2M server; without it the live device operations are not served. */
-  lwm2m?: Lwm2mServer;
+  /** The hub's commands; without them the live device operations are not served. */
+  commands?: DeviceCommands;
   /** API tokens; without a store every protected route answers 401. */
   tokens?: TokenStore;
   /** LwM2M bootstrap configurations and server-initiated bootstrap. */
@@ -77,8 +77,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   if (ctx.devices) {
     await app.register(deviceRoutes, { devices: ctx.devices });
     await app.register(eventRoutes, { devices: ctx.devices });
-    if (ctx.lwm2m)
-      await app.register(deviceOperationRoutes, { lwm2m: ctx.lwm2m, devices: ctx.devices });
+    if (ctx.commands) await app.register(deviceOperationRoutes, { commands: ctx.commands });
     if (ctx.telemetry) {
       await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
     }

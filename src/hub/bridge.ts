@@ -19,23 +19,12 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { DeviceOperationError, fromLwm2mError } from '../api/lwm2m-errors.js';
-import { leafJson, parseFormat } from '../api/lwm2m-json.js';
-import {
-  accessOf,
-  DeviceOperations,
-  MAX_TIMEOUT_MS,
-  OPERATIONS,
-  type OperationRequest,
-} from '../api/lwm2m-operations.js';
-import { sensorUnitsOf } from '../api/lwm2m-units.js';
 import { Code } from '../coap/code.js';
 import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
 import { flattenNode, type Lwm2mPathValue, resolveTime } from '../lwm2m/node/path-value.js';
 import type { NotificationEvent, SendEvent, UpdatedEvent } from '../lwm2m/server/events.js';
 import type { Registration } from '../lwm2m/server/registration.js';
-import type { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { ServerPublish } from '../mqtt/broker.js';
 import type { MqttMessage } from '../mqtt/message.js';
 import type { ClientInfo } from '../mqtt/options.js';
@@ -43,7 +32,17 @@ import { ReasonCode } from '../mqtt/reason-codes.js';
 import type { ApiRole, TokenStore } from '../store/ports.js';
 import type { Clock } from '../util/clock.js';
 import { resolveToken, roleAllows, TOKEN68 } from './api-tokens.js';
-import type { DeviceRegistry } from './device-registry.js';
+import { DeviceOperationError, fromLwm2mError } from './commands/errors.js';
+import { leafJson, parseFormat } from './commands/json.js';
+import {
+  accessOf,
+  type DeviceCommands,
+  type Lwm2mManagement,
+  MAX_TIMEOUT_MS,
+  OPERATIONS,
+  type OperationRequest,
+} from './commands/operations.js';
+import { sensorUnitsOf } from './commands/units.js';
 import { isTopicSafeId } from './mqtt-acl.js';
 
 export const BRIDGE_ROOT = 'tandem/';
@@ -53,9 +52,10 @@ export const COMMAND_PREFIX = 'tandem/commands/';
 
 export interface BridgeOptions {
   broker: { publish(message: ServerPublish): Promise<void> };
-  lwm2m: Lwm2mServer;
-  /** Tells an unknown device (404 TANDEM_ERR_DEVICE_NOT_FOUND) from an offline one. */
-  devices?: DeviceRegistry;
+  /** The protocol adapters whose devices' data and events are bridged. */
+  servers: readonly Lwm2mManagement[];
+  /** Runs the commands from applications. */
+  commands: DeviceCommands;
   /** API tokens, which authorise commands (user property `authorization: Bearer <token>`). */
   tokens?: TokenStore;
   /** Commands without a token may read: the loopback development mode, as in the API. */
@@ -115,7 +115,6 @@ type Command = z.infer<typeof commandSchema>;
 
 export class Bridge {
   readonly #o: BridgeOptions;
-  readonly #operations: DeviceOperations;
   readonly #unsubscribe: (() => void)[] = [];
   /**
    * Each device's publishes go out one after the other (a retained last value is the last
@@ -126,11 +125,10 @@ export class Bridge {
 
   constructor(options: BridgeOptions) {
     this.#o = options;
-    const server = options.lwm2m;
-    this.#operations = new DeviceOperations({
-      server,
-      ...(options.devices ? { devices: options.devices } : {}),
-    });
+    for (const server of options.servers) this.#follow(server);
+  }
+
+  #follow(server: Lwm2mManagement): void {
     // First, so that a notification's sensor units are known when its values are published.
     sensorUnitsOf(server);
     const on = <
@@ -142,8 +140,8 @@ export class Bridge {
       server.on(event, listener as never);
       this.#unsubscribe.push(() => server.off(event, listener as never));
     };
-    on('notification', (e: NotificationEvent) => this.#notification(e));
-    on('send', (e: SendEvent) => this.#send(e));
+    on('notification', (e: NotificationEvent) => this.#notification(server, e));
+    on('send', (e: SendEvent) => this.#send(server, e));
     on('registered', (e: { registration: Registration }) =>
       this.#event(e.registration.endpoint, 'registered', {
         registration: registrationJson(e.registration),
@@ -187,7 +185,7 @@ export class Bridge {
 
   // ------------------------------------------------------------------ data and events
 
-  #notification(e: NotificationEvent): void {
+  #notification(server: Lwm2mManagement, e: NotificationEvent): void {
     if (e.code !== Code.Content || e.error) return;
     const { endpoint, paths } = e.observation;
     const leaves: Lwm2mPathValue[] = [];
@@ -200,19 +198,19 @@ export class Bridge {
     for (const [p, node] of e.compositeContent ?? []) {
       if (node) leaves.push(...timedLeaves(node, Lwm2mPath.parse(p), undefined));
     }
-    this.#data(endpoint, leaves);
+    this.#data(server, endpoint, leaves);
   }
 
-  #send(e: SendEvent): void {
+  #send(server: Lwm2mManagement, e: SendEvent): void {
     this.#data(
+      server,
       e.registration.endpoint,
       e.values.filter((v) => v.value !== undefined),
     );
   }
 
-  #data(endpoint: string, leaves: readonly Lwm2mPathValue[]): void {
+  #data(server: Lwm2mManagement, endpoint: string, leaves: readonly Lwm2mPathValue[]): void {
     if (leaves.length === 0 || !this.#bridged(endpoint)) return;
-    const server = this.#o.lwm2m;
     const units = sensorUnitsOf(server);
     const now = this.#o.clock.now();
     this.#enqueue(endpoint, async () => {
@@ -289,7 +287,7 @@ export class Bridge {
       }
       const command = parseCommand(message.payload);
       await this.#authorize(userProperties, accessOf(command.op), appRole);
-      const result = await this.#operations.run(deviceId, toRequest(command));
+      const result = await this.#o.commands.run(deviceId, toRequest(command));
       status = result.status;
       body = result.body ?? {};
       if (command.op !== 'read' && command.op !== 'discover' && command.op !== 'read-composite') {

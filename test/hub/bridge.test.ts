@@ -110,7 +110,8 @@ describe('bridge to applications (tandem/ topics)', () => {
     // A second bridge on the same server and broker, with retained data.
     const retaining = new Bridge({
       broker: tandem.mqtt.broker,
-      lwm2m: tandem.lwm2m.server,
+      servers: [tandem.lwm2m.server],
+      commands: tandem.commands,
       anonymousReads: false,
       clock: tandem.clock,
       logger: tandem.logger,

@@ -27,19 +27,17 @@
  * answer did not come in time, not that the device did nothing: a write may still land.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { DeviceRegistry } from '../../hub/device-registry.js';
-import type { NotificationAttributes } from '../../lwm2m/server/requests/write-attributes.js';
-import type { Lwm2mServer } from '../../lwm2m/server/server.js';
-import { BEARER } from '../auth.js';
-import { toApiError } from '../errors.js';
-import { DeviceOperationError } from '../lwm2m-errors.js';
-import { parseFormat } from '../lwm2m-json.js';
+import { DeviceOperationError } from '../../hub/commands/errors.js';
+import { parseFormat } from '../../hub/commands/json.js';
 import {
   accessOf,
-  DeviceOperations,
+  type DeviceCommands,
   type OperationName,
   type OperationRequest,
-} from '../lwm2m-operations.js';
+} from '../../hub/commands/operations.js';
+import type { NotificationAttributes } from '../../lwm2m/server/requests/write-attributes.js';
+import { BEARER } from '../auth.js';
+import { toApiError } from '../errors.js';
 import {
   attributesBodySchema,
   attributesQuery,
@@ -103,14 +101,11 @@ const activeQuery = {
   description: 'tell the device now (GET with Observe=1); else the next notification is refused',
 };
 
-export const deviceOperationRoutes: FastifyPluginAsync<{
-  lwm2m: Lwm2mServer;
-  devices?: DeviceRegistry;
-}> = async (app, opts) => {
-  const operations = new DeviceOperations({
-    server: opts.lwm2m,
-    ...(opts.devices ? { devices: opts.devices } : {}),
-  });
+export const deviceOperationRoutes: FastifyPluginAsync<{ commands: DeviceCommands }> = async (
+  app,
+  opts,
+) => {
+  const operations = opts.commands;
   // This plugin's routes answer device errors with their CoAP code; every other error is the
   // API's (the auth hook's 401 and 403 included).
   app.setErrorHandler((err: Error, request, reply) => {
@@ -340,7 +335,7 @@ export const deviceOperationRoutes: FastifyPluginAsync<{
       },
     },
     async (request) => ({
-      observations: opts.lwm2m.observations(request.params.id).map((o) => ({
+      observations: operations.observations(request.params.id).map((o) => ({
         id: o.id,
         paths: o.paths,
         composite: o.composite,

@@ -1,8 +1,31 @@
 /** JSON schemas of the live device operations (they feed the OpenAPI document). */
+
+import { COMMAND_ERRORS } from '../../hub/commands/errors.js';
+import { FORMAT_NAMES, VALUE_TYPES } from '../../hub/commands/json.js';
+import { MAX_TIMEOUT_MS } from '../../hub/commands/operations.js';
 import { ATTRIBUTES } from '../../lwm2m/server/requests/write-attributes.js';
-import { deviceOperationErrorSchema } from '../lwm2m-errors.js';
-import { FORMAT_NAMES, VALUE_TYPES } from '../lwm2m-json.js';
-import { MAX_TIMEOUT_MS } from '../lwm2m-operations.js';
+import { API_ERRORS } from '../errors.js';
+
+/** The error body of the device-operation routes (the API's error body plus `coapCode`). */
+const deviceOperationErrorSchema = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: {
+      type: 'string',
+      enum: [...new Set([...Object.keys(API_ERRORS), ...Object.keys(COMMAND_ERRORS)])],
+    },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    coapCode: {
+      type: 'string',
+      pattern: '^[2-5]\\.\\d\\d$',
+      description: 'the CoAP response code the device answered with',
+    },
+    field: { type: 'string' },
+  },
+} as const;
 
 const VALUE = {
   description:

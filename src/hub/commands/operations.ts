@@ -1,29 +1,31 @@
 /**
- * Live operations on an LwM2M device, in the API's JSON shapes: what `/api/devices/{id}/...`
- * and the bridge's MQTT commands (`tandem/commands/{id}`) both run. It knows the LwM2M server
- * and the device registry, not HTTP nor MQTT.
- *
- * Where it belongs: `hub.command(device, operation)` of DESIGN.md, once the hub routes commands
- * to each protocol's adapter (a managed MQTT device would then answer the same operations).
+ * The hub's commands to devices (`hub.command(device, operation)` of DESIGN.md), in the API's
+ * JSON shapes: what `/api/devices/{id}/...` and the bridge's MQTT commands
+ * (`tandem/commands/{id}`) both run. A command goes to the protocol adapter that holds the
+ * device's registration: the LwM2M server for devices on CoAP, the LwM2M-over-MQTT server for
+ * managed MQTT devices. Both offer the same operations (`Lwm2mManagement`), so one code path
+ * serves every device. It knows the adapters and the device registry, not HTTP nor MQTT.
  */
-import type { DeviceRegistry } from '../hub/device-registry.js';
-import { ContentFormat } from '../lwm2m/codec/content-format.js';
-import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
-import { InvalidPathError, Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
-import type { Registration } from '../lwm2m/server/registration.js';
-import type { Lwm2mResponse } from '../lwm2m/server/requests/operation.js';
-import type { NotificationAttributes } from '../lwm2m/server/requests/write-attributes.js';
-import type { Lwm2mServer } from '../lwm2m/server/server.js';
-import type { ApiRole } from '../store/ports.js';
-import { DeviceOperationError, deviceAnswered, fromLwm2mError } from './lwm2m-errors.js';
+
+import { ContentFormat } from '../../lwm2m/codec/content-format.js';
+import type { Lwm2mNode } from '../../lwm2m/node/lwm2m-node.js';
+import { InvalidPathError, Lwm2mPath } from '../../lwm2m/node/lwm2m-path.js';
+import type { Registration } from '../../lwm2m/server/registration.js';
+import type { Lwm2mObservation } from '../../lwm2m/server/requests/observe.js';
+import type { Lwm2mResponse } from '../../lwm2m/server/requests/operation.js';
+import type { NotificationAttributes } from '../../lwm2m/server/requests/write-attributes.js';
+import type { Lwm2mServer } from '../../lwm2m/server/server.js';
+import type { ApiRole } from '../../store/ports.js';
+import type { DeviceRegistry } from '../device-registry.js';
+import { DeviceOperationError, deviceAnswered, fromLwm2mError } from './errors.js';
 import {
   compositeValuesFrom,
   type NodeJson,
   nodeFromBody,
   nodeJson,
   resourcesFrom,
-} from './lwm2m-json.js';
-import { SENSOR_UNITS, sensorUnitsOf } from './lwm2m-units.js';
+} from './json.js';
+import { SENSOR_UNITS, sensorUnitsOf } from './units.js';
 
 export const OPERATIONS = [
   'read',
@@ -113,29 +115,62 @@ function parsePath(text: string | undefined, field: string): Lwm2mPath {
   }
 }
 
-export class DeviceOperations {
-  readonly #server: Lwm2mServer;
+/**
+ * What a protocol adapter offers the command layer: the LwM2M operations on the endpoints
+ * registered with it, with the LwM2M server's request and response types, and its events.
+ */
+export type Lwm2mManagement = Pick<
+  Lwm2mServer,
+  | 'getRegistration'
+  | 'modelOf'
+  | 'read'
+  | 'discover'
+  | 'write'
+  | 'writeAttributes'
+  | 'execute'
+  | 'create'
+  | 'delete'
+  | 'readComposite'
+  | 'writeComposite'
+  | 'observe'
+  | 'observeComposite'
+  | 'cancelObservation'
+  | 'observations'
+  | 'on'
+  | 'off'
+>;
+
+export class DeviceCommands {
+  readonly #servers: readonly Lwm2mManagement[];
   readonly #devices: DeviceRegistry | undefined;
 
-  constructor(options: { server: Lwm2mServer; devices?: DeviceRegistry }) {
-    this.#server = options.server;
+  /** `servers`: every protocol adapter; a device is registered with at most one at a time. */
+  constructor(options: { servers: readonly Lwm2mManagement[]; devices?: DeviceRegistry }) {
+    this.#servers = options.servers;
     this.#devices = options.devices;
   }
 
   /** Runs `request` on device `deviceId`; throws DeviceOperationError. */
   async run(deviceId: string, request: OperationRequest): Promise<OperationResult> {
-    const reg = await this.#registration(deviceId);
+    const { server, reg } = await this.#registration(deviceId);
     const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     try {
-      return await this.#run(reg, request, timeoutMs);
+      return await this.#run(server, reg, request, timeoutMs);
     } catch (e) {
       throw fromLwm2mError(e, deviceId);
     }
   }
 
-  async #registration(deviceId: string): Promise<Registration> {
-    const reg = await this.#server.getRegistration(deviceId);
-    if (reg) return reg;
+  /** The device's active observations, on whichever adapter holds them. */
+  observations(deviceId: string): Lwm2mObservation[] {
+    return this.#servers.flatMap((server) => server.observations(deviceId));
+  }
+
+  async #registration(deviceId: string): Promise<{ server: Lwm2mManagement; reg: Registration }> {
+    for (const server of this.#servers) {
+      const reg = await server.getRegistration(deviceId);
+      if (reg) return { server, reg };
+    }
     // An endpoint outside the registry may register in the loopback development mode, so only
     // an id that is neither registered nor in the registry is an unknown device.
     if (this.#devices && !(await this.#devices.get(deviceId))) {
@@ -143,12 +178,16 @@ export class DeviceOperations {
     }
     throw new DeviceOperationError(
       'TANDEM_ERR_DEVICE_NOT_REGISTERED',
-      `${deviceId} is not registered (offline, or not an LwM2M device)`,
+      `${deviceId} is not registered (offline, or a plain MQTT device)`,
     );
   }
 
-  async #run(reg: Registration, r: OperationRequest, timeoutMs: number): Promise<OperationResult> {
-    const server = this.#server;
+  async #run(
+    server: Lwm2mManagement,
+    reg: Registration,
+    r: OperationRequest,
+    timeoutMs: number,
+  ): Promise<OperationResult> {
     const model = server.modelOf(reg);
     const units = sensorUnitsOf(server);
     const unitOf = (q: Lwm2mPath) => units.unitOf(reg.endpoint, q, model);

@@ -1,15 +1,25 @@
 import { STATUS_CODES } from 'node:http';
-import { Code, codeString } from '../coap/code.js';
-import { Lwm2mError } from '../lwm2m/server/errors.js';
-import { API_ERRORS } from './errors.js';
+import { Code, codeString } from '../../coap/code.js';
+import { Lwm2mError } from '../../lwm2m/server/errors.js';
 
 /**
- * The errors of live operations on a device, each with its HTTP status (one code, one status,
- * as in `API_ERRORS`). `TANDEM_ERR_LWM2M_*` codes say that the device itself answered with an
- * error; the answer's CoAP code is in `coapCode`. They belong in `API_ERRORS` beside the
- * others; they live here until that catalogue's owner takes them in.
+ * The errors of commands to devices (`hub.command`), each with the HTTP status the REST API
+ * answers and the bridge's MQTT answers carry (docs/application-topics.md): one code, one
+ * status. `TANDEM_ERR_LWM2M_*` codes say that the device itself answered with an error; the
+ * answer's CoAP code is in `coapCode`.
  */
-export const DEVICE_OPERATION_ERRORS = {
+export const COMMAND_ERRORS = {
+  /** The request is invalid; `field` names what. */
+  TANDEM_ERR_VALIDATION: 400,
+  /** The command is not parseable (the bridge's JSON). */
+  TANDEM_ERR_BAD_REQUEST: 400,
+  /** No bearer token, or one that is unknown (revoked). */
+  TANDEM_ERR_UNAUTHORIZED: 401,
+  /** The token's role may not do this. */
+  TANDEM_ERR_FORBIDDEN: 403,
+  /** No such device in the registry, nor registered. */
+  TANDEM_ERR_DEVICE_NOT_FOUND: 404,
+  TANDEM_ERR_INTERNAL: 500,
   /** The device exists (or may) but holds no LwM2M registration now: it is offline. */
   TANDEM_ERR_DEVICE_NOT_REGISTERED: 404,
   /** The device did not answer within `?timeout` (a sleeping queue-mode device included). */
@@ -38,19 +48,7 @@ export const DEVICE_OPERATION_ERRORS = {
   TANDEM_ERR_LWM2M_DEVICE_ERROR: 502,
 } as const;
 
-export type DeviceOperationErrorCode =
-  | keyof typeof DEVICE_OPERATION_ERRORS
-  | 'TANDEM_ERR_VALIDATION'
-  | 'TANDEM_ERR_BAD_REQUEST'
-  | 'TANDEM_ERR_DEVICE_NOT_FOUND'
-  | 'TANDEM_ERR_UNAUTHORIZED'
-  | 'TANDEM_ERR_FORBIDDEN'
-  | 'TANDEM_ERR_INTERNAL';
-
-const STATUS: Record<DeviceOperationErrorCode, number> = {
-  ...API_ERRORS,
-  ...DEVICE_OPERATION_ERRORS,
-};
+export type DeviceOperationErrorCode = keyof typeof COMMAND_ERRORS;
 
 export interface DeviceOperationErrorBody {
   statusCode: number;
@@ -63,27 +61,6 @@ export interface DeviceOperationErrorBody {
   field?: string;
 }
 
-/** The error body of the device-operation routes (the API's error body plus `coapCode`). */
-export const deviceOperationErrorSchema = {
-  type: 'object',
-  required: ['statusCode', 'code', 'error', 'message'],
-  properties: {
-    statusCode: { type: 'integer' },
-    code: {
-      type: 'string',
-      enum: [...new Set([...Object.keys(API_ERRORS), ...Object.keys(DEVICE_OPERATION_ERRORS)])],
-    },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    coapCode: {
-      type: 'string',
-      pattern: '^[2-5]\\.\\d\\d$',
-      description: 'the CoAP response code the device answered with',
-    },
-    field: { type: 'string' },
-  },
-} as const;
-
 export class DeviceOperationError extends Error {
   override readonly name = 'DeviceOperationError';
   readonly statusCode: number;
@@ -93,7 +70,7 @@ export class DeviceOperationError extends Error {
     readonly extra: { coapCode?: number; field?: string } = {},
   ) {
     super(message);
-    this.statusCode = STATUS[code];
+    this.statusCode = COMMAND_ERRORS[code];
   }
 
   body(): DeviceOperationErrorBody {

@@ -5,11 +5,13 @@
  * last 5701 seen of every instance (reads, notifications, Send) so that `"unit"` can be given
  * for 5700 and its siblings, and forgets a device when its registration ends.
  */
-import type { Lwm2mModel } from '../lwm2m/model/object-model.js';
-import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
-import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
-import { flattenNode } from '../lwm2m/node/path-value.js';
-import type { Lwm2mServer } from '../lwm2m/server/server.js';
+import type { Lwm2mModel } from '../../lwm2m/model/object-model.js';
+import type { Lwm2mNode } from '../../lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../../lwm2m/node/lwm2m-path.js';
+import { flattenNode } from '../../lwm2m/node/path-value.js';
+import type { Lwm2mServer } from '../../lwm2m/server/server.js';
+
+type EventSource = Pick<Lwm2mServer, 'on'>;
 
 /** IPSO "Sensor Units". */
 export const SENSOR_UNITS = 5701;
@@ -73,10 +75,10 @@ export class SensorUnits {
   }
 }
 
-const byServer = new WeakMap<Lwm2mServer, SensorUnits>();
+const byServer = new WeakMap<EventSource, SensorUnits>();
 
 /** The units the server's devices gave, learnt from its events (one per server). */
-export function sensorUnitsOf(server: Lwm2mServer): SensorUnits {
+export function sensorUnitsOf(server: EventSource): SensorUnits {
   let units = byServer.get(server);
   if (units) return units;
   const u = new SensorUnits();

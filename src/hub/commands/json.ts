@@ -8,8 +8,8 @@
  * Values are `valueToJson`'s: opaque in base64, time in seconds since the epoch, integers past
  * 2^53 as decimal strings, object links as `{"objectId","instanceId"}`.
  */
-import { ContentFormat } from '../lwm2m/codec/content-format.js';
-import type { Lwm2mModel, ResourceModel } from '../lwm2m/model/object-model.js';
+import { ContentFormat } from '../../lwm2m/codec/content-format.js';
+import type { Lwm2mModel, ResourceModel } from '../../lwm2m/model/object-model.js';
 import {
   type Lwm2mNode,
   type Lwm2mResource,
@@ -17,12 +17,12 @@ import {
   objectInstance,
   resourceInstance,
   singleResource,
-} from '../lwm2m/node/lwm2m-node.js';
-import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
-import type { Lwm2mValue, ValueType } from '../lwm2m/node/lwm2m-value.js';
-import { type JsonValue, valueFromJson, valueToJson } from '../lwm2m/node/node-json.js';
-import type { Lwm2mPathValue } from '../lwm2m/node/path-value.js';
-import { DeviceOperationError } from './lwm2m-errors.js';
+} from '../../lwm2m/node/lwm2m-node.js';
+import { Lwm2mPath } from '../../lwm2m/node/lwm2m-path.js';
+import type { Lwm2mValue, ValueType } from '../../lwm2m/node/lwm2m-value.js';
+import { type JsonValue, valueFromJson, valueToJson } from '../../lwm2m/node/node-json.js';
+import type { Lwm2mPathValue } from '../../lwm2m/node/path-value.js';
+import { DeviceOperationError } from './errors.js';
 
 export interface ResourceJson {
   path: string;
