@@ -121,7 +121,9 @@ function parseBinding(text: string, version: Lwm2mVersion): { binding: string; q
     return { binding: text.replace('Q', ''), queue: text.includes('Q') };
   }
   // LwM2M-TS-Core 1.1 §6.2.1: each letter at most once; Q moved to its own parameter.
-  if (!/^[USTN]{1,4}$/.test(text) || new Set(text).size !== text.length) {
+  // LwM2M-TS-Core 1.2 §6.2.1 adds M (MQTT) and H (HTTP).
+  const letters = version === '1.1' ? /^[USTN]{1,4}$/ : /^[USTNMH]{1,6}$/;
+  if (!letters.test(text) || new Set(text).size !== text.length) {
     throw bad(`invalid binding '${text}'`);
   }
   return { binding: text, queue: false };

@@ -1,0 +1,3 @@
+export * from './client-port.js';
+export * from './convention.js';
+export * from './server.js';
