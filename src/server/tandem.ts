@@ -9,6 +9,7 @@ import { DtlsServerTransport } from '../dtls/server-transport.js';
 import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
+import { DeviceCommands } from '../hub/commands/operations.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { appMayPublish, deviceAcl } from '../hub/mqtt-acl.js';
@@ -75,6 +76,7 @@ export class Tandem {
   #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
   #bridge: Bridge | undefined;
+  #commands: DeviceCommands | undefined;
   readonly #adminToken: string | undefined;
 
   constructor(options: TandemOptions) {
@@ -115,6 +117,12 @@ export class Tandem {
   get bootstrap(): BootstrapService {
     if (!this.#bootstrap) throw new Error('Tandem is not started');
     return this.#bootstrap;
+  }
+
+  /** The hub's commands to devices, whatever protocol they speak. */
+  get commands(): DeviceCommands {
+    if (!this.#commands) throw new Error('Tandem is not started');
+    return this.#commands;
   }
 
   /** The LwM2M server on the coap and coaps listeners, once started. */
@@ -191,10 +199,12 @@ export class Tandem {
       await this.#startCoap();
       this.#startLwm2m();
       await this.#trackLwm2mPresence();
+      const servers = [this.lwm2m.server];
+      this.#commands = new DeviceCommands({ servers, devices: this.devices });
       this.#bridge = new Bridge({
         broker: this.mqtt.broker,
-        lwm2m: this.lwm2m.server,
-        devices: this.devices,
+        servers,
+        commands: this.#commands,
         tokens: this.store.tokens,
         anonymousReads: this.apiAnonymousReads,
         clock: this.clock,
@@ -486,7 +496,7 @@ export class Tandem {
       metrics: this.metrics,
       devices: this.devices,
       telemetry: this.store.telemetry,
-      lwm2m: this.lwm2m.server,
+      commands: this.commands,
       tokens: this.store.tokens,
       anonymousReads,
     });
@@ -528,6 +538,7 @@ export class Tandem {
     const closing: Promise<unknown>[] = [];
     this.#bridge?.close();
     this.#bridge = undefined;
+    this.#commands = undefined;
     if (this.#mqtt) closing.push(this.#mqtt.stop());
     // The LwM2M server first (it cancels observations through the endpoints), then CoAP.
     if (this.#coap) {
