@@ -28,7 +28,7 @@ import {
   type CoapMessage,
   decodeMessage,
   describeMessage,
-  emptyMessage,
+  encodeEmpty,
   encodeMessage,
   MessageType,
 } from './message.js';
@@ -302,7 +302,7 @@ export class CoapEndpoint {
       this.#reliability.sendConfirmable(
         peer,
         messageId,
-        encodeMessage(emptyMessage(MessageType.Con, messageId)),
+        encodeEmpty(MessageType.Con, messageId),
         (outcome) => {
           if (outcome.kind === 'cancelled') return;
           if (outcome.kind === 'timeout') this.stats.timeouts++;
@@ -539,9 +539,9 @@ export class CoapEndpoint {
     }
     // RFC 7252 §4.5: a CON or NON seen before is not processed again; a CON gets the same reply.
     const seen = this.#dedup.seen(peer.key, message.messageId);
-    if (seen) {
+    if (seen !== undefined) {
       this.stats.duplicates++;
-      if (message.type === MessageType.Con && seen.reply) this.#sendRaw(peer, seen.reply);
+      if (message.type === MessageType.Con && seen) this.#sendRaw(peer, seen);
       return;
     }
     if (isRequestCode(message.code)) {
@@ -693,14 +693,14 @@ export class CoapEndpoint {
   // ---------------------------------------------------------------- sending
 
   #sendAck(peer: DatagramPeer, messageId: number): void {
-    const data = encodeMessage(emptyMessage(MessageType.Ack, messageId));
+    const data = encodeEmpty(MessageType.Ack, messageId);
     this.#dedup.setReply(peer.key, messageId, data);
     this.#sendRaw(peer, data);
   }
 
   #sendRst(peer: DatagramPeer, messageId: number): void {
     this.stats.rstOut++;
-    const data = encodeMessage(emptyMessage(MessageType.Rst, messageId));
+    const data = encodeEmpty(MessageType.Rst, messageId);
     this.#dedup.setReply(peer.key, messageId, data);
     this.#sendRaw(peer, data);
   }

@@ -143,7 +143,8 @@ export function encodeMessage(message: CoapMessage): Buffer {
   if (!Number.isInteger(message.messageId) || message.messageId < 0 || message.messageId > 0xffff) {
     throw new RangeError(`message ID out of range: ${message.messageId}`);
   }
-  const empty = message.code === 0;
+  // RFC 7252 §4.1: an Empty message is the 4-byte header alone, whatever else it holds.
+  if (message.code === 0) return encodeEmpty(message.type, message.messageId);
   return generate(
     {
       confirmable: message.type === MessageType.Con,
@@ -151,12 +152,25 @@ export function encodeMessage(message: CoapMessage): Buffer {
       reset: message.type === MessageType.Rst,
       code: codeString(message.code),
       messageId: message.messageId,
-      token: empty ? EMPTY : message.token,
-      options: empty ? [] : message.options.map((o) => ({ name: o.number, value: o.value })),
-      payload: empty ? EMPTY : message.payload,
+      token: message.token,
+      options: message.options.map((o) => ({ name: o.number, value: o.value })),
+      payload: message.payload,
     },
     0xffff,
   );
+}
+
+/**
+ * The 4 bytes of an Empty message (RFC 7252 §3, §4.1): version 1, the type, TKL 0, code 0.00
+ * and the message ID; nothing else. Empty ACKs go out for every CON notification.
+ */
+export function encodeEmpty(type: MessageTypeNumber, messageId: number): Buffer {
+  const data = Buffer.allocUnsafe(4);
+  data[0] = 0x40 | (type << 4);
+  data[1] = 0;
+  data[2] = messageId >> 8;
+  data[3] = messageId & 0xff;
+  return data;
 }
 
 /** An Empty message (RFC 7252 §4.1): an empty ACK, an RST, or a ping (empty CON). */

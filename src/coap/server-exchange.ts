@@ -10,7 +10,7 @@ import { type BlockOption, blockSize, encodeBlock } from './block-option.js';
 import type { BlockwiseServer } from './blockwise.js';
 import { Code } from './code.js';
 import type { Deduplicator } from './dedup.js';
-import { type CoapMessage, emptyMessage, encodeMessage, MessageType } from './message.js';
+import { type CoapMessage, encodeEmpty, encodeMessage, MessageType } from './message.js';
 import type { ObserverEntry, ServerObserveRegistry } from './observe-server.js';
 import {
   type CoapOption,
@@ -141,7 +141,7 @@ export class ServerExchange {
       this.#timer = undefined;
       if (this.#responded) return;
       this.#emptyAckSent = true;
-      const data = encodeMessage(emptyMessage(MessageType.Ack, this.request.messageId));
+      const data = encodeEmpty(MessageType.Ack, this.request.messageId);
       this.#ctx.dedup.setReply(this.peer.key, this.request.messageId, data);
       this.#ctx.sendRaw(this.peer, data);
     }, ms);

@@ -76,7 +76,7 @@ describe('Congestion control, deduplication and message IDs (RFC 7252 §4.4, §4
     const d = new Deduplicator(clock, 247_000, 3);
     assert.equal(d.seen('p', 1), undefined);
     d.setReply('p', 1, Buffer.from('r'));
-    assert.deepEqual(d.seen('p', 1)?.reply, Buffer.from('r'));
+    assert.deepEqual(d.seen('p', 1), Buffer.from('r'));
     assert.equal(d.seen('q', 1), undefined);
     assert.equal(d.seen('p', 2), undefined);
     assert.equal(d.seen('p', 3), undefined, 'the oldest entry makes room');
@@ -85,6 +85,25 @@ describe('Congestion control, deduplication and message IDs (RFC 7252 §4.4, §4
     clock.advance(247_000);
     d.prune();
     assert.equal(d.size, 0);
+  });
+
+  test('replays an empty ACK byte for byte, and expires entries in arrival order (RFC 7252 §4.5)', () => {
+    const clock = new ManualClock();
+    const d = new Deduplicator(clock, 247_000, 1000);
+    // More entries than the ring starts with, so that it grows while keeping arrival order.
+    for (let id = 0; id < 200; id++) {
+      assert.equal(d.seen('p', id), undefined);
+      if (id % 2 === 0) d.setReply('p', id, Buffer.from([0x60, 0, id >> 8, id & 0xff]));
+      if (id === 99) clock.advance(1000);
+    }
+    assert.deepEqual(d.seen('p', 0x42), Buffer.from([0x60, 0, 0, 0x42]));
+    assert.equal(d.seen('p', 0x43), null, 'seen, not answered yet');
+    assert.equal(d.replyBytes, 0, 'empty ACKs take no reply bytes');
+    clock.advance(246_000);
+    d.prune();
+    assert.equal(d.size, 100, 'the first hundred are a lifetime old');
+    assert.equal(d.seen('p', 151), null);
+    assert.equal(d.seen('p', 50), undefined);
   });
 
   test('bounds the bytes of cached replies, forgetting the oldest first (RFC 7252 §4.5)', () => {
