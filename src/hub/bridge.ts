@@ -18,7 +18,6 @@
  * server's: nobody else may publish there (0x87).
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { Code } from '../coap/code.js';
 import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
@@ -32,16 +31,10 @@ import { ReasonCode } from '../mqtt/reason-codes.js';
 import type { ApiRole, TokenStore } from '../store/ports.js';
 import type { Clock } from '../util/clock.js';
 import { resolveToken, roleAllows, TOKEN68 } from './api-tokens.js';
+import { type Command, commandFromJson, toRequest } from './commands/command-json.js';
 import { DeviceOperationError, fromLwm2mError } from './commands/errors.js';
-import { leafJson, parseFormat } from './commands/json.js';
-import {
-  accessOf,
-  type DeviceCommands,
-  type Lwm2mManagement,
-  MAX_TIMEOUT_MS,
-  OPERATIONS,
-  type OperationRequest,
-} from './commands/operations.js';
+import { leafJson } from './commands/json.js';
+import { accessOf, type DeviceCommands, type Lwm2mManagement } from './commands/operations.js';
 import { sensorUnitsOf } from './commands/units.js';
 import { isTopicSafeId } from './mqtt-acl.js';
 
@@ -67,51 +60,6 @@ export interface BridgeOptions {
   /** QoS of data and events. Default 0. */
   qos?: 0 | 1 | 2;
 }
-
-const attribute = z.number().nullable().optional();
-
-/** A command's JSON (docs/application-topics.md). */
-const commandSchema = z
-  .object({
-    op: z.enum(OPERATIONS),
-    path: z.string().max(64).optional(),
-    paths: z.array(z.string().max(64)).max(256).optional(),
-    /** write: replace (default) or update (partial update). */
-    mode: z.enum(['replace', 'update']).optional(),
-    value: z.unknown().optional(),
-    values: z.unknown().optional(),
-    resources: z.unknown().optional(),
-    /** create: the new instance id. */
-    id: z.number().int().min(0).max(65534).nullable().optional(),
-    arguments: z.string().max(4096).optional(),
-    attributes: z
-      .object({
-        pmin: attribute,
-        pmax: attribute,
-        gt: attribute,
-        lt: attribute,
-        st: attribute,
-        epmin: attribute,
-        epmax: attribute,
-        edge: z
-          .union([z.literal(0), z.literal(1)])
-          .nullable()
-          .optional(),
-        con: z
-          .union([z.literal(0), z.literal(1)])
-          .nullable()
-          .optional(),
-        hqmax: attribute,
-      })
-      .strict()
-      .optional(),
-    active: z.boolean().optional(),
-    format: z.union([z.string(), z.number()]).optional(),
-    timeout: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional(),
-  })
-  .strict();
-
-type Command = z.infer<typeof commandSchema>;
 
 export class Bridge {
   readonly #o: BridgeOptions;
@@ -365,55 +313,7 @@ function parseCommand(payload: Buffer): Command {
   } catch {
     throw new DeviceOperationError('TANDEM_ERR_BAD_REQUEST', 'the command is not JSON');
   }
-  const parsed = commandSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.');
-    throw new DeviceOperationError(
-      'TANDEM_ERR_VALIDATION',
-      `${field || 'command'}: ${issue.message}`,
-      field ? { field } : {},
-    );
-  }
-  return parsed.data;
-}
-
-function toRequest(c: Command): OperationRequest {
-  const format = parseFormat(c.format);
-  const common = {
-    ...(format !== undefined ? { format } : {}),
-    ...(c.timeout !== undefined ? { timeoutMs: c.timeout } : {}),
-  };
-  const path = c.path !== undefined ? { path: c.path } : {};
-  switch (c.op) {
-    case 'write': {
-      const body: Record<string, unknown> = {};
-      for (const k of ['value', 'values', 'resources'] as const) if (k in c) body[k] = c[k];
-      return { op: c.op, ...path, mode: c.mode ?? 'replace', body, ...common };
-    }
-    case 'create':
-      return {
-        op: c.op,
-        ...path,
-        body: { ...(c.id !== undefined ? { id: c.id } : {}), resources: c.resources ?? {} },
-        ...common,
-      };
-    case 'execute':
-      return { op: c.op, ...path, ...(c.arguments ? { arguments: c.arguments } : {}), ...common };
-    case 'write-attributes':
-      return { op: c.op, ...path, attributes: c.attributes ?? {}, ...common };
-    case 'cancel-observation':
-      return { op: c.op, ...path, active: c.active ?? false, ...common };
-    case 'read-composite':
-    case 'observe-composite':
-      return { op: c.op, paths: c.paths ?? [], ...common };
-    case 'cancel-composite-observation':
-      return { op: c.op, paths: c.paths ?? [], active: c.active ?? false, ...common };
-    case 'write-composite':
-      return { op: c.op, body: { values: c.values }, ...common };
-    default:
-      return { op: c.op, ...path, ...common };
-  }
+  return commandFromJson(json);
 }
 
 /** Responses never go where only the server publishes, nor to `$` topics. */
