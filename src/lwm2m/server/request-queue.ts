@@ -30,6 +30,8 @@ export interface RequestQueueOptions {
   readonly maxPerDevice: number;
 }
 
+const notQueued = () => false;
+
 /** Per-endpoint awake state and the requests waiting for the device. */
 export class RequestQueue {
   readonly #options: RequestQueueOptions;
@@ -67,17 +69,24 @@ export class RequestQueue {
 
   /**
    * Runs `run` now when the device is awake, else when it next shows up; `fail` is called
-   * with LWM2M_ERR_QUEUE_EXPIRED when `ttlMs` passes first.
+   * with LWM2M_ERR_QUEUE_EXPIRED when `ttlMs` passes first. Returns `withdraw`, which takes
+   * the request out of the queue if it is still there (then neither `run` nor `fail` is called)
+   * and says whether it was.
    */
-  submit(endpoint: string, run: () => void, fail: (error: Error) => void, ttlMs?: number): void {
+  submit(
+    endpoint: string,
+    run: () => void,
+    fail: (error: Error) => void,
+    ttlMs?: number,
+  ): () => boolean {
     if (this.isAwake(endpoint)) {
       run();
-      return;
+      return notQueued;
     }
     const state = this.#state(endpoint);
     if (state.jobs.length >= this.#options.maxPerDevice) {
       fail(new Lwm2mError('LWM2M_ERR_QUEUE_EXPIRED', `queue of ${endpoint} is full`));
-      return;
+      return notQueued;
     }
     const ttl = ttlMs ?? this.#options.ttlMs;
     const job: QueuedJob = { run, fail, timer: undefined };
@@ -98,6 +107,14 @@ export class RequestQueue {
       ttl,
     );
     state.jobs.push(job);
+    return () => {
+      const i = state.jobs.indexOf(job);
+      if (i < 0) return false;
+      state.jobs.splice(i, 1);
+      job.timer?.cancel();
+      this.#prune(endpoint, state);
+      return true;
+    };
   }
 
   /** Requests waiting for `endpoint`. */

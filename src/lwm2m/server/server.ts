@@ -494,8 +494,21 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     start: (reg: Registration) => Promise<T>,
   ): Promise<T> {
     const endpoint = known.endpoint;
+    const { signal } = options;
     return new Promise<T>((resolve, reject) => {
+      const cancelled = () =>
+        new Lwm2mError('LWM2M_ERR_CANCELLED', `the request to ${endpoint} was withdrawn`);
+      if (signal?.aborted) {
+        reject(cancelled());
+        return;
+      }
+      let withdraw: (() => boolean) | undefined;
+      const onAbort = () => {
+        if (withdraw?.()) reject(cancelled());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const run = (current: Promise<Registration | undefined>) => {
+        signal?.removeEventListener('abort', onAbort);
         // While in flight, the request fails with the registration's end (#ended).
         let inflight = this.#inflight.get(endpoint);
         if (!inflight) {
@@ -515,6 +528,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
             if (!reg) {
               throw new Lwm2mError('LWM2M_ERR_CANCELLED', `${endpoint} is no longer registered`);
             }
+            options.onSent?.();
             return start(reg).catch((e) => {
               // A queue-mode device that does not answer has gone back to sleep.
               if (reg.queueMode && e instanceof CoapTimeoutError) this.#queue.asleep(endpoint);
@@ -537,10 +551,13 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
         return;
       }
       // A queued request goes to the address the device has when it shows up.
-      this.#queue.submit(
+      withdraw = this.#queue.submit(
         endpoint,
         () => run(this.store.getByEndpoint(endpoint)),
-        reject,
+        (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
         options.queueTtlMs,
       );
     });

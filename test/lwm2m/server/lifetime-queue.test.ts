@@ -294,6 +294,55 @@ describe('queue mode with a manual clock (LwM2M-TS-Core 1.1 §6.5)', () => {
     await endpoint.close();
   });
 
+  test('a queued request withdrawn by its AbortSignal fails LWM2M_ERR_CANCELLED and is never sent', async () => {
+    const { d, server, endpoint, clock } = await queued();
+    clock.advance(93_000);
+    const abort = new AbortController();
+    let sent = 0;
+    const read = server.read(
+      'sleepy',
+      { path: '/3/0/0' },
+      { signal: abort.signal, onSent: () => sent++ },
+    );
+    const kept = server.read('sleepy', { path: '/3/0/1' }, { onSent: () => sent++ });
+    await settle();
+    assert.equal(server.queuedRequests('sleepy'), 2);
+    abort.abort();
+    await assert.rejects(
+      read,
+      (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_CANCELLED',
+    );
+    assert.equal(server.queuedRequests('sleepy'), 1);
+    // The device wakes: only the request that was not withdrawn goes out.
+    d.send(Code.Post, ['rd', 'id1']);
+    await until(() => d.requests().length === 1);
+    assert.deepEqual(
+      d
+        .requests()[0]!
+        .options.filter((o) => o.number === OptionNumber.UriPath)
+        .map((o) => o.value.toString()),
+      ['3', '0', '1'],
+    );
+    assert.equal(sent, 1);
+    // An abort after the request left changes nothing: the answer still comes back.
+    abort.abort();
+    d.answer(d.requests()[0]!, 'x');
+    assert.equal((await kept).code, Code.Content);
+    await server.close();
+    await endpoint.close();
+  });
+
+  test('an already aborted signal fails the request at once, asleep or awake', async () => {
+    const { server, endpoint } = await queued();
+    await assert.rejects(
+      server.read('sleepy', { path: '/3/0/0' }, { signal: AbortSignal.abort() }),
+      (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_CANCELLED',
+    );
+    assert.equal(server.queuedRequests('sleepy'), 0);
+    await server.close();
+    await endpoint.close();
+  });
+
   test('fails queued requests with LWM2M_ERR_CANCELLED when the device de-registers', async () => {
     const { d, server, endpoint, clock } = await queued();
     clock.advance(93_000);

@@ -31,6 +31,13 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Queue mode: how long the request may wait for a sleeping device (default: the server's). */
   readonly queueTtlMs?: number;
+  /**
+   * Withdraws the request while it has not been sent (it waits for a sleeping device): it then
+   * fails with LWM2M_ERR_CANCELLED. A request already sent runs its course: the device may act.
+   */
+  readonly signal?: AbortSignal;
+  /** Called once when the request leaves for the device. */
+  readonly onSent?: () => void;
 }
 
 /**
