@@ -74,6 +74,9 @@ export class ClientHandshaker extends Handshaker {
   #offeredSession: SessionState | undefined;
   #serverCertType: number = CertificateType.x509;
   #clientCertType: number = CertificateType.x509;
+  /** RFC 7250 §4.2: the lists sent in the ClientHello, if any. */
+  #offeredServerTypes: number[] | undefined;
+  #offeredClientTypes: number[] | undefined;
   /** RFC 9146: the CID the server asked for, applied with the keys of epoch 1. */
   #pendingWriteCid: Buffer | undefined;
   #serverKey: KeyObject | undefined;
@@ -126,20 +129,29 @@ export class ClientHandshaker extends Handshaker {
           data: u16List([SignatureScheme.ecdsa_secp256r1_sha256]),
         },
       );
-      // RFC 7250 §3: say which certificate types we can handle, preferred first.
+      // RFC 7250 §4.2: the certificate types we can handle, preferred first; a list that is
+      // only X.509, the default, is left out.
       const serverTypes: number[] = [];
       if (this.config.rawPublicKeyTrust) serverTypes.push(CertificateType.raw_public_key);
       if (this.config.trustAnchors.length > 0) serverTypes.push(CertificateType.x509);
-      if (
-        serverTypes.length > 0 &&
-        !(serverTypes.length === 1 && serverTypes[0] === CertificateType.x509)
-      ) {
+      if (serverTypes.some((t) => t !== CertificateType.x509)) {
+        this.#offeredServerTypes = serverTypes;
         extensions.push({ type: ExtensionType.server_certificate_type, data: u8List(serverTypes) });
       }
-      if (this.config.credential && !this.config.credential.chain) {
+      // RFC 7250 §3: the key of a certificate can also be sent alone, as a raw public key, to a
+      // server that trusts raw keys only; first when we know the server by its raw key only
+      // (LwM2M's Raw Public Key mode: Security object 0, resources 2 and 4).
+      const cred = this.config.credential;
+      if (cred) {
+        const rpkMode = this.config.trustAnchors.length === 0 && serverTypes.length > 0;
+        this.#offeredClientTypes = !cred.chain
+          ? [CertificateType.raw_public_key]
+          : rpkMode
+            ? [CertificateType.raw_public_key, CertificateType.x509]
+            : [CertificateType.x509, CertificateType.raw_public_key];
         extensions.push({
           type: ExtensionType.client_certificate_type,
-          data: u8List([CertificateType.raw_public_key]),
+          data: u8List(this.#offeredClientTypes),
         });
       }
     }
@@ -243,10 +255,16 @@ export class ClientHandshaker extends Handshaker {
       this.#pendingWriteCid = Buffer.from(r.vec8());
       r.end();
     }
-    const serverType = findExtension(hello.extensions, ExtensionType.server_certificate_type);
-    if (serverType) this.#serverCertType = serverType[0] ?? CertificateType.x509;
-    const clientType = findExtension(hello.extensions, ExtensionType.client_certificate_type);
-    if (clientType) this.#clientCertType = clientType[0] ?? CertificateType.x509;
+    this.#serverCertType = chosenCertType(
+      hello.extensions,
+      ExtensionType.server_certificate_type,
+      this.#offeredServerTypes,
+    );
+    this.#clientCertType = chosenCertType(
+      hello.extensions,
+      ExtensionType.client_certificate_type,
+      this.#offeredClientTypes,
+    );
 
     const offered = this.#offeredSession;
     if (offered && hello.sessionId.length > 0 && hello.sessionId.equals(offered.id)) {
@@ -435,4 +453,19 @@ export class ClientHandshaker extends Handshaker {
       identity: this.#identity,
     });
   }
+}
+
+/**
+ * RFC 7250 §4.3: the certificate type the server chose in its ServerHello: one byte taken from
+ * the list we offered; X.509 when it is absent. An answer to a list we did not send is
+ * unsupported_extension (RFC 5246 §7.4.1.4), a type we did not offer illegal_parameter.
+ */
+function chosenCertType(extensions: Extension[], type: number, offered: number[] | undefined) {
+  const ext = findExtension(extensions, type);
+  if (!ext) return CertificateType.x509;
+  if (!offered) throw new DtlsError('unsupported_extension', `unsolicited extension ${type}`);
+  if (ext.length !== 1 || !offered.includes(ext[0]!)) {
+    throw new DtlsError('illegal_parameter', `certificate type ${ext[0]} was not offered`);
+  }
+  return ext[0]!;
 }

@@ -245,6 +245,7 @@ export class ServerHandshaker extends Handshaker {
   #chooseSuite(hello: ClientHello): CipherSuite {
     const groups = findExtension(hello.extensions, ExtensionType.supported_groups);
     const sigAlgs = findExtension(hello.extensions, ExtensionType.signature_algorithms);
+    let noCertificateType = false;
     for (const suite of this.config.cipherSuites) {
       if (!hello.cipherSuites.includes(suite.id)) continue;
       if (suite.keyExchange === 'psk') {
@@ -258,21 +259,43 @@ export class ServerHandshaker extends Handshaker {
       if (sigAlgs && !parseU16List(sigAlgs).includes(SignatureScheme.ecdsa_secp256r1_sha256))
         continue;
       const serverType = this.#negotiateServerCertType(hello.extensions);
-      if (serverType === undefined) continue;
+      if (serverType === undefined) {
+        noCertificateType = true;
+        continue;
+      }
       this.#serverCertType = serverType;
       return suite;
     }
+    // RFC 7250 §4.3: a client whose server_certificate_type list has no type we can present
+    // gets unsupported_certificate (unless another suite, such as PSK, needs no certificate).
+    if (noCertificateType && findExtension(hello.extensions, ExtensionType.server_certificate_type))
+      throw new DtlsError('unsupported_certificate', 'no server certificate type in common');
     throw new DtlsError('handshake_failure', 'no cipher suite in common');
   }
 
-  /** RFC 7250 §4.1: the first type in the client's list that we can present. */
+  /**
+   * RFC 7250 §4.3: a type of the client's server_certificate_type list that we can present, the
+   * first (its preference, §4.1) unless the client authenticates with a raw public key only:
+   * such a client is in LwM2M's Raw Public Key mode, where it knows the server by its raw key
+   * too (Security object 0, resources 2 and 4), even if its list puts X.509 first (as libcoap's
+   * GnuTLS build does). A certificate's SubjectPublicKeyInfo is also our raw public key
+   * (RFC 7250 §3). Without the extension the client takes X.509 only (RFC 7250 §4.2).
+   */
   #negotiateServerCertType(extensions: Extension[]): number | undefined {
-    const ours = this.config.credential?.chain
-      ? CertificateType.x509
-      : CertificateType.raw_public_key;
+    const ours: number[] = this.config.credential?.chain
+      ? [CertificateType.x509, CertificateType.raw_public_key]
+      : [CertificateType.raw_public_key];
     const ext = findExtension(extensions, ExtensionType.server_certificate_type);
-    if (!ext) return ours === CertificateType.x509 ? ours : undefined;
-    return parseU8List(ext).includes(ours) ? ours : undefined;
+    if (!ext) return ours.includes(CertificateType.x509) ? CertificateType.x509 : undefined;
+    const common = parseU8List(ext).filter((t) => ours.includes(t));
+    const clientTypes = findExtension(extensions, ExtensionType.client_certificate_type);
+    const rpkClient =
+      clientTypes !== undefined &&
+      parseU8List(clientTypes).every((t) => t === CertificateType.raw_public_key);
+    if (rpkClient && common.includes(CertificateType.raw_public_key)) {
+      return CertificateType.raw_public_key;
+    }
+    return common[0];
   }
 
   /** RFC 7250 §4.1: the client certificate type we accept, of those the client can send. */

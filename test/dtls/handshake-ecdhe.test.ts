@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { describeDatagram, Lossy } from './helpers.js';
 import { makePki, type TestPki } from './pki.js';
 
 const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }) as Buffer;
+
+/** Rewrites, in place, the bytes `from` (hex) of a plaintext handshake datagram into `to`. */
+function patch(d: Buffer, from: string, to: string): void {
+  const at = d.indexOf(Buffer.from(from, 'hex'));
+  if (at >= 0) Buffer.from(to, 'hex').copy(d, at);
+}
 
 describe('ECDHE_ECDSA handshakes', () => {
   let pki: TestPki;
@@ -56,6 +62,116 @@ describe('ECDHE_ECDSA handshakes', () => {
     );
     const err = (await net.handshake()) as { code?: string } | undefined;
     assert.equal(err?.code, 'DTLS_ERR_UNSUPPORTED_CERTIFICATE');
+  });
+
+  it('presents the key of its X.509 certificate as a raw public key to a client that takes only raw keys (RFC 7250 §4.3)', async () => {
+    const serverSpki = spki(createPublicKey(pki.serverKey));
+    const net = new Lossy(x509Server(), {
+      psk: undefined,
+      cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
+      trust: { rawPublicKeyTrust: (k) => k.equals(serverSpki) },
+    });
+    net.client.send(Buffer.from('rpk to an x509 server'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.deepEqual(net.client.serverIdentity, { kind: 'rpk', publicKey: serverSpki });
+    assert.deepEqual(net.received.server, ['rpk to an x509 server']);
+  });
+
+  it("takes the client's preferred server certificate type, a raw key for a raw-key client (RFC 7250 §4.1, §4.3)", async () => {
+    const c = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const both = { trustedCertificates: [pki.caPem], rawPublicKeyTrust: () => true };
+    const chosen = async (clientKey: boolean) => {
+      const net = new Lossy(
+        { ...x509Server(), trust: { rawPublicKeyTrust: () => true }, clientAuth: 'want' },
+        {
+          ...x509Client(),
+          trust: both,
+          certificate: clientKey ? { privateKey: c.privateKey } : undefined,
+        },
+      );
+      // The client's list [RawPublicKey, X.509] is turned around, as libcoap's GnuTLS build
+      // sends it. (The handshake then fails on the transcript; the ServerHello tells the choice.)
+      net.fate = (dir, _n, d) => {
+        if (dir === 'to-server') patch(d, '00140003020200', '00140003020002');
+        return 'deliver';
+      };
+      await net.handshake();
+      const hello = net.log.find(
+        (l) => l.dir === 'to-client' && describeDatagram(l.d)[0] === 'hs:2',
+      );
+      const at = hello!.d.indexOf(Buffer.from('00140001', 'hex'));
+      return hello!.d[at + 4];
+    };
+    assert.equal(await chosen(false), 0, 'X.509, the first of the list');
+    assert.equal(await chosen(true), 2, 'RawPublicKey for a client with a raw public key');
+  });
+
+  it('sends the key of its X.509 certificate as a raw public key to a server that trusts raw keys only (RFC 7250 §4.3)', async () => {
+    const clientSpki = spki(createPublicKey(pki.clientKey));
+    const net = new Lossy(
+      {
+        ...x509Server(),
+        trust: { rawPublicKeyTrust: (k) => k.equals(clientSpki) },
+        clientAuth: 'require',
+      },
+      x509Client(),
+    );
+    net.client.send(Buffer.from('x509 client, rpk server'));
+    assert.equal(await net.handshake(), undefined);
+    net.pump();
+    assert.deepEqual(net.lastPeer?.identity, { kind: 'rpk', publicKey: clientSpki });
+    assert.deepEqual(net.received.server, ['x509 client, rpk server']);
+  });
+
+  it('answers unsupported_certificate when no server certificate type is in common (RFC 7250 §4.3)', async () => {
+    const s = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const net = new Lossy(
+      { certificate: { privateKey: s.privateKey } },
+      {
+        psk: undefined,
+        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
+        trust: { rawPublicKeyTrust: () => true },
+      },
+    );
+    // The client's server_certificate_type list becomes [X.509]: a server with only a raw
+    // public key has nothing to present.
+    net.fate = (dir, _n, d) => {
+      if (dir === 'to-server') patch(d, '0014000201' + '02', '0014000201' + '00');
+      return 'deliver';
+    };
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_UNSUPPORTED_CERTIFICATE');
+    assert.equal(net.server.stats.handshakesFailed, 1);
+  });
+
+  it('answers handshake_failure to a client that takes X.509 only from a server with a raw public key only (RFC 7250 §4.2)', async () => {
+    const s = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const net = new Lossy(
+      { certificate: { privateKey: s.privateKey } },
+      { ...x509Client(), certificate: undefined },
+    );
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_HANDSHAKE_FAILURE');
+  });
+
+  it('refuses a ServerHello certificate type it did not offer (RFC 7250 §4.3)', async () => {
+    const s = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const net = new Lossy(
+      { certificate: { privateKey: s.privateKey } },
+      {
+        psk: undefined,
+        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
+        trust: { rawPublicKeyTrust: () => true },
+      },
+    );
+    // The server chose RawPublicKey (2); the client, which offered only that, reads X.509 (0).
+    net.fate = (dir, _n, d) => {
+      if (dir === 'to-client') patch(d, '00140001' + '02', '00140001' + '00');
+      return 'deliver';
+    };
+    const err = (await net.handshake()) as { code?: string } | undefined;
+    assert.equal(err?.code, 'DTLS_ERR_ILLEGAL_PARAMETER');
   });
 
   it('sends the flights of a mutually authenticated handshake in lockstep (RFC 5246 §7.3)', async () => {

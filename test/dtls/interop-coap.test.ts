@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Code } from '../../src/coap/code.js';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import {
+  DtlsClientTransport,
+  type DtlsClientTransportOptions,
+} from '../../src/dtls/client-transport.js';
 import {
   DtlsServerTransport,
   type DtlsServerTransportOptions,
@@ -129,6 +136,32 @@ describe('interop with libcoap coap-client over our server transport', () => {
     }
   });
 
+  it('coap-client-gnutls with a raw public key gets the raw key of our X.509 certificate (RFC 7250 §4.3)', async () => {
+    const clientKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const rpkFile = pki.path('client-rpk-x509-server.pem');
+    writeFileSync(rpkFile, clientKey.privateKey.export({ format: 'pem', type: 'sec1' }));
+    const clientSpki = clientKey.publicKey.export({ format: 'der', type: 'spki' });
+    const { server, port, identities } = await coapServer({
+      certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+      trust: {
+        trustedCertificates: [pki.caPem],
+        rawPublicKeyTrust: (spki) => spki.equals(clientSpki),
+      },
+      clientAuth: 'require',
+    });
+    try {
+      const out = await runClient('coap-client-gnutls', [
+        '-M',
+        rpkFile,
+        `coaps://127.0.0.1:${port}/test`,
+      ]);
+      assert.match(out, /hello over dtls/);
+      assert.deepEqual(identities[0], { kind: 'rpk', publicKey: clientSpki });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('coap-client-openssl GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
     const { server, port, identities } = await coapServer({
       certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
@@ -173,5 +206,82 @@ describe('interop with libcoap coap-client over our server transport', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('interop with libcoap coap-server-gnutls (our client transport)', () => {
+  let pki: TestPki;
+  let serverRpk: string;
+  let serverSpki: Buffer;
+  before(() => {
+    pki = makePki();
+    serverRpk = pki.path('server-rpk.pem');
+    writeFileSync(
+      serverRpk,
+      createPrivateKey(pki.serverKey).export({ format: 'pem', type: 'sec1' }),
+    );
+    serverSpki = createPublicKey(pki.serverKey).export({ format: 'der', type: 'spki' });
+  });
+  after(() => pki.remove());
+
+  /** GETs / from a coap-server-gnutls started with `args` (its DTLS port is its CoAP port + 1). */
+  async function get(args: string[], options: Partial<DtlsClientTransportOptions>) {
+    const probe = createSocket('udp4');
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', () => resolve()));
+    const port = probe.address().port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const server = new Peer('coap-server-gnutls', ['-A', '127.0.0.1', '-p', String(port), ...args]);
+    // Until the server is up, the ClientHello is retransmitted (RFC 6347 §4.2.4).
+    const transport = new DtlsClientTransport({
+      host: '127.0.0.1',
+      port: port + 1,
+      retransmit: { initialMs: 200 },
+      ...options,
+    });
+    const endpoint = new CoapEndpoint(transport);
+    try {
+      const res = await endpoint.request(transport.peer, { code: Code.Get, path: '/' });
+      return { res, suite: transport.client.cipherSuite, identity: transport.peer.identity };
+    } finally {
+      await endpoint.close();
+      await server.stop();
+    }
+  }
+
+  it('GETs over PSK (RFC 7925 §4.2, TLS_PSK_WITH_AES_128_CCM_8)', async () => {
+    const r = await get(['-k', pskKey], { psk: { identity: 'dev1', key: Buffer.from(pskKey) } });
+    assert.equal(r.res.code, Code.Content);
+    assert.match(r.res.payload.toString(), /libcoap/);
+    assert.equal(r.suite, 'TLS_PSK_WITH_AES_128_CCM_8');
+  });
+
+  it('GETs with raw public keys both ways (RFC 7250 §4.2, §4.3)', async () => {
+    const r = await get(['-M', serverRpk], {
+      certificate: { privateKey: pki.clientKey },
+      trust: { rawPublicKeyTrust: (k) => k.equals(serverSpki) },
+    });
+    assert.equal(r.res.code, Code.Content);
+    assert.deepEqual(r.identity, { kind: 'rpk', publicKey: serverSpki });
+  });
+
+  it('GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
+    const r = await get(
+      ['-c', pki.path('server.pem'), '-j', pki.path('server.key'), '-C', pki.path('ca.pem')],
+      {
+        certificate: { privateKey: pki.clientKey, certificateChain: [pki.clientCert] },
+        trust: { trustedCertificates: [pki.caPem] },
+      },
+    );
+    assert.equal(r.res.code, Code.Content);
+    assert.equal(r.identity?.kind === 'x509' && r.identity.subject, 'CN=server.test');
+  });
+
+  it('sends the key of its certificate as a raw public key to a raw-key server (RFC 7250 §4.2, §4.3)', async () => {
+    const r = await get(['-M', serverRpk], {
+      certificate: { privateKey: pki.clientKey, certificateChain: [pki.clientCert] },
+      trust: { rawPublicKeyTrust: (k) => k.equals(serverSpki) },
+    });
+    assert.equal(r.res.code, Code.Content);
+    assert.deepEqual(r.identity, { kind: 'rpk', publicKey: serverSpki });
   });
 });
