@@ -136,6 +136,46 @@ export interface TokenStore {
   delete(id: string): Promise<boolean>;
 }
 
+/**
+ * Where a queued command is (src/hub/commands/queue.ts): `queued` until it leaves for the
+ * device, `sent` until the device answers; then one of the final states.
+ */
+export type CommandStatus = 'queued' | 'sent' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
+
+export interface CommandRecord {
+  readonly id: string;
+  readonly deviceId: string;
+  /** The command document (src/hub/commands/command-json.ts). */
+  readonly command: Readonly<Record<string, unknown>>;
+  readonly status: CommandStatus;
+  /** The API token that submitted it. */
+  readonly by?: string;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The command expires when it has not left for the device by then. */
+  readonly expiresAt: number;
+  /** Once finished: the device's result (`{status, body}`) or the error body. */
+  readonly outcome?: Readonly<Record<string, unknown>>;
+}
+
+export interface CommandStore {
+  /** Throws StoreConflictError when the id exists. */
+  create(record: CommandRecord): Promise<void>;
+  /** Sets the status (and outcome); undefined when there is no such command. */
+  update(
+    id: string,
+    change: { status: CommandStatus; updatedAt: number; outcome?: Record<string, unknown> },
+  ): Promise<CommandRecord | undefined>;
+  get(id: string): Promise<CommandRecord | undefined>;
+  /** A device's commands, newest first. */
+  list(deviceId: string, limit: number): Promise<CommandRecord[]>;
+  /** Commands queued or sent, oldest first: what a restart resumes. */
+  unfinished(): Promise<CommandRecord[]>;
+  /** Deletes finished commands last changed before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -146,6 +186,7 @@ export interface Store {
   readonly devices: DeviceStore;
   readonly telemetry: TelemetryStore;
   readonly tokens: TokenStore;
+  readonly commands: CommandStore;
   health(): StoreHealth;
   /** Writes everything buffered. */
   flush(): Promise<void>;

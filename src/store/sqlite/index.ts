@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { Store, StoreHealth } from '../ports.js';
 import { SqliteBootstrapConfigStore } from './bootstrap-config-store.js';
+import { SqliteCommandStore } from './command-store.js';
 import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
@@ -26,6 +27,7 @@ export class SqliteStore implements Store {
   /** The MQTT broker's persistence (sessions, subscriptions, retained, in-flight, queues). */
   readonly mqtt: SqliteMqttPersistence;
   readonly tokens: SqliteTokenStore;
+  readonly commands: SqliteCommandStore;
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
@@ -52,6 +54,7 @@ export class SqliteStore implements Store {
     const clock = options.clock ?? systemClock;
     this.devices = new SqliteDeviceStore(this.db, () => clock.now());
     this.tokens = new SqliteTokenStore(this.db, () => clock.now());
+    this.commands = new SqliteCommandStore(this.db);
     this.telemetry = new SqliteTelemetryStore(this.db, {
       clock,
       batchSize: options.batchSize ?? 500,

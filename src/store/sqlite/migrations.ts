@@ -183,6 +183,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX lwm2m_registrations_by_expiry ON lwm2m_registrations (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'queued commands',
+    // The hub's command queue: a command document per row, its state and outcome as JSON.
+    sql: `
+      CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        command TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'succeeded', 'failed', 'expired', 'cancelled')),
+        by_token TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        outcome TEXT
+      );
+      CREATE INDEX commands_by_device ON commands (device_id, created_at);
+      CREATE INDEX commands_unfinished ON commands (status, created_at) WHERE status IN ('queued', 'sent');
+    `,
+  },
 ];
 
 export class MigrationError extends Error {
