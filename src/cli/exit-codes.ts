@@ -13,4 +13,11 @@ export const EXIT = {
    * message are printed on stderr.
    */
   api: 3,
+  /**
+   * A live operation (`tandem read|write|exec|observe`): the device answered with an error
+   * (TANDEM_ERR_LWM2M_*, its CoAP code such as 4.04 is printed), or with something unusable.
+   */
+  device: 4,
+  /** A live operation: the device is offline, or did not answer within the timeout. */
+  unreachable: 5,
 } as const;

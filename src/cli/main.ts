@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../util/package-root.js';
 import { devicesCommand } from './commands/devices.js';
+import { operationCommands } from './commands/operations.js';
 import { simCommand } from './commands/sim.js';
 import { startCommand } from './commands/start.js';
 import { tokensCommand } from './commands/tokens.js';
@@ -15,6 +16,7 @@ const program = new Command('tandem')
 
 program.addCommand(startCommand());
 program.addCommand(devicesCommand());
+for (const command of operationCommands()) program.addCommand(command);
 program.addCommand(tokensCommand());
 program.addCommand(simCommand());
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { SETTINGS } from '../../src/config/settings.js';
 import { tempDir } from '../helpers/tmp.js';
+import { spawnCli } from './helpers.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const TSX = import.meta.resolve('tsx');
 const ALL_PORTS_ZERO = [
   '--http-port=0',
   '--mqtt-port=0',
@@ -22,37 +21,12 @@ const ALL_PORTS_ZERO = [
 ];
 
 function tandem(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  // The CLI runs from its sources (tsx resolved from the project, whatever the cwd) so that these
-  // tests do not depend on a build; test/cli/bin.test.ts checks the built bin.
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
+  return spawnCli(args, { cwd, env }).child;
 }
 
-/** Servers still running when the tests end (a failed test) are killed, never left behind. */
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
 /** Runs the CLI to its end. */
-async function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const child = tandem(args, cwd, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
+function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return spawnCli(args, { cwd, env }).done;
 }
 
 /** Resolves with the parsed `listening` log line of a running server. */

@@ -1,36 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
 import { verifyPassword } from '../../src/hub/password.js';
 import { ecPublicKey } from '../api/helpers.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from './helpers.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const TSX = import.meta.resolve('tsx');
 const ADMIN = 'cli-admin-token-0123456789abcdef0123456789';
-
-/** Runs the CLI from its sources to its end (as test/cli/cli.test.ts does). */
-async function tandem(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  if (input !== undefined) child.stdin!.end(input);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
+const tandem = runCli;
 
 async function server(t: TestContext) {
   const running = await startTandem(t, {}, { adminToken: ADMIN });

@@ -30,14 +30,37 @@ export class CliError extends Error {
   }
 }
 
+/** Error codes of live operations that say the device is offline or did not answer in time. */
+const UNREACHABLE = new Set([
+  'TANDEM_ERR_DEVICE_NOT_REGISTERED',
+  'TANDEM_ERR_DEVICE_TIMEOUT',
+  'TANDEM_ERR_DEVICE_UNAVAILABLE',
+]);
+/** Error codes that say the device answered, with an error or something unusable. */
+const DEVICE_ANSWERED = new Set([
+  'TANDEM_ERR_DEVICE_BAD_RESPONSE',
+  'TANDEM_ERR_DEVICE_NOT_SUPPORTED',
+]);
+
 /** An error answer of the server, as the API's error body describes it. */
 export class ApiCallError extends CliError {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The CoAP code the device answered with (`4.04`), for live operations. */
+    readonly coapCode?: string,
   ) {
-    super(EXIT.api, `${message} (HTTP ${status}, ${code})`);
+    super(
+      UNREACHABLE.has(code)
+        ? EXIT.unreachable
+        : coapCode !== undefined ||
+            code.startsWith('TANDEM_ERR_LWM2M_') ||
+            DEVICE_ANSWERED.has(code)
+          ? EXIT.device
+          : EXIT.api,
+      `${message} (${coapCode !== undefined ? `CoAP ${coapCode}, ` : ''}HTTP ${status}, ${code})`,
+    );
   }
 }
 
@@ -67,17 +90,40 @@ export class ApiClient {
 
   /** One API call; resolves with the parsed JSON answer (undefined for 204). */
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.#fetch(method, path, body);
+    const parsed = await this.#json(res);
+    if (!res.ok) throw errorOf(res, parsed);
+    return parsed as T;
+  }
+
+  /**
+   * A request whose answer is read as it comes (Server-Sent Events): resolves with the response
+   * once its status is 2xx; an error answer throws as `call` does. `signal` ends it.
+   */
+  async open(path: string, signal: AbortSignal): Promise<Response> {
+    const res = await this.#fetch('GET', path, undefined, signal, 'text/event-stream');
+    if (!res.ok) throw errorOf(res, await this.#json(res));
+    return res;
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+    accept = 'application/json',
+  ): Promise<Response> {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.replace(/\/?$/, '/'));
-    let res: Response;
     try {
-      res = await fetch(url, {
+      return await fetch(url, {
         method,
         headers: {
-          accept: 'application/json',
+          accept,
           ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -86,22 +132,29 @@ export class ApiClient {
         `cannot reach ${this.#base.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
       );
     }
+  }
+
+  async #json(res: Response): Promise<unknown> {
     const text = await res.text();
-    let parsed: unknown;
     try {
-      parsed = text ? JSON.parse(text) : undefined;
+      return text ? JSON.parse(text) : undefined;
     } catch {
       throw new CliError(
         EXIT.failure,
         `${this.#base.origin} answered HTTP ${res.status}, not JSON`,
       );
     }
-    if (!res.ok) {
-      const e = (parsed ?? {}) as { code?: string; message?: string; field?: string };
-      throw new ApiCallError(res.status, e.code ?? 'unknown', e.message ?? res.statusText);
-    }
-    return parsed as T;
   }
+}
+
+function errorOf(res: Response, parsed: unknown): ApiCallError {
+  const e = (parsed ?? {}) as { code?: string; message?: string; coapCode?: string };
+  return new ApiCallError(
+    res.status,
+    e.code ?? 'unknown',
+    e.message ?? res.statusText,
+    typeof e.coapCode === 'string' ? e.coapCode : undefined,
+  );
 }
 
 /** Runs an operator command: prints a CliError and sets the exit code. */

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DeviceJson } from '../../api/routes/device-schemas.js';
 import { EXIT } from '../exit-codes.js';
 import { ApiClient, CliError, runCli, table, withApiOptions } from './api-client.js';
+import { positiveInteger } from './arguments.js';
 
 interface Page {
   devices: DeviceJson[];
@@ -28,7 +29,7 @@ export function devicesCommand(): Command {
       .option('--tag <tag>', 'only devices with this tag')
       .option('--online', 'only devices connected now')
       .option('--offline', 'only devices not connected now')
-      .option('--limit <n>', 'at most this many devices', positive)
+      .option('--limit <n>', 'at most this many devices', positiveInteger)
       .option('--after <id>', 'start after this device id'),
   ).action((opts) =>
     runCli(async () => {
@@ -285,10 +286,4 @@ function credentialKinds(value: string, previous: string[]): string[] {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function positive(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
 }

@@ -8,6 +8,7 @@ import {
 } from '../../sim/index.js';
 import { EXIT } from '../exit-codes.js';
 import { ApiCallError, ApiClient, CliError } from './api-client.js';
+import { positiveNumber } from './arguments.js';
 
 const HELP_FOOTER = `
 Endpoint names (and MQTT client ids) are <endpoint-prefix><index>: LwM2M devices take the
@@ -34,12 +35,6 @@ const count = (value: string): number => {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
     throw new InvalidArgumentError('not a count');
-  return n;
-};
-
-const positive = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('not a positive number');
   return n;
 };
 
@@ -101,14 +96,14 @@ export function simCommand(): Command {
     .option('--mqtt-username-prefix <prefix>', 'MQTT user name of device i is <prefix><i>')
     .option('--mqtt-password <password>', 'MQTT password of every device')
     .option('--endpoint-prefix <prefix>', 'endpoint names are <prefix><index>', 'sim-')
-    .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)', positive)
-    .option('--rate <r>', 'devices started per second (default 100)', positive)
+    .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)', positiveNumber)
+    .option('--rate <r>', 'devices started per second (default 100)', positiveNumber)
     .option('--queue-mode', 'LwM2M queue mode: register with Q, sleep, wake every --sleep')
-    .option('--sleep <seconds>', 'seconds a queue-mode device sleeps (default 300)', positive)
+    .option('--sleep <seconds>', 'seconds a queue-mode device sleeps (default 300)', positiveNumber)
     .option(
       '--awake <seconds>',
       'seconds a queue-mode device stays awake after its last message (default 93)',
-      positive,
+      positiveNumber,
     )
     .option(
       '--firmware-failure <p>',
@@ -120,8 +115,12 @@ export function simCommand(): Command {
       'fraction of the fleet that drops off and comes back per minute',
       fraction,
     )
-    .option('--send <seconds>', 'LwM2M devices Send their sensor values this often (1.1)', positive)
-    .option('--lifetime <seconds>', 'LwM2M registration lifetime (default 300)', positive)
+    .option(
+      '--send <seconds>',
+      'LwM2M devices Send their sensor values this often (1.1)',
+      positiveNumber,
+    )
+    .option('--lifetime <seconds>', 'LwM2M registration lifetime (default 300)', positiveNumber)
     .option('--seed <n>', 'seed of the random walks, phases and churn', count)
     .option('--api-url <url>', 'first create the devices (and their credentials) through this API')
     .option('--api-token <token>', 'API token for --api-url (env TANDEM_TOKEN)')

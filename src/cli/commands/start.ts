@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { SETTINGS } from '../../config/settings.js';
 import { createLogger } from '../../log.js';
-import { Tandem } from '../../server/tandem.js';
 import { EXIT } from '../exit-codes.js';
 
 const HELP_FOOTER = `
@@ -54,6 +53,8 @@ async function run(command: Command, opts: Record<string, unknown>): Promise<num
   for (const w of loaded.warnings) logger.warn(w);
 
   const adminToken = process.env.TANDEM_ADMIN_TOKEN;
+  // The server is loaded only to run it: the other commands start without its import graph.
+  const { Tandem } = await import('../../server/tandem.js');
   const tandem = new Tandem({ config, logger, ...(adminToken ? { adminToken } : {}) });
   try {
     await tandem.start();
