@@ -1,10 +1,10 @@
 /**
- * The CoAP message (RFC 7252 §3) and its codec. Encoding and decoding go through `coap-packet`,
- * but every datagram is first checked here with a bounds-checked scan, because that library
- * accepts tokens up to 65804 bytes (RFC 8974), reads past the end on a truncated option and
- * takes a payload marker with nothing after it for an empty payload.
+ * The CoAP message (RFC 7252 §3) and its codec. Decoding is our own single bounds-checked pass
+ * (every datagram takes it, and `coap-packet`'s parser accepts tokens up to 65804 bytes (RFC
+ * 8974), reads past the end on a truncated option and takes a payload marker with nothing after
+ * it for an empty payload); encoding goes through `coap-packet`, except for Empty messages.
  */
-import { generate, parse } from 'coap-packet';
+import { generate } from 'coap-packet';
 import { codeString } from './code.js';
 import { CoapFormatError } from './errors.js';
 import type { CoapOption } from './option.js';
@@ -29,21 +29,23 @@ export type DecodeResult =
   | { readonly ok: true; readonly message: CoapMessage }
   | { readonly ok: false; readonly error: CoapFormatError };
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Buffer = Buffer.alloc(0);
 /** RFC 7252 §3: the Token is 0 to 8 bytes long; 9 to 15 are reserved. */
 export const MAX_TOKEN_LENGTH = 8;
 const MAX_OPTION_NUMBER = 0xffff;
 
 /**
- * Decodes one datagram. Never throws: a malformed datagram comes back as a `CoapFormatError`
- * with the header fields that could be read.
+ * Decodes one datagram in one bounds-checked pass. Never throws: a malformed datagram comes back
+ * as a `CoapFormatError` with the header fields that could be read. The token, option values
+ * and payload are views of `data`, not copies: transports hand over a datagram they no longer
+ * use (node:dgram and the DTLS record layer allocate one per datagram).
  */
 export function decodeMessage(data: Uint8Array): DecodeResult {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
   if (buf.length < 4) return fail('datagram shorter than the 4-byte CoAP header', {});
   const b0 = buf[0]!;
   const type = ((b0 >> 4) & 3) as MessageTypeNumber;
-  const messageId = buf.readUInt16BE(2);
+  const messageId = (buf[2]! << 8) | buf[3]!;
   // RFC 7252 §3: messages with an unknown version number MUST be silently ignored.
   if (b0 >> 6 !== 1) return fail('unknown CoAP version', { messageId, type, silent: true });
   const tkl = b0 & 0x0f;
@@ -60,74 +62,53 @@ export function decodeMessage(data: Uint8Array): DecodeResult {
     };
   }
   if (buf.length < 4 + tkl) return fail('datagram shorter than its token', { messageId, type });
-  const token = Buffer.from(buf.subarray(4, 4 + tkl));
-  const scan = scanOptions(buf, 4 + tkl);
-  if (typeof scan === 'string') return fail(scan, { messageId, type, token });
-
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(buf);
-  } catch (err) {
-    return fail(`coap-packet: ${(err as Error).message}`, { messageId, type, token });
-  }
-  // Cross-check the library against the scan: numbers come from the scan, values from both.
-  if (parsed.options.length !== scan.numbers.length || !parsed.token.equals(token)) {
-    return fail('option list disagrees with the codec', { messageId, type, token });
-  }
-  const options: CoapOption[] = scan.numbers.map((number, i) => ({
-    number,
-    value: Buffer.from(parsed.options[i]!.value),
-  }));
-  const payload = scan.payloadStart < 0 ? EMPTY : Buffer.from(buf.subarray(scan.payloadStart));
-  return { ok: true, message: { type, code, messageId, token, options, payload } };
-}
-
-/** Bounds-checked walk over the options (RFC 7252 §3.1); returns a reason on a format error. */
-function scanOptions(
-  buf: Buffer,
-  start: number,
-): { numbers: number[]; payloadStart: number } | string {
-  const numbers: number[] = [];
-  let i = start;
+  const token = tkl === 0 ? EMPTY : buf.subarray(4, 4 + tkl);
+  const options: CoapOption[] = [];
+  let payload = EMPTY;
+  let i = 4 + tkl;
   let number = 0;
   while (i < buf.length) {
     const byte = buf[i]!;
     if (byte === 0xff) {
       // RFC 7252 §3: a payload marker followed by a zero-length payload is a format error.
-      if (i + 1 >= buf.length) return 'payload marker with an empty payload';
-      return { numbers, payloadStart: i + 1 };
+      if (i + 1 >= buf.length)
+        return fail('payload marker with an empty payload', { messageId, type, token });
+      payload = buf.subarray(i + 1);
+      break;
     }
     i++;
     let delta = byte >> 4;
     let length = byte & 0x0f;
     // RFC 7252 §3.1: nibble 15 is reserved for the payload marker (delta) and is an error (length).
-    if (delta === 15) return 'option delta 15';
-    if (length === 15) return 'option length 15';
+    if (delta === 15) return fail('option delta 15', { messageId, type, token });
+    if (length === 15) return fail('option length 15', { messageId, type, token });
     if (delta === 13) {
-      if (i + 1 > buf.length) return 'truncated option delta';
+      if (i + 1 > buf.length) return fail('truncated option delta', { messageId, type, token });
       delta = buf[i]! + 13;
       i += 1;
     } else if (delta === 14) {
-      if (i + 2 > buf.length) return 'truncated option delta';
-      delta = buf.readUInt16BE(i) + 269;
+      if (i + 2 > buf.length) return fail('truncated option delta', { messageId, type, token });
+      delta = ((buf[i]! << 8) | buf[i + 1]!) + 269;
       i += 2;
     }
     if (length === 13) {
-      if (i + 1 > buf.length) return 'truncated option length';
+      if (i + 1 > buf.length) return fail('truncated option length', { messageId, type, token });
       length = buf[i]! + 13;
       i += 1;
     } else if (length === 14) {
-      if (i + 2 > buf.length) return 'truncated option length';
-      length = buf.readUInt16BE(i) + 269;
+      if (i + 2 > buf.length) return fail('truncated option length', { messageId, type, token });
+      length = ((buf[i]! << 8) | buf[i + 1]!) + 269;
       i += 2;
     }
     number += delta;
-    if (number > MAX_OPTION_NUMBER) return 'option number above 65535';
-    if (i + length > buf.length) return 'option value past the end of the datagram';
-    numbers.push(number);
+    if (number > MAX_OPTION_NUMBER)
+      return fail('option number above 65535', { messageId, type, token });
+    if (i + length > buf.length)
+      return fail('option value past the end of the datagram', { messageId, type, token });
+    options.push({ number, value: buf.subarray(i, i + length) });
     i += length;
   }
-  return { numbers, payloadStart: -1 };
+  return { ok: true, message: { type, code, messageId, token, options, payload } };
 }
 
 function fail(
