@@ -3,10 +3,10 @@
  * message ID for EXCHANGE_LIFETIME, with the reply we sent to it, so that a duplicate CON gets the
  * same reply again and a duplicate is never processed twice.
  *
- * Compact and without timers: one Map from `peer#messageId` to the reply, and a ring of the keys
- * with their arrival times in arrival order (one lifetime for all, so arrival order is expiry
- * order). Expired and surplus entries leave from the ring's head in O(1) each; an empty ACK,
- * the usual reply, is stored as a number rather than a Buffer.
+ * Compact and without timers: per peer, a Map from message ID (a small integer) to the reply;
+ * and one ring of (peer, message ID, arrival time) in arrival order (one lifetime for all, so
+ * arrival order is expiry order). Expired and surplus entries leave from the ring's head in
+ * O(1) each; an empty ACK, the usual reply, is stored as a number rather than a Buffer.
  */
 import type { Clock } from '../util/clock.js';
 import { encodeEmpty, MessageType } from './message.js';
@@ -18,16 +18,22 @@ const EMPTY_ACK = 1;
 
 type Stored = Buffer | typeof NO_REPLY | typeof EMPTY_ACK;
 
+interface PeerHistory {
+  readonly key: string;
+  readonly ids: Map<number, Stored>;
+}
+
 export class Deduplicator {
   readonly #clock: Clock;
   readonly #lifetimeMs: number;
   readonly #maxEntries: number;
   readonly #maxReplyBytes: number;
   #replyBytes = 0;
-  readonly #entries = new Map<string, Stored>();
-  /** Ring of keys and arrival times, oldest at `#head`; grows by doubling up to `#maxEntries`. */
-  #keys: (string | undefined)[] = new Array(64);
-  #times = new Float64Array(64);
+  readonly #peers = new Map<string, PeerHistory>();
+  /** Ring of arrivals, oldest at `#head`; grows by doubling up to `#maxEntries`. */
+  #ringPeers: (PeerHistory | undefined)[] = new Array(64);
+  #ringIds = new Uint16Array(64);
+  #ringTimes = new Float64Array(64);
   #head = 0;
   #count = 0;
 
@@ -49,68 +55,80 @@ export class Deduplicator {
   seen(peerKey: string, messageId: number): Buffer | null | undefined {
     const now = this.#clock.now();
     this.#expire(now);
-    const key = `${peerKey}#${messageId}`;
-    const found = this.#entries.get(key);
-    if (found !== undefined) {
-      if (found === NO_REPLY) return null;
-      return found === EMPTY_ACK ? encodeEmpty(MessageType.Ack, messageId) : found;
+    let peer = this.#peers.get(peerKey);
+    if (peer) {
+      const found = peer.ids.get(messageId);
+      if (found !== undefined) {
+        if (found === NO_REPLY) return null;
+        return found === EMPTY_ACK ? encodeEmpty(MessageType.Ack, messageId) : found;
+      }
     }
     // Bounded memory: the oldest entry goes first when the table is full.
     if (this.#count >= this.#maxEntries) this.#dropOldest();
-    this.#entries.set(key, NO_REPLY);
-    this.#push(key, now);
+    peer ??= { key: peerKey, ids: new Map() };
+    // New, or emptied and forgotten by the drop just above.
+    if (peer.ids.size === 0) this.#peers.set(peerKey, peer);
+    peer.ids.set(messageId, NO_REPLY);
+    this.#push(peer, messageId, now);
     return undefined;
   }
 
   /** Records the reply sent to a message, for replay to its duplicates. */
   setReply(peerKey: string, messageId: number, reply: Buffer): void {
-    const key = `${peerKey}#${messageId}`;
-    const entry = this.#entries.get(key);
+    const ids = this.#peers.get(peerKey)?.ids;
+    const entry = ids?.get(messageId);
     if (entry === undefined) return;
     if (isEmptyAck(reply)) {
-      this.#entries.set(key, EMPTY_ACK);
+      ids!.set(messageId, EMPTY_ACK);
       this.#replyBytes -= sizeOf(entry);
       return;
     }
     this.#replyBytes += reply.length - sizeOf(entry);
-    this.#entries.set(key, reply);
+    ids!.set(messageId, reply);
     while (this.#replyBytes > this.#maxReplyBytes && this.#count > 0) this.#dropOldest();
   }
 
-  #push(key: string, now: number): void {
-    if (this.#count === this.#keys.length) this.#grow();
-    const tail = (this.#head + this.#count) % this.#keys.length;
-    this.#keys[tail] = key;
-    this.#times[tail] = now;
+  #push(peer: PeerHistory, messageId: number, now: number): void {
+    if (this.#count === this.#ringPeers.length) this.#grow();
+    const tail = (this.#head + this.#count) % this.#ringPeers.length;
+    this.#ringPeers[tail] = peer;
+    this.#ringIds[tail] = messageId;
+    this.#ringTimes[tail] = now;
     this.#count++;
   }
 
   #grow(): void {
-    const size = this.#keys.length;
-    const keys = new Array<string | undefined>(size * 2);
+    const size = this.#ringPeers.length;
+    const peers = new Array<PeerHistory | undefined>(size * 2);
+    const ids = new Uint16Array(size * 2);
     const times = new Float64Array(size * 2);
     for (let i = 0; i < this.#count; i++) {
       const j = (this.#head + i) % size;
-      keys[i] = this.#keys[j];
-      times[i] = this.#times[j]!;
+      peers[i] = this.#ringPeers[j];
+      ids[i] = this.#ringIds[j]!;
+      times[i] = this.#ringTimes[j]!;
     }
-    this.#keys = keys;
-    this.#times = times;
+    this.#ringPeers = peers;
+    this.#ringIds = ids;
+    this.#ringTimes = times;
     this.#head = 0;
   }
 
   #dropOldest(): void {
-    const key = this.#keys[this.#head]!;
-    this.#keys[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#keys.length;
+    const head = this.#head;
+    const peer = this.#ringPeers[head]!;
+    const messageId = this.#ringIds[head]!;
+    this.#ringPeers[head] = undefined;
+    this.#head = (head + 1) % this.#ringPeers.length;
     this.#count--;
-    this.#replyBytes -= sizeOf(this.#entries.get(key));
-    this.#entries.delete(key);
+    this.#replyBytes -= sizeOf(peer.ids.get(messageId));
+    peer.ids.delete(messageId);
+    if (peer.ids.size === 0 && this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
   }
 
   #expire(now: number): void {
     const cutoff = now - this.#lifetimeMs;
-    while (this.#count > 0 && this.#times[this.#head]! <= cutoff) this.#dropOldest();
+    while (this.#count > 0 && this.#ringTimes[this.#head]! <= cutoff) this.#dropOldest();
   }
 
   prune(): void {
@@ -127,9 +145,10 @@ export class Deduplicator {
   }
 
   clear(): void {
-    this.#entries.clear();
-    this.#keys = new Array(64);
-    this.#times = new Float64Array(64);
+    this.#peers.clear();
+    this.#ringPeers = new Array(64);
+    this.#ringIds = new Uint16Array(64);
+    this.#ringTimes = new Float64Array(64);
     this.#head = 0;
     this.#count = 0;
     this.#replyBytes = 0;
