@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import type { DeviceCredentials } from '../store/ports.js';
+import type { PeerIdentity } from '../transport/datagram.js';
 import { invalid } from './errors.js';
 import { APP_USERNAME } from './mqtt-auth.js';
 import { hashPassword } from './password.js';
@@ -142,4 +143,21 @@ export function summarizeCredentials(c: DeviceCredentials): CredentialsSummary {
     out.x509 = { subject: c.x509.subject, notAfter };
   }
   return out;
+}
+
+/**
+ * Whether a DTLS peer proved its identity with one of these credentials: the PSK identity, the
+ * raw public key (the same SubjectPublicKeyInfo bytes), or a certificate with the stored
+ * certificate's subject (LwM2M-TS-Transport 1.1 §5.2.8: what identifies the client in each
+ * mode). For closing the sessions of revoked credentials.
+ */
+export function provenBy(identity: PeerIdentity, credentials: DeviceCredentials): boolean {
+  switch (identity.kind) {
+    case 'psk':
+      return credentials.psk?.identity === identity.identity;
+    case 'rpk':
+      return credentials.rpk?.publicKey.equals(identity.publicKey) ?? false;
+    case 'x509':
+      return credentials.x509?.subject === identity.subject;
+  }
 }

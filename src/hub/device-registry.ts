@@ -83,9 +83,14 @@ export interface DeviceRegistryOptions {
   /**
    * Called (synchronously, after the store changed and the registry closed the sessions it
    * knows) when credentials of a device are revoked, for transports that keep state the
-   * registry cannot reach (DTLS sessions, persistent MQTT sessions).
+   * registry cannot reach (DTLS sessions, persistent MQTT sessions). `revoked` holds the
+   * revoked credentials as they were, to find what they authenticated.
    */
-  onRevoke?: (deviceId: string, kinds: readonly CredentialKind[]) => void;
+  onRevoke?: (
+    deviceId: string,
+    kinds: readonly CredentialKind[],
+    revoked: DeviceCredentials,
+  ) => void;
   onListenerError?: (err: unknown, event: string) => void;
 }
 
@@ -184,6 +189,7 @@ export class DeviceRegistry {
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
     const credentials = patch.credentials ? await prepareCredentials(patch.credentials) : {};
+    const before = patch.credentials ? await this.#store.credentials(id) : undefined;
     let record: DeviceRecord | undefined;
     try {
       record = await this.#store.update(id, {
@@ -196,7 +202,7 @@ export class DeviceRegistry {
     }
     if (!record) throw notFound(id);
     const revoked = CREDENTIAL_KINDS.filter((k) => credentials[k] !== undefined);
-    if (revoked.length > 0) this.#revoke(id, revoked);
+    if (revoked.length > 0) this.#revoke(id, revoked, before);
     const psk = credentials.psk;
     if (psk) this.#psk?.set(psk.identity, id, psk.key);
     const device = this.#view(record, (await this.#store.credentials(id)) ?? {});
@@ -206,8 +212,9 @@ export class DeviceRegistry {
 
   /** Deletes the device and revokes every credential of it at once. */
   async delete(id: string): Promise<void> {
+    const before = await this.#store.credentials(id);
     if (!(await this.#store.delete(id))) throw notFound(id);
-    this.#revoke(id, CREDENTIAL_KINDS);
+    this.#revoke(id, CREDENTIAL_KINDS, before);
     this.events.emit('deleted', { id });
   }
 
@@ -271,8 +278,11 @@ export class DeviceRegistry {
     }
   }
 
-  /** Synchronous from the epoch bump to the last close: see `authenticateMqtt`. */
-  #revoke(id: string, kinds: readonly CredentialKind[]): void {
+  /**
+   * Synchronous from the epoch bump to the last close: see `authenticateMqtt`. `before`: the
+   * device's credentials before the change.
+   */
+  #revoke(id: string, kinds: readonly CredentialKind[], before: DeviceCredentials = {}): void {
     this.#revocations++;
     if (kinds.includes('psk')) this.#psk?.forgetDevice(id);
     let closed = 0;
@@ -290,7 +300,11 @@ export class DeviceRegistry {
         // The connection is already gone; it is released either way.
       }
     }
-    this.#onRevoke?.(id, kinds);
+    const revoked: DeviceCredentials = {};
+    for (const kind of kinds) {
+      if (before[kind]) Object.assign(revoked, { [kind]: before[kind] });
+    }
+    this.#onRevoke?.(id, kinds, revoked);
     this.events.emit('revoked', { id, kinds, sessionsClosed: closed });
   }
 

@@ -10,6 +10,7 @@ import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
 import { DeviceCommands } from '../hub/commands/operations.js';
+import { provenBy } from '../hub/credentials.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { appMayPublish, deviceAcl } from '../hub/mqtt-acl.js';
@@ -18,7 +19,7 @@ import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
 import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
 import type { Registration } from '../lwm2m/server/registration.js';
-import type { Store } from '../store/ports.js';
+import type { DeviceCredentials, Store } from '../store/ports.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -176,12 +177,12 @@ export class Tandem {
       this.#devices = new DeviceRegistry({
         store: this.#store.devices,
         psk: this.psk,
-        // The registry has closed the MQTT connections it knows of; the DTLS sessions that a
-        // revoked PSK opened are closed here. Sessions of revoked raw public keys and
-        // certificates stay until they end (their new registrations are refused), and
-        // persistent MQTT sessions of a deleted device stay in the broker until they expire.
-        onRevoke: (deviceId, kinds) => {
-          const closed = kinds.includes('psk') ? this.#closeDtlsSessions(deviceId) : 0;
+        // The registry has closed the MQTT connections and LwM2M registrations it knows of;
+        // the DTLS sessions that a revoked PSK, raw public key or certificate opened are
+        // closed here, on every DTLS listener. Persistent MQTT sessions of a deleted device
+        // stay in the broker until they expire.
+        onRevoke: (deviceId, kinds, revoked) => {
+          const closed = this.#closeDtlsSessions(revoked);
           this.logger.info(
             { deviceId, kinds, dtlsSessionsClosed: closed },
             'device credentials revoked',
@@ -379,18 +380,16 @@ export class Tandem {
   }
 
   /**
-   * Closes the DTLS sessions of a device's PSK on every DTLS listener: sessions whose identity
-   * belongs to the device or, once the registry has forgotten it, to no device at all.
+   * Closes, on every DTLS listener (coaps and bootstrapDtls), the sessions that revoked
+   * credentials authenticated: by PSK identity, raw public key or certificate subject.
    */
-  #closeDtlsSessions(deviceId: string): number {
+  #closeDtlsSessions(revoked: DeviceCredentials): number {
     let closed = 0;
     for (const { endpoint } of this.#coap?.listeners.values() ?? []) {
       if (!(endpoint.transport instanceof DtlsServerTransport)) continue;
-      closed += endpoint.transport.server.revoke((identity) => {
-        if (identity?.kind !== 'psk') return false;
-        const owner = this.psk.deviceOf(identity.identity);
-        return owner === undefined || owner === deviceId;
-      });
+      closed += endpoint.transport.server.revoke(
+        (identity) => identity !== undefined && provenBy(identity, revoked),
+      );
     }
     return closed;
   }

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { DeviceRegistry, type RegistryEvents } from '../../src/hub/device-registry.js';
 import { HubError } from '../../src/hub/errors.js';
 import { PskCache } from '../../src/hub/psk-cache.js';
+import type { DeviceCredentials } from '../../src/store/ports.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { ecPublicKey, selfSignedCertificate } from '../api/helpers.js';
 
@@ -12,11 +13,15 @@ function setup(t: TestContext) {
   t.after(() => store.close());
   const psk = new PskCache();
   const revoked: [string, readonly string[]][] = [];
+  const revokedCredentials: DeviceCredentials[] = [];
   const listenerErrors: string[] = [];
   const registry = new DeviceRegistry({
     store: store.devices,
     psk,
-    onRevoke: (id, kinds) => revoked.push([id, kinds]),
+    onRevoke: (id, kinds, credentials) => {
+      revoked.push([id, kinds]);
+      revokedCredentials.push(credentials);
+    },
     onListenerError: (_err, event) => listenerErrors.push(event),
   });
   const events: [keyof RegistryEvents, unknown][] = [];
@@ -28,7 +33,7 @@ function setup(t: TestContext) {
     const s = { closed: 0, protocol: 'mqtt' as const, credential, close: () => void s.closed++ };
     return s;
   };
-  return { store, psk, registry, revoked, events, session, listenerErrors };
+  return { store, psk, registry, revoked, revokedCredentials, events, session, listenerErrors };
 }
 
 const rejectsWith = (p: Promise<unknown>, code: string, field?: string) =>
@@ -140,6 +145,31 @@ describe('DeviceRegistry', () => {
     assert.deepEqual(revoked, [['e', ['psk']]]);
     await registry.patch('e', { tags: ['t'] });
     assert.equal(revoked.length, 1, 'a change without credentials revokes nothing');
+  });
+
+  test('tells onRevoke the revoked credentials as they were, for transports to find their sessions', async (t) => {
+    const { registry, revokedCredentials } = setup(t);
+    const key = ecPublicKey();
+    const certificate = selfSignedCertificate(t, 'meter-1');
+    await registry.create({
+      id: 'g',
+      protocol: 'lwm2m',
+      credentials: {
+        psk: { identity: 'g-id', key: 'aa' },
+        rpk: { publicKey: key },
+        x509: { certificate },
+      },
+    });
+    await registry.patch('g', { credentials: { rpk: { publicKey: ecPublicKey() } } });
+    assert.deepEqual(revokedCredentials[0], {
+      rpk: { publicKey: Buffer.from(key, 'base64') },
+    });
+    await registry.delete('g');
+    const all = revokedCredentials[1]!;
+    assert.deepEqual(Object.keys(all).sort(), ['psk', 'rpk', 'x509']);
+    assert.equal(all.psk?.identity, 'g-id');
+    assert.notDeepEqual(all.rpk?.publicKey, Buffer.from(key, 'base64'), 'the replaced key');
+    assert.equal(all.x509?.subject, 'CN=meter-1');
   });
 
   test('a release is idempotent and the last one makes the device offline', async (t) => {

@@ -8,7 +8,11 @@ import { promisify } from 'node:util';
 import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import type { TandemConfigInput } from '../../src/config/schema.js';
-import { DtlsClientTransport, type DtlsClientTransportOptions } from '../../src/dtls/index.js';
+import {
+  DtlsClientTransport,
+  type DtlsClientTransportOptions,
+  DtlsServerTransport,
+} from '../../src/dtls/index.js';
 import {
   DeviceObject,
   Lwm2mClient,
@@ -290,6 +294,69 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
     assert.equal((await bootstrapRequest('dev-bs')).code, Code.Changed);
   });
 
+  /** Resolves when the server ends the DTLS association of this client transport. */
+  const closedByServer = (transport: DtlsClientTransport) =>
+    new Promise<unknown>((resolve) => transport.client.onClose(resolve));
+
+  /** Established DTLS sessions of a listener of Tandem. */
+  const sessions = (tandem: Tandem, listener: 'coaps' | 'bootstrapDtls') => {
+    const transport = tandem.coap.listeners.get(listener)?.endpoint.transport;
+    assert.ok(transport instanceof DtlsServerTransport);
+    return transport.server.sessions;
+  };
+
+  test('deleting an RPK device closes its DTLS sessions on coaps and bootstrapDtls and refuses its next Register (RFC 5246 §7.2.1, LwM2M-TS-Core 1.1 §6.2.1)', async (t) => {
+    const tandem = await x509Tandem(t);
+    const key = p256();
+    await rpkDevice(tandem, 'dev-deleted', key.publicKey);
+    const credentials = {
+      cipherSuites: ECDHE,
+      certificate: { privateKey: key.privateKey },
+      trust: { trustedCertificates: [pki.caPem] },
+    };
+    const { client, transport } = lwm2mClient(t, tandem, 'dev-deleted', credentials);
+    await client.register();
+    const bootstrap = dtls(t, tandem, credentials, 'bootstrapDtls');
+    await bootstrap.connect();
+    const closed = [closedByServer(transport), closedByServer(bootstrap)];
+    assert.deepEqual([sessions(tandem, 'coaps'), sessions(tandem, 'bootstrapDtls')], [1, 1]);
+
+    await tandem.devices.delete('dev-deleted');
+    assert.deepEqual([sessions(tandem, 'coaps'), sessions(tandem, 'bootstrapDtls')], [0, 0]);
+    // close_notify (no error) from both listeners, and the registration is gone.
+    assert.deepEqual(await Promise.all(closed), [undefined, undefined]);
+    assert.equal(await tandem.lwm2m.server.getRegistration('dev-deleted'), undefined);
+    // The key still passes the handshake (any raw key does), but it is no device's any more.
+    await assert.rejects(client.register(), refusedWith(Code.Forbidden));
+    assert.equal(await tandem.lwm2m.server.getRegistration('dev-deleted'), undefined);
+  });
+
+  test("revoking a device's certificate closes its DTLS session and refuses its next Register (RFC 5246 §7.2.1, LwM2M-TS-Transport 1.1 §5.2.8.3)", async (t) => {
+    const tandem = await x509Tandem(t);
+    await tandem.devices.create({
+      id: 'meter-9',
+      protocol: 'lwm2m',
+      credentials: { x509: { certificate: serialCert } },
+    });
+    const { client, transport } = lwm2mClient(t, tandem, 'meter-9', {
+      cipherSuites: ECDHE,
+      certificate: { privateKey: serialKey, certificateChain: [serialCert] },
+      trust: { trustedCertificates: [pki.caPem] },
+    });
+    await client.register();
+    assert.equal((await tandem.devices.get('meter-9'))?.online, true);
+    const closed = closedByServer(transport);
+    assert.equal(sessions(tandem, 'coaps'), 1);
+
+    await tandem.devices.patch('meter-9', { credentials: { x509: null } });
+    assert.equal(sessions(tandem, 'coaps'), 0);
+    assert.equal(await closed, undefined);
+    assert.equal((await tandem.devices.get('meter-9'))?.online, false);
+    assert.equal(await tandem.lwm2m.server.getRegistration('meter-9'), undefined);
+    // The chain still leads to the trust store; its subject no longer names the device.
+    await assert.rejects(client.register(), refusedWith(Code.Forbidden));
+  });
+
   test('PSK devices are unchanged beside the ECDHE_ECDSA suites (RFC 7925 §4.2)', async (t) => {
     const tandem = await x509Tandem(t);
     const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
@@ -426,7 +493,8 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
         join(dir, 'rpk.pem'),
         `${key.privateKey.export({ format: 'pem', type: 'sec1' })}${key.publicKey.export({ format: 'pem', type: 'spki' })}`,
       );
-      // gnutls offers both server certificate types and checks an X.509 one against -R.
+      // gnutls lists X.509 before RawPublicKey as server certificate types; a client that
+      // authenticates with a raw key gets the server's raw key (RFC 7250 §4.3).
       const out = await coapClient(
         ['-M', join(dir, 'rpk.pem'), '-R', pki.path('ca.pem')],
         rdUrl(tandem, 'libcoap-rpk'),
