@@ -84,8 +84,28 @@ export class ByteReader {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Decodes UTF-8, rejecting invalid sequences (RFC 3629) with CodecError('INVALID_UTF8'). */
-export function decodeUtf8(bytes: Uint8Array, what = 'string'): string {
+/** Short ASCII strings (most resource values) skip the TextDecoder call. */
+const ASCII_FAST_PATH = 32;
+
+/**
+ * Decodes UTF-8, rejecting invalid sequences (RFC 3629) with CodecError('INVALID_UTF8'). `what`
+ * names the value in that error (a path's text is only built then).
+ */
+export function decodeUtf8(
+  bytes: Uint8Array,
+  what: string | { toString(): string } = 'string',
+): string {
+  if (bytes.length <= ASCII_FAST_PATH) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    // ASCII is valid UTF-8 with one byte per character (RFC 3629 §3).
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   try {
     return utf8.decode(bytes);
   } catch {

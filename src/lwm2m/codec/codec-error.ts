@@ -55,13 +55,20 @@ export class CodecError extends Error {
 /**
  * Runs a codec body and lets nothing but a CodecError out: any other exception (a bug, a
  * RangeError from a builder, a stack overflow) becomes `fallback` with the original as cause.
+ * `what` names the payload in that error; a function is only called then (a path's text is
+ * not built for every payload decoded).
  */
-export function guard<T>(fallback: CodecErrorCode, what: string, body: () => T): T {
+export function guard<T>(
+  fallback: CodecErrorCode,
+  what: string | (() => string),
+  body: () => T,
+): T {
   try {
     return body();
   } catch (e) {
     if (e instanceof CodecError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new CodecError(fallback, `${what}: ${msg}`, { cause: e });
+    const name = typeof what === 'string' ? what : what();
+    throw new CodecError(fallback, `${name}: ${msg}`, { cause: e });
   }
 }

@@ -211,29 +211,35 @@ export function formatLwm2mCbor(entries: readonly Lwm2mPathValue[], model: Lwm2m
 }
 
 export function decodeLwm2mCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `LwM2M CBOR ${path}`, () => {
-    if (path.isRoot()) throw new CodecError('INVALID_PATH', 'cannot decode the root as a node');
-    const leaves = parseLwm2mCbor(bytes, model);
-    for (const l of leaves) {
-      if (!l.path.startsWith(path)) {
-        throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
+  return guard(
+    'MALFORMED',
+    () => `LwM2M CBOR ${path}`,
+    () => {
+      if (path.isRoot()) throw new CodecError('INVALID_PATH', 'cannot decode the root as a node');
+      const leaves = parseLwm2mCbor(bytes, model);
+      for (const l of leaves) {
+        if (!l.path.startsWith(path)) {
+          throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
+        }
+        if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
       }
-      if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
-    }
-    let node: Lwm2mNode | undefined;
-    try {
-      node = buildNode(path, leaves, model);
-    } catch (e) {
-      throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
-    }
-    if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
-    return node;
-  });
+      let node: Lwm2mNode | undefined;
+      try {
+        node = buildNode(path, leaves, model);
+      } catch (e) {
+        throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
+      }
+      if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
+      return node;
+    },
+  );
 }
 
 export function encodeLwm2mCbor(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `LwM2M CBOR ${path}`, () =>
-    formatLwm2mCbor(flattenNode(node, path), model),
+  return guard(
+    'TYPE_MISMATCH',
+    () => `LwM2M CBOR ${path}`,
+    () => formatLwm2mCbor(flattenNode(node, path), model),
   );
 }
 

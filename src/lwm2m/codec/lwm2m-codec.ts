@@ -212,10 +212,14 @@ export function decodeCreate(
     throw new CodecError('INVALID_PATH', `Create targets an object, not ${objectPath}`);
   }
   if (format === ContentFormat.TLV || format === ContentFormat.OLD_TLV) {
-    const bare = guard('MALFORMED', `TLV ${objectPath}`, () => {
-      const tlvs = readTlvs(new ByteReader(bytes));
-      return tlvs.length > 0 && tlvs.every((t) => t.type !== TlvType.OBJECT_INSTANCE);
-    });
+    const bare = guard(
+      'MALFORMED',
+      () => `TLV ${objectPath}`,
+      () => {
+        const tlvs = readTlvs(new ByteReader(bytes));
+        return tlvs.length > 0 && tlvs.every((t) => t.type !== TlvType.OBJECT_INSTANCE);
+      },
+    );
     if (bare) {
       // The instance path only serves model look-ups; the id stays for the client to choose.
       const node = decodeTlv(bytes, objectPath.append(0), model);
@@ -284,10 +288,13 @@ export function encodeTimestamped(
   if (nodes.length === 1 && only && only.time === undefined) {
     return encode(only.node, format, path, model);
   }
-  const entries = guard('UNEXPECTED_NODE', `${path}`, () =>
-    nodes.flatMap((n) =>
-      flattenNode(n.node, path).map((e) => (n.time === undefined ? e : { ...e, time: n.time })),
-    ),
+  const entries = guard(
+    'UNEXPECTED_NODE',
+    () => `${path}`,
+    () =>
+      nodes.flatMap((n) =>
+        flattenNode(n.node, path).map((e) => (n.time === undefined ? e : { ...e, time: n.time })),
+      ),
   );
   if (format === ContentFormat.JSON || format === ContentFormat.OLD_JSON) {
     return encodeLwm2mJsonTimestamped(entries, path, model);

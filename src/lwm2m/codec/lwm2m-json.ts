@@ -130,18 +130,24 @@ export function formatLwm2mJson(records: readonly SenmlRecord[]): Buffer {
 }
 
 export function decodeLwm2mJson(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `LwM2M JSON ${path}`, () =>
-    recordsToNode(parseLwm2mJson(bytes, model), path, model),
+  return guard(
+    'MALFORMED',
+    () => `LwM2M JSON ${path}`,
+    () => recordsToNode(parseLwm2mJson(bytes, model), path, model),
   );
 }
 
 export function encodeLwm2mJson(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `LwM2M JSON ${path}`, () => {
-    const records = nodeToRecords(node, path, model);
-    // An empty object or instance still names itself.
-    if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
-    return formatLwm2mJson(records);
-  });
+  return guard(
+    'TYPE_MISMATCH',
+    () => `LwM2M JSON ${path}`,
+    () => {
+      const records = nodeToRecords(node, path, model);
+      // An empty object or instance still names itself.
+      if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
+      return formatLwm2mJson(records);
+    },
+  );
 }
 
 /** The entries with their times (a notification with historical values, LwM2M-TS 1.0 §6.4.4). */
@@ -160,30 +166,34 @@ export function encodeLwm2mJsonTimestamped(
   path: Lwm2mPath,
   model: Lwm2mModel,
 ): Buffer {
-  return guard('TYPE_MISMATCH', `LwM2M JSON ${path}`, () => {
-    const times = entries.map((e) => e.time).filter((t): t is number => t !== undefined);
-    const bt = times.length > 0 ? Math.min(...times) : undefined;
-    const prefix = path.segments.length;
-    const records = entries.map((e, i) => {
-      if (!e.path.startsWith(path)) {
-        throw new CodecError('INVALID_PATH', `${e.path} is not under ${path}`);
-      }
-      if (e.value === undefined) throw new CodecError('MALFORMED', `${e.path} has no value`);
-      const node = { kind: 'resource-instance' as const, id: 0, value: e.value };
-      const [r] = nodeToRecords(node, e.path, model);
-      const out: SenmlRecord = { ...r! };
-      delete out.bn;
-      const rest = e.path.segments.slice(prefix).join('/');
-      if (rest !== '') out.n = rest;
-      else delete out.n;
-      if (i === 0) {
-        out.bn = path.isResource() || path.isResourceInstance() ? `${path}` : `${path}/`;
-        if (bt !== undefined) out.bt = bt;
-      }
-      if (e.time !== undefined && bt !== undefined) out.t = e.time - bt;
-      return out;
-    });
-    if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
-    return formatLwm2mJson(records);
-  });
+  return guard(
+    'TYPE_MISMATCH',
+    () => `LwM2M JSON ${path}`,
+    () => {
+      const times = entries.map((e) => e.time).filter((t): t is number => t !== undefined);
+      const bt = times.length > 0 ? Math.min(...times) : undefined;
+      const prefix = path.segments.length;
+      const records = entries.map((e, i) => {
+        if (!e.path.startsWith(path)) {
+          throw new CodecError('INVALID_PATH', `${e.path} is not under ${path}`);
+        }
+        if (e.value === undefined) throw new CodecError('MALFORMED', `${e.path} has no value`);
+        const node = { kind: 'resource-instance' as const, id: 0, value: e.value };
+        const [r] = nodeToRecords(node, e.path, model);
+        const out: SenmlRecord = { ...r! };
+        delete out.bn;
+        const rest = e.path.segments.slice(prefix).join('/');
+        if (rest !== '') out.n = rest;
+        else delete out.n;
+        if (i === 0) {
+          out.bn = path.isResource() || path.isResourceInstance() ? `${path}` : `${path}/`;
+          if (bt !== undefined) out.bt = bt;
+        }
+        if (e.time !== undefined && bt !== undefined) out.t = e.time - bt;
+        return out;
+      });
+      if (records.length === 0) return Buffer.from(`{"bn":"${path}/","e":[]}`);
+      return formatLwm2mJson(records);
+    },
+  );
 }

@@ -24,23 +24,31 @@ function checkOpaquePath(path: Lwm2mPath, model: Lwm2mModel): void {
 }
 
 export function decodeOpaque(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `opaque ${path}`, () => {
-    checkOpaquePath(path, model);
-    const value = { type: 'opaque' as const, value: Buffer.from(bytes) };
-    const id = path.segments[path.segments.length - 1]!;
-    return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
-  });
+  return guard(
+    'MALFORMED',
+    () => `opaque ${path}`,
+    () => {
+      checkOpaquePath(path, model);
+      const value = { type: 'opaque' as const, value: Buffer.from(bytes) };
+      const id = path.segments[path.segments.length - 1]!;
+      return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
+    },
+  );
 }
 
 export function encodeOpaque(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `opaque ${path}`, () => {
-    checkOpaquePath(path, model);
-    if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
-      throw new CodecError('NOT_ACCEPTABLE', `octet-stream cannot hold a ${node.kind}`);
-    }
-    if (node.value.type !== 'opaque') {
-      throw new CodecError('NOT_ACCEPTABLE', `octet-stream cannot hold a ${node.value.type}`);
-    }
-    return Buffer.from(node.value.value);
-  });
+  return guard(
+    'TYPE_MISMATCH',
+    () => `opaque ${path}`,
+    () => {
+      checkOpaquePath(path, model);
+      if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
+        throw new CodecError('NOT_ACCEPTABLE', `octet-stream cannot hold a ${node.kind}`);
+      }
+      if (node.value.type !== 'opaque') {
+        throw new CodecError('NOT_ACCEPTABLE', `octet-stream cannot hold a ${node.value.type}`);
+      }
+      return Buffer.from(node.value.value);
+    },
+  );
 }

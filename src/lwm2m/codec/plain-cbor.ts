@@ -22,21 +22,29 @@ function checkLeafPath(path: Lwm2mPath, model: Lwm2mModel): void {
 }
 
 export function decodePlainCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `CBOR ${path}`, () => {
-    checkLeafPath(path, model);
-    // A value is at most a tag around an array (a decimal fraction): two levels.
-    const value = cborToValue(readCbor(bytes, { maxDepth: 2, wrapFloats: true }), path, model);
-    const id = path.segments[path.segments.length - 1]!;
-    return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
-  });
+  return guard(
+    'MALFORMED',
+    () => `CBOR ${path}`,
+    () => {
+      checkLeafPath(path, model);
+      // A value is at most a tag around an array (a decimal fraction): two levels.
+      const value = cborToValue(readCbor(bytes, { maxDepth: 2, wrapFloats: true }), path, model);
+      const id = path.segments[path.segments.length - 1]!;
+      return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
+    },
+  );
 }
 
 export function encodePlainCbor(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `CBOR ${path}`, () => {
-    checkLeafPath(path, model);
-    if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
-      throw new CodecError('NOT_ACCEPTABLE', `application/cbor cannot hold a ${node.kind}`);
-    }
-    return writeCbor(valueToCbor(toModelType(model, path, node.value)));
-  });
+  return guard(
+    'TYPE_MISMATCH',
+    () => `CBOR ${path}`,
+    () => {
+      checkLeafPath(path, model);
+      if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
+        throw new CodecError('NOT_ACCEPTABLE', `application/cbor cannot hold a ${node.kind}`);
+      }
+      return writeCbor(valueToCbor(toModelType(model, path, node.value)));
+    },
+  );
 }

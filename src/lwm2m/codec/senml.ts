@@ -293,9 +293,17 @@ export function senmlCodec(
 ) {
   return {
     decode: (bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode =>
-      guard('MALFORMED', `${label} ${path}`, () => recordsToNode(parse(bytes), path, model)),
+      guard(
+        'MALFORMED',
+        () => `${label} ${path}`,
+        () => recordsToNode(parse(bytes), path, model),
+      ),
     encode: (node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer =>
-      guard('TYPE_MISMATCH', `${label} ${path}`, () => format(nodeToRecords(node, path, model))),
+      guard(
+        'TYPE_MISMATCH',
+        () => `${label} ${path}`,
+        () => format(nodeToRecords(node, path, model)),
+      ),
     decodeComposite: (bytes: Uint8Array, model: Lwm2mModel): Lwm2mPathValue[] =>
       guard('MALFORMED', label, () => recordsToPathValues(parse(bytes), model)),
     encodeComposite: (entries: readonly Lwm2mPathValue[], model: Lwm2mModel): Buffer =>

@@ -2,7 +2,7 @@
  * text/plain (0): one resource value as text. LwM2M-TS-Core 1.1 §7.4.1 (1.0 §6.4.1) and
  * Appendix C "Text" column. Only a single resource or one resource instance fits.
  */
-import type { Lwm2mModel } from '../model/object-model.js';
+import type { Lwm2mModel, ResourceModel } from '../model/object-model.js';
 import type { Lwm2mNode } from '../node/lwm2m-node.js';
 import { resourceInstance, singleResource } from '../node/lwm2m-node.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
@@ -17,7 +17,7 @@ import {
 } from '../node/lwm2m-value.js';
 import { decodeUtf8 } from './byte-reader.js';
 import { CodecError, guard } from './codec-error.js';
-import { modelType, resourceModelAt, toModelType } from './value-converter.js';
+import { resourceModelAt, toModelType, valueTypeOf } from './value-converter.js';
 
 const INTEGER = /^[-+]?\d{1,20}$/;
 const FLOAT = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,4})?$/;
@@ -107,33 +107,43 @@ export function formatTextValue(value: Lwm2mValue): string {
   }
 }
 
-function checkLeafPath(path: Lwm2mPath, model: Lwm2mModel, format: string): void {
-  if (path.isResourceInstance()) return;
+/** The model of the resource at `path`, which must be one value (a single resource or one instance). */
+function leafModel(path: Lwm2mPath, model: Lwm2mModel, format: string): ResourceModel | undefined {
+  const resource = resourceModelAt(model, path);
+  if (path.isResourceInstance()) return resource;
   if (!path.isResource()) {
     throw new CodecError('NOT_ACCEPTABLE', `${format} holds one resource value, not ${path}`);
   }
-  if (resourceModelAt(model, path)?.multiple) {
+  if (resource?.multiple) {
     throw new CodecError('NOT_ACCEPTABLE', `${format} cannot hold multiple resource ${path}`);
   }
+  return resource;
 }
 
 /** Decodes a text/plain payload for the resource or resource instance at `path`. */
 export function decodeText(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `text ${path}`, () => {
-    checkLeafPath(path, model, 'text/plain');
-    const text = decodeUtf8(bytes, `${path}`);
-    const value = parseTextValue(text, modelType(model, path) ?? 'string', path);
-    const id = path.segments[path.segments.length - 1]!;
-    return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
-  });
+  return guard(
+    'MALFORMED',
+    () => `text ${path}`,
+    () => {
+      const type = valueTypeOf(leafModel(path, model, 'text/plain')) ?? 'string';
+      const value = parseTextValue(decodeUtf8(bytes, path), type, path);
+      const id = path.segments[path.segments.length - 1]!;
+      return path.isResource() ? singleResource(id, value) : resourceInstance(id, value);
+    },
+  );
 }
 
 /** Encodes a single resource or resource instance as text/plain. */
 export function encodeText(node: Lwm2mNode, path: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `text ${path}`, () => {
-    if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
-      throw new CodecError('NOT_ACCEPTABLE', `text/plain cannot hold a ${node.kind}`);
-    }
-    return Buffer.from(formatTextValue(toModelType(model, path, node.value)), 'utf8');
-  });
+  return guard(
+    'TYPE_MISMATCH',
+    () => `text ${path}`,
+    () => {
+      if (node.kind !== 'single-resource' && node.kind !== 'resource-instance') {
+        throw new CodecError('NOT_ACCEPTABLE', `text/plain cannot hold a ${node.kind}`);
+      }
+      return Buffer.from(formatTextValue(toModelType(model, path, node.value)), 'utf8');
+    },
+  );
 }

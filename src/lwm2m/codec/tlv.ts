@@ -115,9 +115,9 @@ export function decodeTlvValue(bytes: Uint8Array, type: ValueType, path: Lwm2mPa
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (type) {
     case 'string':
-      return { type, value: decodeUtf8(bytes, `${path}`) };
+      return { type, value: decodeUtf8(bytes, path) };
     case 'corelnk':
-      return { type, value: decodeUtf8(bytes, `${path}`) };
+      return { type, value: decodeUtf8(bytes, path) };
     case 'integer':
       return { type, value: narrowInteger(readSigned(bytes, path)) };
     case 'unsigned':
@@ -311,82 +311,92 @@ function isResourceTlv(t: Tlv): boolean {
  * `/o/i`, a resource for `/o/i/r`, a resource instance for `/o/i/r/ri`. Throws only CodecError.
  */
 export function decodeTlv(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2mModel): Lwm2mNode {
-  return guard('MALFORMED', `TLV ${path}`, () => {
-    const tlvs = readTlvs(new ByteReader(bytes));
-    const [o, i, r, ri] = path.segments;
-    if (o === undefined) throw new CodecError('INVALID_PATH', 'TLV cannot hold the root');
-    if (path.isObject()) {
-      if (tlvs.every((t) => t.type === TlvType.OBJECT_INSTANCE)) {
-        checkUnique(tlvs, 'object instance', path);
-        return object(
-          o,
-          tlvs.map((t) => toInstance(t.id, t.children ?? [], path.append(t.id), model)),
-        );
+  return guard(
+    'MALFORMED',
+    () => `TLV ${path}`,
+    () => {
+      const tlvs = readTlvs(new ByteReader(bytes));
+      const [o, i, r, ri] = path.segments;
+      if (o === undefined) throw new CodecError('INVALID_PATH', 'TLV cannot hold the root');
+      if (path.isObject()) {
+        if (tlvs.every((t) => t.type === TlvType.OBJECT_INSTANCE)) {
+          checkUnique(tlvs, 'object instance', path);
+          return object(
+            o,
+            tlvs.map((t) => toInstance(t.id, t.children ?? [], path.append(t.id), model)),
+          );
+        }
+        // LwM2M-TS-Core 1.0 §6.4.3.1: a single-instance object's resources may come without
+        // their object instance TLV; they are instance 0 (also for an object we do not know).
+        // For a multiple-instance object that is a Create without id: see decodeCreate.
+        if (tlvs.every(isResourceTlv) && model.getObject(o)?.multiple !== true) {
+          return object(o, [toInstance(0, tlvs, path.append(0), model)]);
+        }
+        throw new CodecError('UNEXPECTED_NODE', `${path}: expected object instance TLVs`);
       }
-      // LwM2M-TS-Core 1.0 §6.4.3.1: a single-instance object's resources may come without
-      // their object instance TLV; they are instance 0 (also for an object we do not know).
-      // For a multiple-instance object that is a Create without id: see decodeCreate.
-      if (tlvs.every(isResourceTlv) && model.getObject(o)?.multiple !== true) {
-        return object(o, [toInstance(0, tlvs, path.append(0), model)]);
+      if (path.isObjectInstance()) {
+        // LwM2M-TS-Core 1.1 §7.4.3.1 and §7.4.3.2: the resources alone, or wrapped in one object
+        // instance TLV with the instance's id.
+        const only = tlvs[0];
+        if (tlvs.length === 1 && only?.type === TlvType.OBJECT_INSTANCE) {
+          if (only.id !== i) {
+            throw new CodecError('INVALID_PATH', `${path}: payload is object instance ${only.id}`);
+          }
+          return toInstance(i!, only.children ?? [], path, model);
+        }
+        if (!tlvs.every(isResourceTlv)) {
+          throw new CodecError('UNEXPECTED_NODE', `${path}: expected resource TLVs`);
+        }
+        return toInstance(i!, tlvs, path, model);
       }
-      throw new CodecError('UNEXPECTED_NODE', `${path}: expected object instance TLVs`);
-    }
-    if (path.isObjectInstance()) {
-      // LwM2M-TS-Core 1.1 §7.4.3.1 and §7.4.3.2: the resources alone, or wrapped in one object
-      // instance TLV with the instance's id.
+      if (path.isResource()) {
+        let tlvsAt: readonly Tlv[] = tlvs;
+        const wrapper = tlvs[0];
+        // Some clients wrap a resource in its object instance TLV: accept it when the id matches.
+        if (tlvs.length === 1 && wrapper?.type === TlvType.OBJECT_INSTANCE) {
+          if (wrapper.id !== i) {
+            throw new CodecError(
+              'INVALID_PATH',
+              `${path}: payload is object instance ${wrapper.id}`,
+            );
+          }
+          tlvsAt = wrapper.children ?? [];
+        }
+        const only = tlvsAt[0];
+        if (tlvsAt.length === 1 && only && isResourceTlv(only)) {
+          if (only.id !== r) {
+            throw new CodecError('INVALID_PATH', `${path}: payload is resource ${only.id}`);
+          }
+          return toResource(only, path.parent(), model);
+        }
+        // Some clients send a multiple resource's instances without their resource TLV; an empty
+        // payload is an empty multiple resource. Neither fits a resource the model calls single.
+        const rm = resourceModelAt(model, path);
+        if (rm?.multiple !== false && tlvsAt.every((t) => t.type === TlvType.RESOURCE_INSTANCE)) {
+          if (tlvsAt.length === 0 && rm === undefined) {
+            throw new CodecError(
+              'UNEXPECTED_NODE',
+              `${path}: empty payload for an unknown resource`,
+            );
+          }
+          return multipleResource(
+            r!,
+            leafType(model, path),
+            toResourceInstances(tlvsAt, path, model),
+          );
+        }
+        throw new CodecError('UNEXPECTED_NODE', `${path}: expected one resource TLV`);
+      }
       const only = tlvs[0];
-      if (tlvs.length === 1 && only?.type === TlvType.OBJECT_INSTANCE) {
-        if (only.id !== i) {
-          throw new CodecError('INVALID_PATH', `${path}: payload is object instance ${only.id}`);
-        }
-        return toInstance(i!, only.children ?? [], path, model);
+      if (tlvs.length !== 1 || !only || only.type !== TlvType.RESOURCE_INSTANCE) {
+        throw new CodecError('UNEXPECTED_NODE', `${path}: expected one resource instance TLV`);
       }
-      if (!tlvs.every(isResourceTlv)) {
-        throw new CodecError('UNEXPECTED_NODE', `${path}: expected resource TLVs`);
+      if (only.id !== ri) {
+        throw new CodecError('INVALID_PATH', `${path}: payload is resource instance ${only.id}`);
       }
-      return toInstance(i!, tlvs, path, model);
-    }
-    if (path.isResource()) {
-      let tlvsAt: readonly Tlv[] = tlvs;
-      const wrapper = tlvs[0];
-      // Some clients wrap a resource in its object instance TLV: accept it when the id matches.
-      if (tlvs.length === 1 && wrapper?.type === TlvType.OBJECT_INSTANCE) {
-        if (wrapper.id !== i) {
-          throw new CodecError('INVALID_PATH', `${path}: payload is object instance ${wrapper.id}`);
-        }
-        tlvsAt = wrapper.children ?? [];
-      }
-      const only = tlvsAt[0];
-      if (tlvsAt.length === 1 && only && isResourceTlv(only)) {
-        if (only.id !== r) {
-          throw new CodecError('INVALID_PATH', `${path}: payload is resource ${only.id}`);
-        }
-        return toResource(only, path.parent(), model);
-      }
-      // Some clients send a multiple resource's instances without their resource TLV; an empty
-      // payload is an empty multiple resource. Neither fits a resource the model calls single.
-      const rm = resourceModelAt(model, path);
-      if (rm?.multiple !== false && tlvsAt.every((t) => t.type === TlvType.RESOURCE_INSTANCE)) {
-        if (tlvsAt.length === 0 && rm === undefined) {
-          throw new CodecError('UNEXPECTED_NODE', `${path}: empty payload for an unknown resource`);
-        }
-        return multipleResource(
-          r!,
-          leafType(model, path),
-          toResourceInstances(tlvsAt, path, model),
-        );
-      }
-      throw new CodecError('UNEXPECTED_NODE', `${path}: expected one resource TLV`);
-    }
-    const only = tlvs[0];
-    if (tlvs.length !== 1 || !only || only.type !== TlvType.RESOURCE_INSTANCE) {
-      throw new CodecError('UNEXPECTED_NODE', `${path}: expected one resource instance TLV`);
-    }
-    if (only.id !== ri) {
-      throw new CodecError('INVALID_PATH', `${path}: payload is resource instance ${only.id}`);
-    }
-    return resourceInstance(ri, decodeTlvValue(only.value, leafType(model, path), path));
-  });
+      return resourceInstance(ri, decodeTlvValue(only.value, leafType(model, path), path));
+    },
+  );
 }
 
 function encodeResource(res: Lwm2mResource, path: Lwm2mPath, model: Lwm2mModel): Buffer {
@@ -419,43 +429,47 @@ function encodeInstanceBody(inst: Lwm2mObjectInstance, path: Lwm2mPath, model: L
  * in its object instance TLV. Values are converted to the model's types where lossless.
  */
 export function encodeTlv(node: Lwm2mNode, at: Lwm2mPath, model: Lwm2mModel): Buffer {
-  return guard('TYPE_MISMATCH', `TLV ${at}`, () => {
-    // A resource given at its instance's path (or a resource instance at its resource's) is
-    // written alone, typed by its own path.
-    const leafAtParent =
-      node.kind === 'single-resource' || node.kind === 'multiple-resource'
-        ? at.isObjectInstance()
-        : node.kind === 'resource-instance' && at.isResource();
-    const path = leafAtParent ? at.append(node.id) : at;
-    switch (node.kind) {
-      case 'object':
-        return Buffer.concat(
-          [...node.instances.values()].map((i) =>
-            writeTlv(
-              TlvType.OBJECT_INSTANCE,
-              i.id,
-              encodeInstanceBody(i, path.append(i.id), model),
+  return guard(
+    'TYPE_MISMATCH',
+    () => `TLV ${at}`,
+    () => {
+      // A resource given at its instance's path (or a resource instance at its resource's) is
+      // written alone, typed by its own path.
+      const leafAtParent =
+        node.kind === 'single-resource' || node.kind === 'multiple-resource'
+          ? at.isObjectInstance()
+          : node.kind === 'resource-instance' && at.isResource();
+      const path = leafAtParent ? at.append(node.id) : at;
+      switch (node.kind) {
+        case 'object':
+          return Buffer.concat(
+            [...node.instances.values()].map((i) =>
+              writeTlv(
+                TlvType.OBJECT_INSTANCE,
+                i.id,
+                encodeInstanceBody(i, path.append(i.id), model),
+              ),
             ),
-          ),
-        );
-      case 'object-instance':
-        if (path.isObject()) {
-          return writeTlv(
-            TlvType.OBJECT_INSTANCE,
-            node.id,
-            encodeInstanceBody(node, path.append(node.id), model),
           );
-        }
-        return encodeInstanceBody(node, path, model);
-      case 'single-resource':
-      case 'multiple-resource':
-        return encodeResource(node, path, model);
-      case 'resource-instance':
-        return writeTlv(
-          TlvType.RESOURCE_INSTANCE,
-          node.id,
-          encodeTlvValue(toModelType(model, path, node.value)),
-        );
-    }
-  });
+        case 'object-instance':
+          if (path.isObject()) {
+            return writeTlv(
+              TlvType.OBJECT_INSTANCE,
+              node.id,
+              encodeInstanceBody(node, path.append(node.id), model),
+            );
+          }
+          return encodeInstanceBody(node, path, model);
+        case 'single-resource':
+        case 'multiple-resource':
+          return encodeResource(node, path, model);
+        case 'resource-instance':
+          return writeTlv(
+            TlvType.RESOURCE_INSTANCE,
+            node.id,
+            encodeTlvValue(toModelType(model, path, node.value)),
+          );
+      }
+    },
+  );
 }

@@ -20,7 +20,12 @@ export function resourceModelAt(model: Lwm2mModel, path: Lwm2mPath): ResourceMod
 
 /** The value type the model gives the resource at `path`, if it knows one. */
 export function modelType(model: Lwm2mModel, path: Lwm2mPath): ValueType | undefined {
-  const t = resourceModelAt(model, path)?.type;
+  return valueTypeOf(resourceModelAt(model, path));
+}
+
+/** The value type of a resource model, if it has one (Execute resources have none). */
+export function valueTypeOf(resource: ResourceModel | undefined): ValueType | undefined {
+  const t = resource?.type;
   return t === undefined || t === 'none' ? undefined : t;
 }
 

@@ -98,6 +98,13 @@ describe('text/plain (LwM2M-TS-Core 1.1 §7.4.1, Appendix C)', () => {
     );
   });
 
+  it('decodes ASCII and multi-byte UTF-8 strings alike (RFC 3629)', () => {
+    for (const text of ['Tandem', '', 'Zürich 温度 ✓', 'x'.repeat(40)]) {
+      const node = decode(Buffer.from(text, 'utf8'), TEXT, path('/3/0/0'), oma);
+      assert.deepEqual(node, singleResource(0, { type: 'string', value: text }));
+    }
+  });
+
   it('refuses to write a multiple resource (4.06)', () => {
     const r = multipleResource(6, 'integer', [resourceInstance(0, Value.integer(1))]);
     assert.equal(
