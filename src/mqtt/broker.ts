@@ -48,17 +48,8 @@ export class MqttBroker {
       stream.destroy();
       return;
     }
-    // A reset before the connection starts (restore still running) must not become an
-    // unhandled 'error' event: that would take the whole process down.
-    stream.on('error', () => undefined);
+    // Counted and listened to from here on, errors included (see Connection's constructor).
     const conn = new Connection(stream, info, engine);
-    engine.connections.add(conn);
-    engine.stats.connections.current++;
-    engine.stats.connections.total++;
-    stream.once('close', () => {
-      engine.connections.delete(conn);
-      engine.stats.connections.current--;
-    });
     this.#ready.then(
       () => conn.start(),
       () => stream.destroy(),

@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { TimerHandle } from '../util/clock.js';
 import { type Decoded, PacketDecoder } from './codec/decoder.js';
 import { encodeAck, PINGRESP } from './codec/encode-ack.js';
 import { encodePublish } from './codec/encode-publish.js';
 import type { BrokerCore } from './core.js';
+import type { Expiring } from './deadlines.js';
 import { MqttProtocolError, protocolError } from './errors.js';
 import { handleAuth } from './handlers/auth.js';
 import { handleConnect } from './handlers/connect.js';
@@ -25,12 +25,39 @@ const CLOSE_GRACE_MS = 2_000;
 
 type Item = Decoded | MqttProtocolError;
 
+/** The stream's own reference to its connection, for the listeners all connections share. */
+const CONNECTION = Symbol('mqtt.connection');
+type Carrier = Duplex & { [CONNECTION]?: Connection };
+
+// Stream listeners: functions shared by every connection (an idle connection costs no closures),
+// finding theirs through the stream they are called on.
+function onStreamData(this: Carrier, chunk: Buffer): void {
+  this[CONNECTION]!.received(chunk);
+}
+
+function onStreamEnd(this: Carrier): void {
+  this[CONNECTION]!.streamEnded();
+}
+
+function onStreamError(this: Carrier, err: Error): void {
+  this[CONNECTION]!.core.logger?.debug({ err }, 'mqtt stream error');
+}
+
+function onStreamClose(this: Carrier): void {
+  this[CONNECTION]!.streamClosed();
+}
+
+// mqtt-packet keeps 65,536 two-byte Buffers (over 6 MB of heap) for packet identifiers once it
+// generates its first packet. Only control packets outside the hot path go through it here
+// (PUBLISH and the acknowledgements have their own encoders), so it builds them uncached.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 /**
  * One network connection speaking MQTT: decodes its bytes, runs one packet at a time through the
  * handlers (a handler that awaits a hook or a durable write pauses the stream), writes answers
  * with backpressure, and maps every error to its wire answer in `fail()`.
  */
-export class Connection implements SessionOutlet {
+export class Connection implements SessionOutlet, Expiring {
   readonly stream: Duplex;
   readonly info: ConnectionInfo;
   readonly core: BrokerCore;
@@ -61,11 +88,11 @@ export class Connection implements SessionOutlet {
   authMethod: string | undefined;
   #outboundAliases: Map<string, number> | undefined;
   #decoder: PacketDecoder;
-  #items: Item[] = [];
+  /** Decoded packets waiting while a handler runs; created on first use. */
+  #items: Item[] | undefined;
   #busy = false;
-  #lastActivity: number;
-  #keepAliveTimer: TimerHandle | undefined;
-  #connectTimer: TimerHandle | undefined;
+  /** Clock time of the last packet (connected) or of `start()` (waiting for CONNECT); -1 before. */
+  #lastActivity = -1;
   #detached = false;
   #graceful = false;
   #waitingDrain = false;
@@ -76,21 +103,39 @@ export class Connection implements SessionOutlet {
     this.info = info;
     this.core = core;
     this.#decoder = new PacketDecoder(core.limits.maxPacketSize);
-    this.#lastActivity = core.clock.now();
+    // An 'error' is handled from the start: a reset while persistence is still being restored
+    // must not take the process down.
+    (stream as Carrier)[CONNECTION] = this;
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+    core.connections.add(this);
+    core.stats.connections.current++;
+    core.stats.connections.total++;
   }
 
+  /** Starts reading; the client has `CONNECT_TIMEOUT_MS` to complete its CONNECT. */
   start(): void {
-    const stream = this.stream;
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    stream.on('error', (err) => this.core.logger?.debug({ err }, 'mqtt stream error'));
-    stream.on('close', () => this.#onClose());
-    stream.on('end', () => {
-      if (this.state !== 'closed') this.#end();
-    });
-    this.#connectTimer = this.core.clock.setTimeout(() => {
-      if (this.state === 'connecting' || this.state === 'authenticating') this.#end();
-    }, CONNECT_TIMEOUT_MS);
-    this.#connectTimer.unref?.();
+    const now = this.core.clock.now();
+    this.#lastActivity = now;
+    this.stream.on('data', onStreamData);
+    this.stream.on('end', onStreamEnd);
+    this.core.deadlines.schedule(now + CONNECT_TIMEOUT_MS);
+  }
+
+  /** When the connection must be closed: CONNECT timeout, or Keep Alive expired. */
+  deadline(now: number): number | undefined {
+    if (this.state === 'connecting' || this.state === 'authenticating') {
+      return this.#lastActivity < 0 ? undefined : this.#lastActivity + CONNECT_TIMEOUT_MS;
+    }
+    if (this.state !== 'connected' || this.keepAlive === 0) return undefined;
+    // A connection held by backpressure (or a slow hook) is not idle: we stopped reading it.
+    if (this.#busy) this.#lastActivity = now;
+    return this.#lastActivity + this.keepAlive * 1500; // [MQTT-3.1.2-22] 1.5 × Keep Alive
+  }
+
+  expire(): void {
+    if (this.state === 'connected') this.disconnect(ReasonCode.KeepAliveTimeout);
+    else this.#end();
   }
 
   /** Writable: connected, and the stream has no backlog [backpressure per client]. */
@@ -279,9 +324,10 @@ export class Connection implements SessionOutlet {
   established(): void {
     this.state = 'connected';
     this.wasEstablished = true;
-    if (this.#connectTimer) this.core.clock.clearTimeout(this.#connectTimer);
-    this.#connectTimer = undefined;
-    this.#armKeepAlive();
+    const now = this.core.clock.now();
+    this.#lastActivity = now;
+    const deadline = this.deadline(now);
+    if (deadline !== undefined) this.core.deadlines.schedule(deadline);
   }
 
   /** Client sent DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]. */
@@ -290,39 +336,25 @@ export class Connection implements SessionOutlet {
     this.#end();
   }
 
-  #armKeepAlive(): void {
-    if (this.keepAlive === 0) return;
-    const limit = this.keepAlive * 1500; // [MQTT-3.1.2-22] one and a half times Keep Alive
-    const check = () => {
-      if (this.state === 'closed') return;
-      // A connection held by backpressure (or a slow hook) is not idle: we stopped reading it.
-      if (this.#busy) this.#lastActivity = this.core.clock.now();
-      const idle = this.core.clock.now() - this.#lastActivity;
-      if (idle >= limit) {
-        this.disconnect(ReasonCode.KeepAliveTimeout);
-        return;
-      }
-      this.#keepAliveTimer = this.core.clock.setTimeout(check, limit - idle);
-      this.#keepAliveTimer.unref?.();
-    };
-    this.#keepAliveTimer = this.core.clock.setTimeout(check, limit);
-    this.#keepAliveTimer.unref?.();
-  }
-
-  #onData(chunk: Buffer): void {
+  /** Bytes from the stream ('data'). */
+  received(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    this.#lastActivity = this.core.clock.now();
+    if (this.state === 'connected') this.#lastActivity = this.core.clock.now();
     this.core.stats.bytes.received += chunk.length;
     const { packets, error } = this.#decoder.push(chunk);
-    for (const p of packets) this.#items.push(p);
-    if (error) this.#items.push(error);
+    if (packets.length === 0 && !error) return;
+    this.#items ??= [];
+    const items = this.#items;
+    for (const p of packets) items.push(p);
+    if (error) items.push(error);
     this.#drain();
   }
 
   #drain(): void {
     if (this.#busy) return;
-    while (this.#items.length > 0 && this.state !== 'closed') {
-      const item = this.#items.shift()!;
+    const items = this.#items;
+    while (items && items.length > 0 && this.state !== 'closed') {
+      const item = items.shift()!;
       if (item instanceof MqttProtocolError) {
         this.fail(item);
         return;
@@ -352,6 +384,8 @@ export class Connection implements SessionOutlet {
         return;
       }
     }
+    // Drained: an idle connection keeps no array (nor its grown backing store).
+    this.#items = undefined;
   }
 
   #dispatch({ packet, info }: Decoded): unknown {
@@ -408,7 +442,6 @@ export class Connection implements SessionOutlet {
   #end(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.#clearTimers();
     this.#detach();
     const stream = this.stream;
     if (stream.destroyed) return;
@@ -426,19 +459,17 @@ export class Connection implements SessionOutlet {
     if (this.session) this.core.detach(this, this.#graceful);
   }
 
-  #clearTimers(): void {
-    if (this.#keepAliveTimer) this.core.clock.clearTimeout(this.#keepAliveTimer);
-    if (this.#connectTimer) this.core.clock.clearTimeout(this.#connectTimer);
-    this.#keepAliveTimer = undefined;
-    this.#connectTimer = undefined;
+  /** The peer ended its side ('end'). */
+  streamEnded(): void {
+    this.#end();
   }
 
-  #onClose(): void {
-    if (this.state !== 'closed') {
-      this.state = 'closed';
-      this.#clearTimers();
-    }
+  /** The stream is gone ('close'). */
+  streamClosed(): void {
+    this.state = 'closed';
     this.#detach();
+    this.core.connections.delete(this);
+    this.core.stats.connections.current--;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import type { DeadlineSweep } from './deadlines.js';
 import type { MqttMessage } from './message.js';
 import type { ClientInfo, MqttBrokerOptions, MqttHooks } from './options.js';
 import type { StoredWill } from './persistence/types.js';
@@ -21,6 +22,10 @@ export interface AttachRequest {
 export interface BrokerCore extends SessionHost {
   readonly hooks: MqttHooks;
   readonly options: MqttBrokerOptions;
+  /** Every open connection (counted from accept to close). */
+  readonly connections: Set<Connection>;
+  /** CONNECT timeouts and Keep Alive of all connections, on one timer. */
+  readonly deadlines: DeadlineSweep;
   /** Binds the connection to its session (taking over an existing one) [MQTT-3.1.4-3]. */
   attach(conn: Connection, request: AttachRequest): Promise<{ session: Session; present: boolean }>;
   /** The connection closed; `graceful` when the client sent DISCONNECT 0x00 [MQTT-3.1.2-10]. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../util/clock.js';
 import type { Connection } from './connection.js';
 import type { AttachRequest, BrokerCore } from './core.js';
+import { DeadlineSweep } from './deadlines.js';
 import { isExpired, type MqttMessage } from './message.js';
 import {
   type ClientInfo,
@@ -54,10 +55,12 @@ export class BrokerEngine implements BrokerCore {
   readonly retained = new RetainedStore();
   readonly trie = new TopicTrie();
   readonly startedAt: number;
+  readonly deadlines: DeadlineSweep;
 
   constructor(options: MqttBrokerOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
+    this.deadlines = new DeadlineSweep(this.clock, this.connections);
     this.persistence = options.persistence ?? new MemoryPersistence();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.logger = options.logger;
@@ -468,6 +471,7 @@ export class BrokerEngine implements BrokerCore {
 
   /** Stops every timer of every session (broker close). */
   stopTimers(): void {
+    this.deadlines.stop();
     for (const session of this.sessions.values()) this.#clearTimers(session);
   }
 }

@@ -431,6 +431,34 @@ describe('keep alive', () => {
     }
   });
 
+  test('idle connections share one keep-alive timer: no timer per connection [MQTT-3.1.2-22]', async () => {
+    const clock = new ManualClock();
+    const tb = await startBroker({ clock });
+    try {
+      const quiet = await tb.raw();
+      await quiet.connect({ keepalive: 10 });
+      const talking = await tb.raw();
+      await talking.connect({ keepalive: 10 });
+      const third = await tb.raw();
+      await third.connect({ keepalive: 20 });
+      assert.equal(clock.pending, 1);
+      clock.advance(10_000);
+      talking.send({ cmd: 'pingreq' });
+      await talking.next('pingresp');
+      clock.advance(5_000);
+      assert.equal(((await quiet.next('disconnect')) as IDisconnectPacket).reasonCode, 0x8d);
+      assert.equal(talking.closed, false);
+      assert.equal(third.closed, false);
+      clock.advance(10_000);
+      assert.equal(((await talking.next('disconnect')) as IDisconnectPacket).reasonCode, 0x8d);
+      assert.equal(third.closed, false);
+      clock.advance(5_000);
+      assert.equal(((await third.next('disconnect')) as IDisconnectPacket).reasonCode, 0x8d);
+    } finally {
+      await tb.close();
+    }
+  });
+
   test('sends Server Keep Alive when the client asks for more than allowed [MQTT-3.2.2-21]', async () => {
     const tb = await startBroker({ limits: { maxKeepAlive: 30 } });
     try {

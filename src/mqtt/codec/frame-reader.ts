@@ -16,7 +16,8 @@ export interface Frame {
  * any of the packet is buffered, so a peer never makes us allocate from an unchecked length.
  */
 export class FrameReader {
-  #chunks: Buffer[] = [];
+  /** Bytes received and not yet framed; none (no array) between packets. */
+  #chunks: Buffer[] | undefined;
   #buffered = 0;
   #maxPacketSize: number;
 
@@ -27,6 +28,7 @@ export class FrameReader {
   /** Adds bytes and returns every frame now complete. Throws `MqttProtocolError` on a bad header. */
   push(chunk: Buffer): Frame[] {
     if (chunk.length > 0) {
+      this.#chunks ??= [];
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
     }
@@ -39,9 +41,10 @@ export class FrameReader {
   }
 
   #next(): Frame | undefined {
-    if (this.#buffered < 2) return undefined;
-    let buf = this.#chunks[0]!;
-    if (buf.length < 5 && this.#chunks.length > 1) {
+    const chunks = this.#chunks;
+    if (!chunks || this.#buffered < 2) return undefined;
+    let buf = chunks[0]!;
+    if (buf.length < 5 && chunks.length > 1) {
       buf = this.#coalesce();
     }
     let value = 0;
@@ -67,17 +70,19 @@ export class FrameReader {
     if (this.#buffered < total) return undefined;
     if (buf.length < total) buf = this.#coalesce();
     const bytes = buf.subarray(0, total);
-    if (buf.length === total) {
-      this.#chunks.shift();
-    } else {
-      this.#chunks[0] = buf.subarray(total);
-    }
     this.#buffered -= total;
+    if (this.#buffered === 0) {
+      this.#chunks = undefined;
+    } else if (buf.length === total) {
+      this.#chunks!.shift();
+    } else {
+      this.#chunks![0] = buf.subarray(total);
+    }
     return { header: bytes[0]!, bodyOffset: pos, bytes };
   }
 
   #coalesce(): Buffer {
-    const all = Buffer.concat(this.#chunks, this.#buffered);
+    const all = Buffer.concat(this.#chunks!, this.#buffered);
     this.#chunks = [all];
     return all;
   }
