@@ -33,7 +33,7 @@ function newStats(): MqttBrokerStats {
     messages: { received: 0, sent: 0, retained: 0, queued: 0, inflight: 0 },
     bytes: { received: 0, sent: 0 },
     subscriptions: 0,
-    dropped: { queueFull: 0, packetTooLarge: 0, expired: 0 },
+    dropped: { queueFull: 0, packetTooLarge: 0, expired: 0, offlineQos0: 0, sessionEnded: 0 },
     uptimeSeconds: 0,
   };
 }

@@ -161,8 +161,17 @@ export interface MqttBrokerStats {
   /**
    * Messages not delivered to one subscriber, by reason: `queueFull` (outgoing queue at
    * `maxQueuedMessages`, the newest message is dropped), `packetTooLarge` (over the client's
-   * Maximum Packet Size [MQTT-3.1.2-25]), `expired` (Message Expiry passed [MQTT-3.3.2-5]).
+   * Maximum Packet Size [MQTT-3.1.2-25]), `expired` (Message Expiry passed [MQTT-3.3.2-5]),
+   * `offlineQos0` (QoS 0 for a session without a connection, which keeps only QoS 1/2
+   * (MQTT 5.0 §4.1)), `sessionEnded` (queued or unacknowledged when its session ended: expiry,
+   * Clean Start, or ended by the server (MQTT 5.0 §4.1)).
    */
-  dropped: { queueFull: number; packetTooLarge: number; expired: number };
+  dropped: {
+    queueFull: number;
+    packetTooLarge: number;
+    expired: number;
+    offlineQos0: number;
+    sessionEnded: number;
+  };
   uptimeSeconds: number;
 }

@@ -163,7 +163,11 @@ export class Session {
       stats.dropped.expired++;
       return undefined;
     }
-    if (!this.outlet && d.qos === 0) return undefined; // QoS 0 is not kept for offline sessions
+    if (!this.outlet && d.qos === 0) {
+      // MQTT 5.0 §4.1: the session state keeps QoS 1/2 messages; QoS 0 ones are not kept.
+      stats.dropped.offlineQos0++;
+      return undefined;
+    }
     if (this.queue.length === 0 && this.outlet?.writable && (d.qos === 0 || this.#hasRoom())) {
       return this.#send(d);
     }
@@ -361,11 +365,13 @@ export class Session {
     return out;
   }
 
-  /** Releases counters when the session ends. */
+  /** Releases counters when the session ends; what it still held counts as dropped. */
   dispose(): void {
     this.releaseWaiters();
-    this.#host.stats.messages.inflight -= this.inflight.size;
-    this.#host.stats.messages.queued -= this.queue.length;
+    const stats = this.#host.stats;
+    stats.messages.inflight -= this.inflight.size;
+    stats.messages.queued -= this.queue.length;
+    stats.dropped.sessionEnded += this.inflight.size + this.queue.length;
     this.#inflight = undefined;
     this.queue.length = 0;
   }

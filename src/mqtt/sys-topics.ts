@@ -19,6 +19,8 @@ export function sysTopics(stats: MqttBrokerStats, version: string): Array<[strin
     ['$SYS/broker/messages/dropped/queue-full', String(stats.dropped.queueFull)],
     ['$SYS/broker/messages/dropped/packet-too-large', String(stats.dropped.packetTooLarge)],
     ['$SYS/broker/messages/dropped/expired', String(stats.dropped.expired)],
+    ['$SYS/broker/messages/dropped/offline-qos0', String(stats.dropped.offlineQos0)],
+    ['$SYS/broker/messages/dropped/session-ended', String(stats.dropped.sessionEnded)],
     ['$SYS/broker/bytes/received', String(stats.bytes.received)],
     ['$SYS/broker/bytes/sent', String(stats.bytes.sent)],
     ['$SYS/broker/retained messages/count', String(stats.messages.retained)],

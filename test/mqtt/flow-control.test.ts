@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { collect, frame, props, type RawClient, startBroker, str, waitFor } from './helpers.js';
+import {
+  collect,
+  frame,
+  props,
+  type RawClient,
+  startBroker,
+  str,
+  type TestBroker,
+  waitFor,
+} from './helpers.js';
 
 const pub = (p: unknown) => p as IPublishPacket;
 
@@ -13,6 +22,15 @@ async function subscribe(raw: RawClient, topic: string, qos: 0 | 1 | 2) {
 async function roundTrip(raw: RawClient) {
   raw.send({ cmd: 'pingreq' });
   await raw.next('pingresp');
+}
+
+/** Leaves behind a session subscribed to `topic` at QoS 1 that outlives its connection. */
+async function offlineSubscriber(tb: TestBroker, clientId: string, topic: string) {
+  const raw = await tb.raw();
+  await raw.connect({ clientId, clean: false, properties: { sessionExpiryInterval: 60 } });
+  await subscribe(raw, topic, 1);
+  raw.send({ cmd: 'disconnect' });
+  await raw.waitClosed();
 }
 
 describe('Receive Maximum', () => {
@@ -181,21 +199,44 @@ describe('outgoing queue and backpressure', () => {
   test('bounds an offline session queue and counts the messages it drops', async () => {
     const tb = await startBroker({ limits: { maxQueuedMessages: 3 } });
     try {
-      const raw = await tb.raw();
-      await raw.connect({
-        clientId: 'bounded',
-        clean: false,
-        properties: { sessionExpiryInterval: 60 },
-      });
-      await subscribe(raw, 'bq', 1);
-      raw.send({ cmd: 'disconnect' });
-      await raw.waitClosed();
+      await offlineSubscriber(tb, 'bounded', 'bq');
       for (let i = 0; i < 5; i++) {
         await tb.broker.publish({ topic: 'bq', payload: Buffer.from(String(i)), qos: 1 });
       }
       const stats = tb.broker.stats;
       assert.equal(stats.messages.queued, 3);
       assert.equal(stats.dropped.queueFull, 2);
+    } finally {
+      await tb.close();
+    }
+  });
+
+  test('counts QoS 0 messages an offline session does not keep (MQTT 5.0 §4.1)', async () => {
+    const tb = await startBroker();
+    try {
+      await offlineSubscriber(tb, 'away', 'q0');
+      await tb.broker.publish({ topic: 'q0', payload: Buffer.from('a'), qos: 0 });
+      await tb.broker.publish({ topic: 'q0', payload: Buffer.from('b'), qos: 1 });
+      const stats = tb.broker.stats;
+      assert.equal(stats.dropped.offlineQos0, 1);
+      assert.equal(stats.messages.queued, 1);
+    } finally {
+      await tb.close();
+    }
+  });
+
+  test('counts the messages a session still held when it ends with a Clean Start (MQTT 5.0 §4.1)', async () => {
+    const tb = await startBroker();
+    try {
+      await offlineSubscriber(tb, 'gone', 'held');
+      for (let i = 0; i < 3; i++) {
+        await tb.broker.publish({ topic: 'held', payload: Buffer.from(String(i)), qos: 1 });
+      }
+      const again = await tb.raw();
+      await again.connect({ clientId: 'gone', clean: true });
+      const stats = tb.broker.stats;
+      assert.equal(stats.messages.queued, 0);
+      assert.equal(stats.dropped.sessionEnded, 3);
     } finally {
       await tb.close();
     }
