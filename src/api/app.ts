@@ -4,11 +4,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DeviceCommands } from '../hub/commands/operations.js';
+import type { CommandQueue } from '../hub/commands/queue.js';
 import type { DeviceRegistry } from '../hub/device-registry.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import { type BootstrapApi, bootstrapRoutes } from './routes/bootstrap.js';
+import { commandRoutes } from './routes/commands.js';
 import { deviceDataRoutes } from './routes/device-data.js';
 import { deviceOperationRoutes } from './routes/device-operations.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -27,6 +29,8 @@ export interface ApiContext {
   telemetry?: TelemetryStore;
   /** The hub's commands; without them the live device operations are not served. */
   commands?: DeviceCommands;
+  /** Queued commands; without it `/api/devices/{id}/commands` is not served. */
+  queue?: CommandQueue;
   /** API tokens; without a store every protected route answers 401. */
   tokens?: TokenStore;
   /** LwM2M bootstrap configurations and server-initiated bootstrap. */
@@ -78,6 +82,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     await app.register(deviceRoutes, { devices: ctx.devices });
     await app.register(eventRoutes, { devices: ctx.devices });
     if (ctx.commands) await app.register(deviceOperationRoutes, { commands: ctx.commands });
+    if (ctx.queue) await app.register(commandRoutes, { queue: ctx.queue });
     if (ctx.telemetry) {
       await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
     }

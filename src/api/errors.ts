@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DeviceOperationError } from '../hub/commands/errors.js';
 import { HubError } from '../hub/errors.js';
 
 /**
@@ -118,6 +119,11 @@ export function toApiError(err: FastifyError | Error): ApiError {
 /** One error handler for the whole API: coded JSON bodies, server faults logged. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // Commands to devices answer with their own codes, and the device's CoAP code.
+    if (err instanceof DeviceOperationError) {
+      if (err.code === 'TANDEM_ERR_INTERNAL') request.log.error({ err }, 'device command failed');
+      return reply.code(err.statusCode).send(err.body());
+    }
     const apiError = toApiError(err);
     if (apiError.code === 'TANDEM_ERR_INTERNAL') {
       request.log.error({ err, url: request.url }, 'request failed');

@@ -10,6 +10,7 @@ import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
 import { DeviceCommands } from '../hub/commands/operations.js';
+import { CommandQueue } from '../hub/commands/queue.js';
 import { provenBy } from '../hub/credentials.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
@@ -78,6 +79,7 @@ export class Tandem {
   #devices: DeviceRegistry | undefined;
   #bridge: Bridge | undefined;
   #commands: DeviceCommands | undefined;
+  #queue: CommandQueue | undefined;
   readonly #adminToken: string | undefined;
 
   constructor(options: TandemOptions) {
@@ -202,6 +204,15 @@ export class Tandem {
       await this.#trackLwm2mPresence();
       const servers = [this.lwm2m.server];
       this.#commands = new DeviceCommands({ servers, devices: this.devices });
+      this.#queue = new CommandQueue({
+        commands: this.#commands,
+        servers,
+        store: this.store.commands,
+        devices: this.devices,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'commands' }),
+      });
+      await this.#queue.start();
       this.#bridge = new Bridge({
         broker: this.mqtt.broker,
         servers,
@@ -496,6 +507,7 @@ export class Tandem {
       devices: this.devices,
       telemetry: this.store.telemetry,
       commands: this.commands,
+      ...(this.#queue ? { queue: this.#queue } : {}),
       tokens: this.store.tokens,
       anonymousReads,
     });
@@ -538,6 +550,8 @@ export class Tandem {
     this.#bridge?.close();
     this.#bridge = undefined;
     this.#commands = undefined;
+    this.#queue?.close();
+    this.#queue = undefined;
     if (this.#mqtt) closing.push(this.#mqtt.stop());
     // The LwM2M server first (it cancels observations through the endpoints), then CoAP.
     if (this.#coap) {

@@ -27,7 +27,6 @@
  * answer did not come in time, not that the device did nothing: a write may still land.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { DeviceOperationError } from '../../hub/commands/errors.js';
 import { parseFormat } from '../../hub/commands/json.js';
 import {
   accessOf,
@@ -37,7 +36,6 @@ import {
 } from '../../hub/commands/operations.js';
 import type { NotificationAttributes } from '../../lwm2m/server/requests/write-attributes.js';
 import { BEARER } from '../auth.js';
-import { toApiError } from '../errors.js';
 import {
   attributesBodySchema,
   attributesQuery,
@@ -106,21 +104,6 @@ export const deviceOperationRoutes: FastifyPluginAsync<{ commands: DeviceCommand
   opts,
 ) => {
   const operations = opts.commands;
-  // This plugin's routes answer device errors with their CoAP code; every other error is the
-  // API's (the auth hook's 401 and 403 included).
-  app.setErrorHandler((err: Error, request, reply) => {
-    if (err instanceof DeviceOperationError) {
-      if (err.code === 'TANDEM_ERR_INTERNAL') request.log.error({ err }, 'device operation failed');
-      return reply.code(err.statusCode).send(err.body());
-    }
-    const apiError = toApiError(err);
-    if (apiError.code === 'TANDEM_ERR_INTERNAL') {
-      request.log.error({ err, url: request.url }, 'request failed');
-    }
-    if (apiError.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="tandem"');
-    return reply.code(apiError.statusCode).send(apiError.body());
-  });
-
   const respond = async (
     request: Req,
     reply: FastifyReply,

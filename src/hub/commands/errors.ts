@@ -32,6 +32,12 @@ export const COMMAND_ERRORS = {
   TANDEM_ERR_DEVICE_NOT_SUPPORTED: 405,
   /** No observation of this path on this device. */
   TANDEM_ERR_OBSERVATION_NOT_FOUND: 404,
+  /** No queued command with this id for this device. */
+  TANDEM_ERR_COMMAND_NOT_FOUND: 404,
+  /** The command has left for the device, or has finished: it can no longer be cancelled. */
+  TANDEM_ERR_COMMAND_NOT_CANCELLABLE: 409,
+  /** The device has as many unfinished commands as the queue holds. */
+  TANDEM_ERR_COMMAND_QUEUE_FULL: 429,
   /** The device answered 4.00 Bad Request. */
   TANDEM_ERR_LWM2M_BAD_REQUEST: 400,
   /** The device answered 4.01 Unauthorized or 4.03 Forbidden (its access control said no). */

@@ -67,8 +67,17 @@ export interface OperationRequest {
   readonly active?: boolean;
   /** A content format number forced on the wire. */
   readonly format?: number;
-  /** The longest wait for the device, a sleeping queue-mode device's wake-up included. */
+  /**
+   * The longest wait for the device: for its answer, and (without `queueTtlMs`) for a sleeping
+   * queue-mode device's wake-up before it.
+   */
   readonly timeoutMs?: number;
+  /** A queued command: how long the request may wait for a sleeping device, before `timeoutMs`. */
+  readonly queueTtlMs?: number;
+  /** Withdraws the request while it waits for a sleeping device (LWM2M_ERR_CANCELLED). */
+  readonly signal?: AbortSignal;
+  /** Called when the request leaves for the device. */
+  readonly onSent?: () => void;
 }
 
 export interface OperationResult {
@@ -140,6 +149,39 @@ export type Lwm2mManagement = Pick<
   | 'off'
 >;
 
+/** The path an operation applies to, checked against its levels; undefined for composites. */
+function targetOf(r: OperationRequest): Lwm2mPath | undefined {
+  const levels = LEVELS[r.op];
+  if (!levels) return undefined;
+  const path = parsePath(r.path, 'path');
+  if (!levels.includes(path.segments.length)) {
+    const allowed = levels.map((l) => LEVEL_NAMES[l]).join(', ');
+    throw invalid(`${r.op} applies to ${allowed}, not to ${path}`, 'path');
+  }
+  return path;
+}
+
+function compositePathsOf(r: OperationRequest): Lwm2mPath[] {
+  const list = r.paths ?? [];
+  if (list.length === 0) throw invalid('paths: at least one path', 'paths');
+  return list.map((x, i) => parsePath(x, `paths.${i}`));
+}
+
+const COMPOSITE_PATHS: readonly OperationName[] = [
+  'read-composite',
+  'observe-composite',
+  'cancel-composite-observation',
+];
+
+/**
+ * Checks what can be checked before the device is reached (its paths; the values need the
+ * device's object model); throws DeviceOperationError TANDEM_ERR_VALIDATION.
+ */
+export function checkRequest(r: OperationRequest): void {
+  targetOf(r);
+  if (COMPOSITE_PATHS.includes(r.op)) compositePathsOf(r);
+}
+
 export class DeviceCommands {
   readonly #servers: readonly Lwm2mManagement[];
   readonly #devices: DeviceRegistry | undefined;
@@ -159,6 +201,12 @@ export class DeviceCommands {
     } catch (e) {
       throw fromLwm2mError(e, deviceId);
     }
+  }
+
+  /** True when a protocol adapter holds a registration of the device. */
+  async registered(deviceId: string): Promise<boolean> {
+    for (const server of this.#servers) if (await server.getRegistration(deviceId)) return true;
+    return false;
   }
 
   /** The device's active observations, on whichever adapter holds them. */
@@ -209,21 +257,19 @@ export class DeviceCommands {
     const format = r.format !== undefined ? { format: r.format } : {};
     // The server bounds both the wait for a sleeping device and the wait for its answer; the
     // race below bounds their sum.
-    const options = { timeoutMs, queueTtlMs: timeoutMs };
-    const bounded = <T>(p: Promise<T>, onLate?: (late: T) => void) =>
-      this.#bounded(reg, p, timeoutMs, onLate);
-    const levels = LEVELS[r.op];
-    const path = levels ? parsePath(r.path, 'path') : undefined;
-    if (path && levels && !levels.includes(path.segments.length)) {
-      const allowed = levels.map((l) => LEVEL_NAMES[l]).join(', ');
-      throw invalid(`${r.op} applies to ${allowed}, not to ${path}`, 'path');
-    }
-    const p = path?.toString() ?? '/';
-    const compositePaths = () => {
-      const list = r.paths ?? [];
-      if (list.length === 0) throw invalid('paths: at least one path', 'paths');
-      return list.map((x, i) => parsePath(x, `paths.${i}`));
+    const queueTtlMs = r.queueTtlMs ?? timeoutMs;
+    const options = {
+      timeoutMs,
+      queueTtlMs,
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(r.onSent ? { onSent: r.onSent } : {}),
     };
+    const bound = r.queueTtlMs === undefined ? timeoutMs : queueTtlMs + timeoutMs;
+    const bounded = <T>(p: Promise<T>, onLate?: (late: T) => void) =>
+      this.#bounded(reg, p, bound, onLate);
+    const path = targetOf(r);
+    const p = path?.toString() ?? '/';
+    const compositePaths = () => compositePathsOf(r);
     const nodesJson = async (
       paths: readonly Lwm2mPath[],
       content: ReadonlyMap<string, Lwm2mNode | undefined>,
