@@ -18,7 +18,7 @@ import type {
   RequestParams,
 } from '../../coap/request.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
-import { CborFloat, type CborValue, readCbor, writeCbor } from '../codec/cbor.js';
+import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from '../codec/cbor.js';
 import { CodecError } from '../codec/codec-error.js';
 import { ContentFormat } from '../codec/content-format.js';
 
@@ -160,6 +160,9 @@ export function decodeMessage(bytes: Uint8Array): ConventionMessage {
     if (e instanceof CodecError) throw bad(`not CBOR: ${e.message}`);
     throw e;
   }
+  // Tag 259 (IANA CBOR tags: a map whose keys are not all text) is what some encoders, cbor-x
+  // among them, put around a map with integer keys: taken as the map it wraps.
+  if (value instanceof CborTag && value.tag === 259) value = value.value;
   // §8.7: every message is a CBOR map.
   if (!(value instanceof Map)) throw bad('the message is not a CBOR map');
   for (const k of value.keys()) {
@@ -217,11 +220,14 @@ export function tokenBytes(token: number): Buffer {
   return b;
 }
 
-/** A message is a request (`operation`) or a response (`result`), never both (§8.3, §8.4). */
+/** A message is a request (`operation`) or a response (`result`) (§8.3, §8.4). */
 export function kindOf(m: ConventionMessage): { request: number } | { result: number } {
   const op = uintField(m, Key.operation, 'operation');
   const result = uintField(m, Key.result, 'result');
-  if (op !== undefined && result !== undefined) throw bad('both operation and result');
+  // Only a Notify carries both: the error that ends its observation (Tandem's addition).
+  if (op !== undefined && result !== undefined && op !== Op.notify) {
+    throw bad('both operation and result');
+  }
   if (op !== undefined) {
     // §8.5 Table 8.5-5: an operation the receiver does not know is 5.01.
     if (!KNOWN_OPS.has(op)) throw new ConventionError(501, `unknown operation ${op}`);

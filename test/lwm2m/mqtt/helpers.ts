@@ -3,8 +3,8 @@
  * `MqttLwm2mServer` as Tandem wires it, managed devices (`Lwm2mClient` on `MqttClientPort`),
  * and raw MQTT.js devices that speak the convention with cbor-x, independent of our codec.
  */
-import { decode, encode } from 'cbor-x';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import { decode, Encoder, encode } from 'cbor-x';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../../src/lwm2m/client/index.js';
 import { deviceTopic, MqttClientPort, MqttLwm2mServer } from '../../../src/lwm2m/mqtt/index.js';
 import type { MqttLwm2mServerOptions } from '../../../src/lwm2m/mqtt/server.js';
@@ -68,9 +68,16 @@ export async function managedDevice(
   } = {},
 ) {
   const { mqtt: mqttOptions, ...clientOptions } = o;
-  const mqtt = await tb.client({ clientId: name, username: name, ...mqttOptions });
+  // The port listens before the connection is up: a session's queued requests come at once.
+  const mqtt = connect(tb.url, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    clientId: name,
+    username: name,
+    ...mqttOptions,
+  });
+  tb.clients.push(mqtt);
   const port = new MqttClientPort({ mqtt, endpoint: name });
-  await port.start();
   const client = new Lwm2mClient({
     endpoint: port,
     server: { key: 'mqtt:server', address: 'mqtt', port: 0 },
@@ -81,14 +88,28 @@ export async function managedDevice(
     autoUpdate: false,
     ...clientOptions,
   });
+  await port.start();
   return { mqtt, port, client };
 }
 
-/** A message of the convention, as a raw device builds it (cbor-x, integer keys). */
+/**
+ * A message of the convention, as a raw device builds it with cbor-x's defaults (integer keys;
+ * cbor-x wraps such a map in tag 259, which the server accepts).
+ */
 export function cbor(fields: Record<string | number, unknown>): Buffer {
   const m = new Map<unknown, unknown>();
   for (const [k, v] of Object.entries(fields)) m.set(/^\d+$/.test(k) ? Number(k) : k, v);
-  return encode(m);
+  return Buffer.from(encode(m));
+}
+
+const plain = new Encoder({ useTag259ForMaps: false });
+
+/**
+ * CBOR without cbor-x's map tag, as SenML CBOR must be (RFC 8428 §6); copied, as cbor-x reuses
+ * its output buffer for the next encoding.
+ */
+export function plainCbor(value: unknown): Buffer {
+  return Buffer.from(plain.encode(value));
 }
 
 /** A received message as a Map (cbor-x decodes maps with integer keys as Map or object). */
