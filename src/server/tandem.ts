@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.js';
 import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
+import type { DtlsServer } from '../dtls/server.js';
 import { DtlsServerTransport } from '../dtls/server-transport.js';
 import { installEnvAdminToken } from '../hub/api-tokens.js';
 import { AuthThrottle } from '../hub/auth-throttle.js';
@@ -27,6 +28,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { packageVersion } from '../util/package-root.js';
 import { BootstrapService } from './bootstrap-service.js';
 import { CoapService } from './coap-service.js';
+import { dtlsMetrics } from './dtls-metrics.js';
 import { formatAddress, isLoopback, listenStream } from './listen.js';
 import { Lwm2mService } from './lwm2m-service.js';
 import { createMetricsRegistry, gaugeFrom } from './metrics.js';
@@ -396,13 +398,19 @@ export class Tandem {
    */
   #closeDtlsSessions(revoked: DeviceCredentials): number {
     let closed = 0;
-    for (const { endpoint } of this.#coap?.listeners.values() ?? []) {
-      if (!(endpoint.transport instanceof DtlsServerTransport)) continue;
-      closed += endpoint.transport.server.revoke(
-        (identity) => identity !== undefined && provenBy(identity, revoked),
-      );
+    for (const [, server] of this.#dtlsServers()) {
+      closed += server.revoke((identity) => identity !== undefined && provenBy(identity, revoked));
     }
     return closed;
+  }
+
+  /** The DTLS engine of each started DTLS listener, by listener name. */
+  *#dtlsServers(): Generator<[string, DtlsServer]> {
+    for (const [name, { endpoint }] of this.#coap?.listeners ?? []) {
+      if (endpoint.transport instanceof DtlsServerTransport) {
+        yield [name, endpoint.transport.server];
+      }
+    }
   }
 
   #startLwm2m(): void {
@@ -542,6 +550,7 @@ export class Tandem {
       [],
       () => [[{}, this.#devices?.onlineCount ?? 0]],
     );
+    dtlsMetrics(this.metrics, () => this.#dtlsServers());
   }
 
   async #shutdown(): Promise<void> {

@@ -373,6 +373,32 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
     assert.equal(transport.client.cipherSuite, 'TLS_PSK_WITH_AES_128_CCM_8');
   });
 
+  test("the DTLS listeners' handshakes, sessions and alerts are Prometheus metrics (issue 5 limits and counters)", async (t) => {
+    const tandem = await startTandem(t);
+    const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    await tandem.devices.create({
+      id: 'dev-metrics',
+      protocol: 'lwm2m',
+      credentials: { psk: { identity: 'dev-metrics', key: key.toString('hex') } },
+    });
+    await dtls(t, tandem, { psk: { identity: 'dev-metrics', key } }).connect();
+    const wrong = dtls(t, tandem, { psk: { identity: 'dev-metrics', key: Buffer.alloc(16) } });
+    await assert.rejects(wrong.connect(), { code: 'DTLS_ERR_BAD_RECORD_MAC' });
+    const text = await tandem.metrics.metrics();
+    const value = (series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.slice(series.length + 1),
+      );
+    assert.equal(value('tandem_dtls_handshakes_total{listener="coaps",outcome="completed"}'), 1);
+    assert.equal(value('tandem_dtls_handshakes_total{listener="coaps",outcome="failed"}'), 1);
+    assert.equal(value('tandem_dtls_alerts_total{listener="coaps",direction="sent"}'), 1);
+    assert.equal(value('tandem_dtls_sessions{listener="coaps"}'), 1);
+    assert.equal(value('tandem_dtls_handshakes_in_progress{listener="bootstrapDtls"}'), 0);
+  });
+
   test('without configured credentials a development key and certificate are generated once and reused', async (t) => {
     const dataDir = tempDir(t);
     const first = await startTandem(t, { dataDir });
