@@ -17,6 +17,7 @@ export const API_ERRORS = {
   TANDEM_ERR_DEVICE_NOT_FOUND: 404,
   TANDEM_ERR_TOKEN_NOT_FOUND: 404,
   TANDEM_ERR_BOOTSTRAP_CONFIG_NOT_FOUND: 404,
+  TANDEM_ERR_BOOTSTRAP_SESSION_NOT_FOUND: 404,
   /** A device with this id exists. */
   TANDEM_ERR_DEVICE_EXISTS: 409,
   /** Another device already has this MQTT username, PSK identity, public key or subject. */

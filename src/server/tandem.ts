@@ -450,6 +450,7 @@ export class Tandem {
       // The embedded store keeps bootstrap configurations across restarts; other backends
       // hold them in memory until they implement the port.
       ...(store instanceof SqliteStore ? { configs: store.bootstrapConfigs } : {}),
+      clock: this.clock,
     });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
   }
@@ -506,6 +507,7 @@ export class Tandem {
     this.#api = await buildApi({
       bootstrap: {
         configs: this.bootstrap.configs,
+        session: (endpoint) => this.bootstrap.sessions.get(endpoint),
         requestBootstrap: (endpoint) => this.lwm2m.requestBootstrap(endpoint),
       },
       version: this.version,

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, type TestContext, test } from 'node:test';
 import { Code } from '../../src/coap/code.js';
 import { udpPeer } from '../../src/coap/udp-transport.js';
 import { issueToken } from '../../src/hub/api-tokens.js';
+import { bootstrapConfigToJson, type ServerAccount } from '../../src/lwm2m/bootstrap/index.js';
 import { startTandem } from '../helpers/tandem.js';
+import { OSCORE_ACCOUNT } from '../lwm2m/bootstrap/config-store-contract.js';
 import { scriptedClient } from '../lwm2m/bootstrap/scripted-client.js';
 
 const ACCOUNT = {
@@ -15,8 +18,16 @@ const ACCOUNT = {
   lifetime: 600,
 };
 
-async function started(t: TestContext) {
-  const tandem = await startTandem(t, { host: '0.0.0.0' });
+/** A plain CoAP account (loopback: NoSec is allowed there). */
+const NOSEC_ACCOUNT: ServerAccount = {
+  shortServerId: 4,
+  uri: 'coap://tandem.example:5683',
+  securityMode: 'nosec',
+  lifetime: 60,
+};
+
+async function started(t: TestContext, host = '0.0.0.0') {
+  const tandem = await startTandem(t, { host });
   const tokens: Record<string, string> = {};
   for (const role of ['read-only', 'operator', 'admin'] as const) {
     tokens[role] = (await issueToken(tandem.store.tokens, role, role)).token;
@@ -82,6 +93,88 @@ describe('bootstrap configuration API', () => {
       servers: [{ ...ACCOUNT, colour: 'red' }],
     });
     assert.equal(unknown.status, 400);
+  });
+
+  test('an OSCORE context is given in hex, validated, and its Master Secret never shown (RFC 8613 §3.3)', async (t) => {
+    const { tandem, api } = await started(t);
+    const { oscore } = (
+      bootstrapConfigToJson(OSCORE_ACCOUNT) as { servers: { oscore: Record<string, unknown> }[] }
+    ).servers[0]!;
+    const account = { ...NOSEC_ACCOUNT, oscore };
+    const put = await api('PUT', '/api/bootstrap/configs/oscore-1', 'admin', {
+      servers: [account],
+    });
+    assert.equal(put.status, 200);
+    assert.deepEqual(put.body.config.servers[0].oscore, {
+      senderId: '',
+      recipientId: '01',
+      aeadAlgorithm: 10,
+      hmacAlgorithm: -10,
+      masterSalt: '9e7ca92223786340',
+      masterSecretSet: true,
+    });
+    const stored = await tandem.bootstrap.configs.get('oscore-1');
+    assert.deepEqual(stored?.servers[0]?.oscore?.recipientId, Buffer.from([1]));
+
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ recipientId: '0g' }, /pattern/],
+      [{ masterSecret: '00' }, /masterSecret must be at least 16 bytes/],
+      [{ aeadAlgorithm: 99 }, /aeadAlgorithm 99 is not a COSE AEAD algorithm/],
+      [{ hmacAlgorithm: 1 }, /hmacAlgorithm 1 is not/],
+      [
+        { aeadAlgorithm: 12, recipientId: '0102' },
+        /recipientId is 2 bytes; AEAD 12 allows at most 1/,
+      ],
+      [{ senderId: '01' }, /senderId and recipientId must differ/],
+    ];
+    for (const [change, message] of refused) {
+      const bad = await api('PUT', '/api/bootstrap/configs/oscore-2', 'admin', {
+        servers: [{ ...account, oscore: { ...oscore, ...change } }],
+      });
+      assert.equal(bad.status, 400, JSON.stringify(change));
+      assert.match(bad.body.message, message);
+    }
+    const badBase64 = await api('PUT', '/api/bootstrap/configs/x', 'admin', {
+      servers: [{ ...ACCOUNT, secretKey: 'not base64!' }],
+    });
+    assert.equal(badBase64.status, 400);
+  });
+
+  test('GET /api/bootstrap/sessions/{endpoint} shows the last bootstrap: steps, reads and accounts', async (t) => {
+    // On loopback, where a NoSec Bootstrap-Request is allowed.
+    const { tandem, api } = await started(t, '127.0.0.1');
+    await tandem.bootstrap.configs.put('sess-1', {
+      servers: [{ ...NOSEC_ACCOUNT, uri: 'coap://127.0.0.1:5683' }],
+    });
+    const device = await scriptedClient((r) => {
+      if (r.method !== Code.Get) return undefined;
+      if (r.path.length === 0) {
+        return { code: Code.Content, contentFormat: 40, payload: '</>;lwm2m="1.2",</0/0>,</1>' };
+      }
+      return { code: Code.NotFound };
+    });
+    t.after(() => device.close());
+    const bs = tandem.bootstrap.servers.get('bootstrap')!;
+    const ended = Promise.race([once(bs, 'finished'), once(bs, 'failed')]);
+    await device.bootstrapRequest(tandem.address('bootstrap')!.port, ['ep=sess-1']);
+    await ended;
+    const session = await api('GET', '/api/bootstrap/sessions/sess-1', 'operator');
+    assert.equal(session.status, 200);
+    assert.equal(session.body.state, 'finished');
+    assert.equal(session.body.listener, 'bootstrap');
+    assert.equal(session.body.lwm2mVersion, '1.2');
+    assert.deepEqual(session.body.reads, [{ path: '/1', phase: 'before', code: '4.04' }]);
+    assert.deepEqual(session.body.accounts, [
+      { shortServerId: 4, securityInstance: 1, serverInstance: 1 },
+    ]);
+    assert.deepEqual(
+      session.body.steps.map((s: { operation: string }) => s.operation),
+      ['discover', 'read', 'delete', 'write', 'write', 'finish'],
+    );
+    const none = await api('GET', '/api/bootstrap/sessions/nobody', 'operator');
+    assert.equal(none.status, 404);
+    assert.equal(none.body.code, 'TANDEM_ERR_BOOTSTRAP_SESSION_NOT_FOUND');
+    assert.equal((await api('GET', '/api/bootstrap/sessions/sess-1', 'read-only')).status, 403);
   });
 
   test('configurations hold device keys: only admins may read or change them', async (t) => {

@@ -148,7 +148,7 @@ describe('bootstrap through Tandem', () => {
     assert.equal(event.endpoint, 'sib');
     assert.deepEqual(
       device.received.map((r) => r.path),
-      ['/1/0/9', '/0', '/', '/0/1', '/1/1', '/bs'],
+      ['/1/0/9', '/', '/', '/0/1', '/1/1', '/bs'],
     );
     assert.equal(await tandem.lwm2m.requestBootstrap('not-registered'), undefined);
   });

@@ -19,6 +19,26 @@ export const PSK_ACCOUNT: BootstrapConfig = {
   ],
 };
 
+/** An OSCORE-only account with the client context of RFC 8613 Appendix C.1.1. */
+export const OSCORE_ACCOUNT: BootstrapConfig = {
+  servers: [
+    {
+      shortServerId: 5,
+      uri: 'coap://127.0.0.1:5683',
+      securityMode: 'nosec',
+      lifetime: 60,
+      oscore: {
+        masterSecret: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'),
+        senderId: Buffer.alloc(0),
+        recipientId: Buffer.from([0x01]),
+        aeadAlgorithm: 10,
+        hmacAlgorithm: -10,
+        masterSalt: Buffer.from('9e7ca92223786340', 'hex'),
+      },
+    },
+  ],
+};
+
 /** What every BootstrapConfigStore owes the Bootstrap-Server and the API. */
 export function bootstrapConfigStoreContract(
   backend: string,
@@ -53,6 +73,8 @@ export function bootstrapConfigStoreContract(
       const store = await open();
       await store.put('dev-1', { ...PSK_ACCOUNT, deleteFirst: false });
       assert.deepEqual(await store.get('dev-1'), { ...PSK_ACCOUNT, deleteFirst: false });
+      await store.put('dev-2', OSCORE_ACCOUNT);
+      assert.deepEqual(await store.get('dev-2'), OSCORE_ACCOUNT, 'the OSCORE context too');
     });
 
     test('a pattern character in an endpoint name is matched literally', async () => {
@@ -72,6 +94,19 @@ export function bootstrapConfigStoreContract(
         [{ securityMode: 'nosec' }, /does not fit the URI scheme/],
         [{ secretKey: Buffer.alloc(0) }, /PSK mode needs an identity and a key/],
         [{ lifetime: 0 }, /lifetime must be a positive/],
+        [
+          { oscore: { ...OSCORE_ACCOUNT.servers[0]!.oscore!, masterSecret: Buffer.alloc(8) } },
+          /oscore.masterSecret must be at least 16 bytes/,
+        ],
+        [
+          { oscore: { ...OSCORE_ACCOUNT.servers[0]!.oscore!, aeadAlgorithm: 0 } },
+          /aeadAlgorithm 0 is not a COSE AEAD algorithm/,
+        ],
+        [
+          // RFC 8613 §3.3: AES-CCM-16-64-128 has a 13-byte nonce, so IDs of at most 7 bytes.
+          { oscore: { ...OSCORE_ACCOUNT.servers[0]!.oscore!, senderId: Buffer.alloc(8) } },
+          /senderId is 8 bytes; AEAD 10 allows at most 7/,
+        ],
       ];
       for (const [change, message] of cases) {
         await assert.rejects(
