@@ -1,3 +1,4 @@
+import { NODE_DEPTH } from '../lwm2m/codec/lwm2m-codec.js';
 import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
 import type { Lwm2mValue } from '../lwm2m/node/lwm2m-value.js';
@@ -21,9 +22,22 @@ export function storeLwm2mTelemetry(
   const onNotification = (event: NotificationEvent) => {
     const deviceId = event.observation.endpoint;
     const now = clock.now();
+    const { content } = event;
+    const paths = event.observation.paths;
+    if (content && paths.length === 1 && !event.compositeContent) {
+      // The common notification: one resource value at the observed path, one point, no
+      // path parsed or printed.
+      if (content.kind === 'single-resource' || content.kind === 'resource-instance') {
+        const path = paths[0]!;
+        if (leafDepth(path) === NODE_DEPTH[content.kind]) {
+          telemetry.append([{ deviceId, path, ts: now, value: telemetryValue(content.value) }]);
+          return;
+        }
+      }
+    }
     const points: TelemetryPoint[] = [];
-    if (event.content && event.observation.paths.length === 1) {
-      collect(points, deviceId, event.content, Lwm2mPath.parse(event.observation.paths[0]!), now);
+    if (content && paths.length === 1) {
+      collect(points, deviceId, content, Lwm2mPath.parse(paths[0]!), now);
     }
     for (const [path, node] of event.compositeContent ?? []) {
       if (node) collect(points, deviceId, node, Lwm2mPath.parse(path), now);
@@ -52,6 +66,13 @@ export function storeLwm2mTelemetry(
     server.off('notification', onNotification);
     server.off('send', onSend);
   };
+}
+
+/** Segments of a path as the server prints it (`/3303/0/5700`: 3). */
+function leafDepth(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 0x2f) n++;
+  return n;
 }
 
 function collect(

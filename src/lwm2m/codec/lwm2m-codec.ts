@@ -38,7 +38,8 @@ import {
 import { decodeText, encodeText } from './text.js';
 import { decodeTlv, encodeTlv, readTlvs, TlvType } from './tlv.js';
 
-const NODE_DEPTH: Record<Lwm2mNode['kind'], number> = {
+/** Segments of the path of each kind of node (LwM2M-TS-Core 1.1 §6.1). */
+export const NODE_DEPTH: Record<Lwm2mNode['kind'], number> = {
   object: 1,
   'object-instance': 2,
   'single-resource': 3,
