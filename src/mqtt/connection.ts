@@ -343,10 +343,11 @@ export class Connection implements SessionOutlet, Expiring {
     this.core.stats.bytes.received += chunk.length;
     const { packets, error } = this.#decoder.push(chunk);
     if (packets.length === 0 && !error) return;
-    this.#items ??= [];
-    const items = this.#items;
-    for (const p of packets) items.push(p);
-    if (error) items.push(error);
+    const arrived: Item[] = packets;
+    if (error) arrived.push(error);
+    // The decoder's fresh array becomes the queue when none is pending: no copy, no allocation.
+    if (this.#items) for (const item of arrived) this.#items.push(item);
+    else this.#items = arrived;
     this.#drain();
   }
 

@@ -100,7 +100,7 @@ describe('$SYS statistics', () => {
     try {
       const c = await tb.client({ clientId: 'sys' });
       await c.subscribeAsync('$SYS/broker/#');
-      const got = collect(c, 17);
+      const got = collect(c, 19);
       clock.advance(10_000);
       const ms = await got;
       const byTopic = new Map(ms.map((m) => [m.topic, m.payload.toString()]));
