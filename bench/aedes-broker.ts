@@ -4,10 +4,12 @@
  */
 import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
+import { answerGcRequests } from './gc-request.js';
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) throw new Error('usage: aedes-broker.ts <port>');
 
+answerGcRequests();
 const broker = await Aedes.createBroker();
 const server = createServer({ noDelay: true }, broker.handle);
 server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${port}\n`));

@@ -19,6 +19,11 @@ export interface RunningBroker {
   readonly pid: number;
   /** The last lines the broker wrote to stdout/stderr (for error reports). */
   output(): string;
+  /**
+   * Runs a full garbage collection in a Node broker (bench/gc-request.ts) and resolves when it
+   * is done; resolves at once for Mosquitto, whose memory is freed as it goes.
+   */
+  collectGarbage(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -31,6 +36,7 @@ export interface BrokerAdapter {
 
 const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 20_000;
+const GC_TIMEOUT_MS = 10_000;
 const OUTPUT_KEPT = 4000;
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -80,7 +86,8 @@ async function startChild(
   node: boolean,
   cleanup?: () => void,
 ): Promise<RunningBroker> {
-  const child: ChildProcess = spawn(command, args, {
+  // Node brokers may be asked for a garbage collection (collectGarbage below).
+  const child: ChildProcess = spawn(command, node ? ['--expose-gc', ...args] : args, {
     stdio: node ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   track(child);
@@ -100,11 +107,28 @@ async function startChild(
     }
     cleanup?.();
   };
+  const collectGarbage = (): Promise<void> => {
+    if (!node || !child.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (message: unknown): void => {
+        if (message !== 'gc-done') return;
+        clearTimeout(timer);
+        child.off('message', done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        child.off('message', done);
+        resolve();
+      }, GC_TIMEOUT_MS);
+      child.on('message', done);
+      child.send('gc');
+    });
+  };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break;
     if (await canConnect(port)) {
-      return { port, pid: child.pid ?? -1, output: () => output, stop };
+      return { port, pid: child.pid ?? -1, output: () => output, stop, collectGarbage };
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

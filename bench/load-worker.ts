@@ -12,6 +12,7 @@ import {
   AckBatch,
   AckHeader,
   connectPacket,
+  IDLE_KEEP_ALIVE_S,
   nowMicros,
   PacketScanner,
   PacketType,
@@ -145,7 +146,8 @@ abstract class Client {
       },
     });
     this.socket.on('connect', () => {
-      this.socket.write(connectPacket(spec.clientId));
+      const keepAlive = spec.role === 'idle' ? IDLE_KEEP_ALIVE_S : 0;
+      this.socket.write(connectPacket(spec.clientId, keepAlive));
       if (spec.role === 'sub') this.socket.write(subscribePacket(spec.topic ?? '#', spec.qos));
     });
     this.socket.on('error', (error) => {

@@ -34,16 +34,22 @@ export interface PublishTemplate {
   readonly stampOffset: number;
 }
 
-export function connectPacket(clientId: string): Buffer {
-  // keepalive 0 turns the keep-alive off (MQTT-3.1.2-24 only applies to a non-zero value), so
-  // idle connections need no PINGREQ traffic from the generator.
+/**
+ * Keep Alive of the idle scenario's connections (s): each broker then tracks a keep-alive for
+ * every connection, as for real devices, while 1.5 × 600 s [MQTT-3.1.2-24] outlasts the
+ * scenario, so the connections send no PINGREQ and stay idle.
+ */
+export const IDLE_KEEP_ALIVE_S = 600;
+
+/** CONNECT of a generator client; `keepalive` 0 (the throughput scenarios) turns it off. */
+export function connectPacket(clientId: string, keepalive = 0): Buffer {
   return mqttPacket.generate({
     cmd: 'connect',
     protocolId: 'MQTT',
     protocolVersion: 4,
     clientId,
     clean: true,
-    keepalive: 0,
+    keepalive,
   });
 }
 

@@ -4,6 +4,7 @@
  * harness type-checks and runs the peers even while src/mqtt is still being written.
  */
 import { createServer, type Socket } from 'node:net';
+import { answerGcRequests } from './gc-request.js';
 
 interface BrokerLike {
   handleConnection(stream: Socket, info: Record<string, unknown>): unknown;
@@ -39,6 +40,7 @@ if (!Number.isInteger(port) || port <= 0) throw new Error('usage: tandem-broker.
 // Tandem runs with its defaults; TANDEM_BENCH_LIMITS='{"maxQueuedMessages":100000}' overrides
 // some of its MqttLimits to explore their effect.
 const limits = process.env.TANDEM_BENCH_LIMITS ? JSON.parse(process.env.TANDEM_BENCH_LIMITS) : {};
+answerGcRequests();
 const MqttBroker = await loadBrokerClass();
 const broker = new MqttBroker({ limits });
 await broker.start?.();
