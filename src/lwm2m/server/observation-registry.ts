@@ -48,6 +48,8 @@ export interface ObservationRegistryDeps {
 
 interface ObservationRecord {
   readonly info: { -readonly [K in keyof Lwm2mObservation]: Lwm2mObservation[K] };
+  /** A frozen copy of `info` for events, made again only when `info` changed. */
+  readonly snapshot: () => Lwm2mObservation;
   /** The CoAP observation; replaced when the device moves (`followMove`). */
   coap: Observation;
   readonly model: Lwm2mModel;
@@ -84,14 +86,24 @@ export class ObservationRegistry {
       }
       return { content: decodeContent(response, paths[0]!, device, format) as Lwm2mNode };
     };
-    const decodeNotification = (response: CoapResponse) => {
-      if (composite) return decodeAny(response);
+    /** The `notification` event of a 2.05 notification of this observation. */
+    const notificationEvent = (
+      observation: Lwm2mObservation,
+      response: CoapResponse,
+    ): NotificationEvent => {
+      const code = response.code;
+      if (composite) {
+        const compositeContent = decodeCompositeContent(response, paths, device, format);
+        return { observation, code, compositeContent };
+      }
       // LwM2M-TS-Core 1.1 §7.4.4: a SenML notification may carry several timestamped values
       // (notification storing while the server was unreachable, Appendix E.2 resource 6).
       const nodes = decodeTimestampedContent(response, paths[0]!, device, format);
+      if (nodes.length === 1 && nodes[0]!.time === undefined) {
+        return { observation, code, content: nodes[0]!.node };
+      }
       const current = nodes.find((n) => n.time === undefined) ?? nodes[nodes.length - 1]!;
-      const timed = nodes.length > 1 || nodes[0]?.time !== undefined;
-      return { content: current.node, ...(timed ? { timestamped: nodes } : {}) };
+      return { observation, code, content: current.node, timestamped: nodes };
     };
     const onNotification = (notification: CoapResponse) => {
       if (!record || this.#records.get(record.info.id) !== record) return;
@@ -101,20 +113,22 @@ export class ObservationRegistry {
         info.active = false;
         this.#records.delete(info.id);
       }
+      // Listeners see a frozen copy, the same one while the observation is unchanged.
+      const observation = record.snapshot();
       if (notification.code !== Code.Content) {
-        this.#deps.emit({ observation: { ...info }, code: notification.code });
+        this.#deps.emit({ observation, code: notification.code });
         return;
       }
-      let decoded: ReturnType<typeof decodeNotification>;
+      let event: NotificationEvent;
       try {
-        decoded = decodeNotification(notification);
+        event = notificationEvent(observation, notification);
       } catch (e) {
         if (!(e instanceof Lwm2mError)) throw e;
         // A notification that does not decode is reported; the observation goes on.
-        this.#deps.emit({ observation: { ...info }, code: notification.code, error: e });
+        this.#deps.emit({ observation, code: notification.code, error: e });
         return;
       }
-      this.#deps.emit({ observation: { ...info }, code: notification.code, ...decoded });
+      this.#deps.emit(event);
     };
     try {
       const response = await this.#deps.whenReachable(reg, options, async (current) => {
@@ -128,16 +142,18 @@ export class ObservationRegistry {
         );
         const first = await coap.response;
         if (first.code === Code.Content && first.observe !== undefined && coap.active) {
+          const info = {
+            id: coap.token.toString('hex'),
+            registrationId: current.id,
+            endpoint: current.endpoint,
+            paths: paths.map((p) => p.toString()),
+            composite,
+            format,
+            active: true,
+          };
           record = {
-            info: {
-              id: coap.token.toString('hex'),
-              registrationId: current.id,
-              endpoint: current.endpoint,
-              paths: paths.map((p) => p.toString()),
-              composite,
-              format,
-              active: true,
-            },
+            info,
+            snapshot: snapshotOf(info),
             coap,
             model: device.model,
             paths,
@@ -268,4 +284,13 @@ export class ObservationRegistry {
     }
     this.#records.clear();
   }
+}
+
+/** Frozen copies of an observation's state; only `active` ever changes. */
+function snapshotOf(info: Lwm2mObservation): () => Lwm2mObservation {
+  let view: Lwm2mObservation | undefined;
+  return () => {
+    if (view?.active !== info.active) view = Object.freeze({ ...info });
+    return view;
+  };
 }
