@@ -11,8 +11,30 @@ import {
   ServerObject,
 } from '../../src/lwm2m/client/index.js';
 import { Tandem } from '../../src/server/tandem.js';
+import { spawnCli } from '../cli/helpers.js';
 import { testConfig } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
+
+const ADMIN = 'registration-restart-admin-token-0123456789';
+
+/** `tandem start` on ephemeral loopback ports in `dataDir`; resolves with its listening line. */
+async function startProcess(dataDir: string) {
+  const ports = ['http', 'mqtt', 'mqtts', 'ws', 'coap', 'coaps', 'bootstrap', 'bootstrap-dtls'];
+  const cli = spawnCli(['start', `--data-dir=${dataDir}`, ...ports.map((p) => `--${p}-port=0`)], {
+    env: { TANDEM_ADMIN_TOKEN: ADMIN },
+  });
+  for (;;) {
+    const line = cli
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"msg":"listening"'));
+    if (line) return { cli, addresses: JSON.parse(line) as Record<string, string> };
+    if (cli.child.exitCode !== null) throw new Error(`tandem start exited: ${cli.stdout()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 
 test('an LwM2M registration survives a restart on the same data directory: the Update is 2.04 and the API reads the device (LwM2M-TS-Core 1.1 §6.2.2)', async (t) => {
   const dataDir = tempDir(t);
@@ -59,4 +81,43 @@ test('an LwM2M registration survives a restart on the same data directory: the U
     path: `rd/${registrationId}`,
   });
   assert.equal(update.code, Code.Changed);
+});
+
+test('an LwM2M registration survives kill -9 of the server process (SQLite WAL)', async (t) => {
+  const dataDir = tempDir(t);
+  const first = await startProcess(dataDir);
+  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const endpoint = new CoapEndpoint(transport);
+  t.after(() => endpoint.close());
+  const coap = portOf(first.addresses.coap!);
+  const device = new Lwm2mClient({
+    endpoint,
+    server: udpPeer('127.0.0.1', coap),
+    name: 'crash-1',
+    objects: [
+      new SecurityObject([{ serverUri: `coap://127.0.0.1:${coap}`, shortServerId: 1 }]),
+      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
+      new DeviceObject({ manufacturer: 'Crash Test', serialNumber: 'SN-K' }),
+    ],
+  });
+  t.after(() => device.close());
+  const registrationId = await device.register();
+  first.cli.child.kill('SIGKILL');
+  assert.equal((await first.cli.done).code, null, 'killed, not stopped');
+
+  const second = await startProcess(dataDir);
+  t.after(async () => {
+    second.cli.child.kill('SIGTERM');
+    await second.cli.done;
+  });
+  const update = await endpoint.request(udpPeer('127.0.0.1', portOf(second.addresses.coap!)), {
+    code: Code.Post,
+    path: `rd/${registrationId}`,
+  });
+  assert.equal(update.code, Code.Changed);
+  const read = await fetch(`http://${second.addresses.http}/api/devices/crash-1/3/0/0`, {
+    headers: { authorization: `Bearer ${ADMIN}` },
+  });
+  assert.equal(read.status, 200);
+  assert.match(await read.text(), /Crash Test/);
 });
