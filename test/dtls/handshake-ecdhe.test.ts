@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { describeDatagram, Lossy } from './helpers.js';
+import { type Direction, describeDatagram, Lossy } from './helpers.js';
 import { makePki, type TestPki } from './pki.js';
 
 const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }) as Buffer;
@@ -124,7 +124,11 @@ describe('ECDHE_ECDSA handshakes', () => {
     assert.deepEqual(net.received.server, ['x509 client, rpk server']);
   });
 
-  it('answers unsupported_certificate when no server certificate type is in common (RFC 7250 §4.3)', async () => {
+  /**
+   * A server with a raw public key only and a client that takes raw keys only; `from` is
+   * rewritten into `to` (hex) in the plaintext handshake datagrams going `dir`.
+   */
+  const rawKeysPatched = (dir: Direction, from: string, to: string) => {
     const s = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const net = new Lossy(
       { certificate: { privateKey: s.privateKey } },
@@ -134,12 +138,17 @@ describe('ECDHE_ECDSA handshakes', () => {
         trust: { rawPublicKeyTrust: () => true },
       },
     );
-    // The client's server_certificate_type list becomes [X.509]: a server with only a raw
-    // public key has nothing to present.
-    net.fate = (dir, _n, d) => {
-      if (dir === 'to-server') patch(d, '0014000201' + '02', '0014000201' + '00');
+    net.fate = (d, _n, datagram) => {
+      if (d === dir) patch(datagram, from, to);
       return 'deliver';
     };
+    return net;
+  };
+
+  it('answers unsupported_certificate when no server certificate type is in common (RFC 7250 §4.3)', async () => {
+    // The client's server_certificate_type list becomes [X.509]: a server with only a raw
+    // public key has nothing to present.
+    const net = rawKeysPatched('to-server', '001400020102', '001400020100');
     const err = (await net.handshake()) as { code?: string } | undefined;
     assert.equal(err?.code, 'DTLS_ERR_UNSUPPORTED_CERTIFICATE');
     assert.equal(net.server.stats.handshakesFailed, 1);
@@ -156,20 +165,8 @@ describe('ECDHE_ECDSA handshakes', () => {
   });
 
   it('refuses a ServerHello certificate type it did not offer (RFC 7250 §4.3)', async () => {
-    const s = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const net = new Lossy(
-      { certificate: { privateKey: s.privateKey } },
-      {
-        psk: undefined,
-        cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8'],
-        trust: { rawPublicKeyTrust: () => true },
-      },
-    );
     // The server chose RawPublicKey (2); the client, which offered only that, reads X.509 (0).
-    net.fate = (dir, _n, d) => {
-      if (dir === 'to-client') patch(d, '00140001' + '02', '00140001' + '00');
-      return 'deliver';
-    };
+    const net = rawKeysPatched('to-client', '0014000102', '0014000100');
     const err = (await net.handshake()) as { code?: string } | undefined;
     assert.equal(err?.code, 'DTLS_ERR_ILLEGAL_PARAMETER');
   });

@@ -111,15 +111,22 @@ describe('interop with libcoap coap-client over our server transport', () => {
     assert.ok(server.stats.handshakesFailed >= 1);
   });
 
-  it('coap-client-gnutls GETs with raw public keys both ways (RFC 7250)', async () => {
-    const serverKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  /**
+   * coap-client-gnutls -M, with a new raw key, GETs from our server presenting `certificate`
+   * and trusting that key (and `trustedCertificates`).
+   */
+  async function gnutlsRpkGet(
+    name: string,
+    certificate: DtlsServerTransportOptions['certificate'],
+    trustedCertificates: string[] = [],
+  ) {
     const clientKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const rpkFile = pki.path('client-rpk.pem');
+    const rpkFile = pki.path(`${name}.pem`);
     writeFileSync(rpkFile, clientKey.privateKey.export({ format: 'pem', type: 'sec1' }));
     const clientSpki = clientKey.publicKey.export({ format: 'der', type: 'spki' });
     const { server, port, identities } = await coapServer({
-      certificate: { privateKey: serverKey.privateKey },
-      trust: { rawPublicKeyTrust: (spki) => spki.equals(clientSpki) },
+      certificate,
+      trust: { trustedCertificates, rawPublicKeyTrust: (spki) => spki.equals(clientSpki) },
       clientAuth: 'require',
     });
     try {
@@ -128,38 +135,27 @@ describe('interop with libcoap coap-client over our server transport', () => {
         rpkFile,
         `coaps://127.0.0.1:${port}/test`,
       ]);
-      assert.match(out, /hello over dtls/);
-      assert.equal(identities[0]?.kind, 'rpk');
-      assert.deepEqual(identities[0]?.kind === 'rpk' && identities[0].publicKey, clientSpki);
+      return { out, identity: identities[0], clientSpki };
     } finally {
       await server.close();
     }
+  }
+
+  it('coap-client-gnutls GETs with raw public keys both ways (RFC 7250)', async () => {
+    const serverKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const r = await gnutlsRpkGet('rpk-both', { privateKey: serverKey.privateKey });
+    assert.match(r.out, /hello over dtls/);
+    assert.deepEqual(r.identity, { kind: 'rpk', publicKey: r.clientSpki });
   });
 
   it('coap-client-gnutls with a raw public key gets the raw key of our X.509 certificate (RFC 7250 §4.3)', async () => {
-    const clientKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const rpkFile = pki.path('client-rpk-x509-server.pem');
-    writeFileSync(rpkFile, clientKey.privateKey.export({ format: 'pem', type: 'sec1' }));
-    const clientSpki = clientKey.publicKey.export({ format: 'der', type: 'spki' });
-    const { server, port, identities } = await coapServer({
-      certificate: { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
-      trust: {
-        trustedCertificates: [pki.caPem],
-        rawPublicKeyTrust: (spki) => spki.equals(clientSpki),
-      },
-      clientAuth: 'require',
-    });
-    try {
-      const out = await runClient('coap-client-gnutls', [
-        '-M',
-        rpkFile,
-        `coaps://127.0.0.1:${port}/test`,
-      ]);
-      assert.match(out, /hello over dtls/);
-      assert.deepEqual(identities[0], { kind: 'rpk', publicKey: clientSpki });
-    } finally {
-      await server.close();
-    }
+    const r = await gnutlsRpkGet(
+      'rpk-to-x509',
+      { privateKey: pki.serverKey, certificateChain: [pki.serverCert] },
+      [pki.caPem],
+    );
+    assert.match(r.out, /hello over dtls/);
+    assert.deepEqual(r.identity, { kind: 'rpk', publicKey: r.clientSpki });
   });
 
   it('coap-client-openssl GETs with X.509 certificates both ways (RFC 7925 §4.4.2)', async () => {
