@@ -176,6 +176,44 @@ export interface CommandStore {
   prune(before: number): Promise<number>;
 }
 
+/** A URL that device events are posted to (src/hub/webhooks.ts). */
+export interface WebhookRecord {
+  readonly id: string;
+  /** http: or https: */
+  readonly url: string;
+  /** The event types posted; empty: every type. */
+  readonly events: readonly string[];
+  /** The devices whose events are posted; empty: every device. */
+  readonly devices: readonly string[];
+  /** Data events only at or below these LwM2M paths; empty: no path filter. */
+  readonly paths: readonly string[];
+  /** Key of the HMAC-SHA256 signature; absent: deliveries are not signed. */
+  readonly secret?: string;
+  readonly description: string;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface NewWebhook {
+  id: string;
+  url: string;
+  events?: readonly string[];
+  devices?: readonly string[];
+  paths?: readonly string[];
+  secret?: string;
+  description?: string;
+}
+
+export interface WebhookStore {
+  /** Throws StoreConflictError when the id exists. */
+  create(webhook: NewWebhook): Promise<WebhookRecord>;
+  get(id: string): Promise<WebhookRecord | undefined>;
+  /** Oldest first. */
+  list(): Promise<WebhookRecord[]>;
+  /** False when there was none. */
+  delete(id: string): Promise<boolean>;
+}
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -187,6 +225,7 @@ export interface Store {
   readonly telemetry: TelemetryStore;
   readonly tokens: TokenStore;
   readonly commands: CommandStore;
+  readonly webhooks: WebhookStore;
   health(): StoreHealth;
   /** Writes everything buffered. */
   flush(): Promise<void>;

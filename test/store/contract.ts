@@ -2,21 +2,25 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Store, StoreConflictError } from '../../src/store/ports.js';
 
+/** A test that runs on a fresh store from `open` and closes it, whatever happens. */
+export const testOnStore =
+  (open: () => Promise<Store>) => (name: string, fn: (store: Store) => Promise<void>) =>
+    test(name, async () => {
+      const store = await open();
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    });
+
 /**
  * The behaviour every Store backend owes its callers. Each backend's test file runs this suite
  * with a factory for a fresh, empty store.
  */
 export function storeContract(backend: string, open: () => Promise<Store>): void {
   describe(`${backend} store contract`, () => {
-    const withStore = (name: string, fn: (store: Store) => Promise<void>) =>
-      test(name, async () => {
-        const store = await open();
-        try {
-          await fn(store);
-        } finally {
-          await store.close();
-        }
-      });
+    const withStore = testOnStore(open);
 
     withStore('creates, reads, lists, updates and deletes a device', async (store) => {
       const created = await store.devices.create({

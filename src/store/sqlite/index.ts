@@ -10,6 +10,7 @@ import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
 import { SqliteTelemetryStore } from './telemetry-store.js';
 import { SqliteTokenStore } from './token-store.js';
+import { SqliteWebhookStore } from './webhook-store.js';
 
 export interface SqliteStoreOptions {
   /** Directory holding `tandem.db`; created if missing. `:memory:` keeps everything in memory. */
@@ -27,6 +28,7 @@ export class SqliteStore implements Store {
   /** The MQTT broker's persistence (sessions, subscriptions, retained, in-flight, queues). */
   readonly mqtt: SqliteMqttPersistence;
   readonly tokens: SqliteTokenStore;
+  readonly webhooks: SqliteWebhookStore;
   readonly commands: SqliteCommandStore;
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
@@ -54,6 +56,7 @@ export class SqliteStore implements Store {
     const clock = options.clock ?? systemClock;
     this.devices = new SqliteDeviceStore(this.db, () => clock.now());
     this.tokens = new SqliteTokenStore(this.db, () => clock.now());
+    this.webhooks = new SqliteWebhookStore(this.db, () => clock.now());
     this.commands = new SqliteCommandStore(this.db);
     this.telemetry = new SqliteTelemetryStore(this.db, {
       clock,

@@ -184,6 +184,24 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'webhooks',
+    // The filters as JSON arrays (empty: everything). The secret is kept as given: it is the
+    // key of the deliveries' HMAC, so it cannot be hashed like an API token.
+    sql: `
+      CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL DEFAULT '[]',
+        devices TEXT NOT NULL DEFAULT '[]',
+        paths TEXT NOT NULL DEFAULT '[]',
+        secret TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 7,
     name: 'queued commands',
     // The hub's command queue: a command document per row, its state and outcome as JSON.
