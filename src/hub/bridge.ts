@@ -18,10 +18,7 @@
  * server's: nobody else may publish there (0x87).
  */
 import type { Logger } from 'pino';
-import { Code } from '../coap/code.js';
-import type { Lwm2mNode } from '../lwm2m/node/lwm2m-node.js';
-import { Lwm2mPath } from '../lwm2m/node/lwm2m-path.js';
-import { flattenNode, type Lwm2mPathValue, resolveTime } from '../lwm2m/node/path-value.js';
+import type { Lwm2mPathValue } from '../lwm2m/node/path-value.js';
 import type { NotificationEvent, SendEvent, UpdatedEvent } from '../lwm2m/server/events.js';
 import type { Registration } from '../lwm2m/server/registration.js';
 import type { ServerPublish } from '../mqtt/broker.js';
@@ -33,9 +30,9 @@ import type { Clock } from '../util/clock.js';
 import { resolveToken, roleAllows, TOKEN68 } from './api-tokens.js';
 import { type Command, commandFromJson, toRequest } from './commands/command-json.js';
 import { DeviceOperationError, fromLwm2mError } from './commands/errors.js';
-import { leafJson } from './commands/json.js';
 import { accessOf, type DeviceCommands, type Lwm2mManagement } from './commands/operations.js';
 import { sensorUnitsOf } from './commands/units.js';
+import { dataJson, notificationValues, sendValues } from './lwm2m-data.js';
 import { isTopicSafeId } from './mqtt-acl.js';
 
 export const BRIDGE_ROOT = 'tandem/';
@@ -88,8 +85,10 @@ export class Bridge {
       server.on(event, listener as never);
       this.#unsubscribe.push(() => server.off(event, listener as never));
     };
-    on('notification', (e: NotificationEvent) => this.#notification(server, e));
-    on('send', (e: SendEvent) => this.#send(server, e));
+    on('notification', (e: NotificationEvent) =>
+      this.#data(server, e.observation.endpoint, notificationValues(e)),
+    );
+    on('send', (e: SendEvent) => this.#data(server, e.registration.endpoint, sendValues(e)));
     on('registered', (e: { registration: Registration }) =>
       this.#event(e.registration.endpoint, 'registered', {
         registration: registrationJson(e.registration),
@@ -133,45 +132,12 @@ export class Bridge {
 
   // ------------------------------------------------------------------ data and events
 
-  #notification(server: Lwm2mManagement, e: NotificationEvent): void {
-    if (e.code !== Code.Content || e.error) return;
-    const { endpoint, paths } = e.observation;
-    const leaves: Lwm2mPathValue[] = [];
-    if (paths.length === 1 && !e.observation.composite) {
-      const path = Lwm2mPath.parse(paths[0]!);
-      // LwM2M-TS-Core 1.1 §7.4.4: a notification may carry stored values, oldest first.
-      const timed = e.timestamped ?? (e.content ? [{ time: undefined, node: e.content }] : []);
-      for (const { time, node } of timed) leaves.push(...timedLeaves(node, path, time));
-    }
-    for (const [p, node] of e.compositeContent ?? []) {
-      if (node) leaves.push(...timedLeaves(node, Lwm2mPath.parse(p), undefined));
-    }
-    this.#data(server, endpoint, leaves);
-  }
-
-  #send(server: Lwm2mManagement, e: SendEvent): void {
-    this.#data(
-      server,
-      e.registration.endpoint,
-      e.values.filter((v) => v.value !== undefined),
-    );
-  }
-
-  #data(server: Lwm2mManagement, endpoint: string, leaves: readonly Lwm2mPathValue[]): void {
-    if (leaves.length === 0 || !this.#bridged(endpoint)) return;
-    const units = sensorUnitsOf(server);
+  #data(server: Lwm2mManagement, endpoint: string, values: readonly Lwm2mPathValue[]): void {
+    if (values.length === 0 || !this.#bridged(endpoint)) return;
     const now = this.#o.clock.now();
     this.#enqueue(endpoint, async () => {
-      const reg = await server.getRegistration(endpoint);
-      if (!reg) return;
-      const model = server.modelOf(reg);
-      for (const leaf of leaves) {
-        const ms = leaf.time === undefined ? now : resolveTime(leaf.time, now / 1000) * 1000;
-        const body = {
-          ...leafJson(leaf.path, leaf.value!, model, (p) => units.unitOf(endpoint, p, model)),
-          ts: new Date(ms).toISOString(),
-        };
-        await this.#publish(DATA_TOPIC(endpoint, leaf.path.toString()), body, {
+      for (const body of await dataJson(server, endpoint, values, now)) {
+        await this.#publish(DATA_TOPIC(endpoint, body.path), body, {
           retain: this.#o.retainData ?? false,
         });
       }
@@ -322,12 +288,6 @@ function mayRespondOn(topic: string): boolean {
     !topic.startsWith('$') &&
     (!topic.startsWith(BRIDGE_ROOT) || topic.startsWith('tandem/responses/'))
   );
-}
-
-function timedLeaves(node: Lwm2mNode, path: Lwm2mPath, time: number | undefined): Lwm2mPathValue[] {
-  return flattenNode(node, path)
-    .filter((l) => l.value !== undefined)
-    .map((l) => (time === undefined ? l : { ...l, time }));
 }
 
 function registrationJson(r: Registration) {

@@ -20,7 +20,9 @@ import { APP_USERNAME, type AppLogin, authenticateApp } from '../hub/mqtt-auth.j
 import { PskCache } from '../hub/psk-cache.js';
 import { silentLogger } from '../log.js';
 import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
+import { MqttLwm2mServer } from '../lwm2m/mqtt/server.js';
 import type { Registration } from '../lwm2m/server/registration.js';
+import type { Lwm2mServer } from '../lwm2m/server/server.js';
 import type { DeviceCredentials, Store } from '../store/ports.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
@@ -77,6 +79,7 @@ export class Tandem {
   #mqtt: MqttService | undefined;
   #coap: CoapService | undefined;
   #lwm2m: Lwm2mService | undefined;
+  #managedMqtt: MqttLwm2mServer | undefined;
   #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
   #bridge: Bridge | undefined;
@@ -116,6 +119,12 @@ export class Tandem {
   get coap(): CoapService {
     if (!this.#coap) throw new Error('Tandem is not started');
     return this.#coap;
+  }
+
+  /** The LwM2M server of managed MQTT devices (docs/lwm2m-over-mqtt.md), once started. */
+  get managedMqtt(): MqttLwm2mServer {
+    if (!this.#managedMqtt) throw new Error('Tandem is not started');
+    return this.#managedMqtt;
   }
 
   /** The LwM2M Bootstrap-Server on the bootstrap listeners, once started. */
@@ -203,8 +212,11 @@ export class Tandem {
       await this.#startMqtt();
       await this.#startCoap();
       this.#startLwm2m();
-      await this.#trackLwm2mPresence();
-      const servers = [this.lwm2m.server];
+      const attachLwm2m = this.#trackPresence(this.lwm2m.server, 'lwm2m');
+      // Registrations the store kept across a restart are online devices again.
+      for (const registration of await this.lwm2m.restore()) attachLwm2m(registration);
+      this.#trackPresence(this.managedMqtt, 'mqtt');
+      const servers = [this.lwm2m.server, this.managedMqtt];
       this.#commands = new DeviceCommands({ servers, devices: this.devices });
       this.#queue = new CommandQueue({
         commands: this.#commands,
@@ -364,6 +376,9 @@ export class Tandem {
           // tandem/ is the bridge's: commands are taken there, the rest is the server's own.
           const bridged = this.#bridge?.authorizePublish(client, message);
           if (bridged !== undefined) return bridged;
+          // devices/{id}/lwm2m/ is the managed MQTT devices' convention, taken there.
+          const managed = this.#managedMqtt?.handlePublish(client, message);
+          if (managed !== undefined) return managed;
           const app = (client.context as { app?: AppLogin } | undefined)?.app;
           if (app) return appMayPublish(app.role, message.topic);
           const id = deviceOf(client.context);
@@ -373,6 +388,9 @@ export class Tandem {
           const id = deviceOf(client.context);
           return id === undefined || acl.maySubscribe(id, subscription.filter);
         },
+        // A managed MQTT device is reachable while connected (docs/lwm2m-over-mqtt.md).
+        onConnect: (client, info) => this.#managedMqtt?.clientConnected(client, info),
+        onDisconnect: (client) => this.#managedMqtt?.clientDisconnected(client.clientId),
       },
     });
     const bound = await this.#mqtt.start((name) => this.#hostOf(name));
@@ -453,15 +471,34 @@ export class Tandem {
       clock: this.clock,
     });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
+    this.#managedMqtt = new MqttLwm2mServer({
+      publish: (message) => this.mqtt.broker.publish(message),
+      registry,
+      clock: this.clock,
+      logger: logger.child({ transport: 'mqtt' }),
+      // The MQTT login must own the endpoint, as a DTLS identity must; a client without one
+      // only while anonymous access is allowed; applications never speak for a device.
+      authorize: (client, endpoint) => {
+        const context = client.context as { deviceId?: string; app?: AppLogin } | undefined;
+        if (context?.app) return false;
+        return context?.deviceId === undefined
+          ? policy.anonymousAllowed
+          : context.deviceId === endpoint;
+      },
+    });
+    storeLwm2mTelemetry(this.#managedMqtt, this.store.telemetry, this.clock);
   }
 
   /**
-   * A registered LwM2M endpoint is an online device until it deregisters or expires; revoking
-   * its device's credentials (or deleting it) removes the registration, so the device must
-   * register again with valid credentials.
+   * A registered LwM2M endpoint (on CoAP, or a managed MQTT device) is an online device until
+   * it deregisters or expires; revoking its device's credentials (or deleting it) removes the
+   * registration, so the device must register again with valid credentials. Returns the
+   * function that attaches a registration (one restored from the store).
    */
-  async #trackLwm2mPresence(): Promise<void> {
-    const server = this.lwm2m.server;
+  #trackPresence(
+    server: Lwm2mServer,
+    protocol: 'lwm2m' | 'mqtt',
+  ): (registration: Registration) => void {
     const devices = this.devices;
     const logger = this.logger;
     const releases = new Map<string, () => void>();
@@ -476,7 +513,7 @@ export class Tandem {
       const previous = releases.get(endpoint);
       const credential = registration.peer.identity?.kind;
       const release = devices.attach(endpoint, {
-        protocol: 'lwm2m',
+        protocol,
         ...(credential ? { credential } : {}),
         close: () => {
           server.removeRegistration(endpoint).catch((err: unknown) => {
@@ -490,8 +527,7 @@ export class Tandem {
     server.on('registered', ({ registration }) => attach(registration));
     server.on('deregistered', (r) => gone(r.endpoint));
     server.on('expired', (r) => gone(r.endpoint));
-    // Registrations the store kept across a restart are online devices again.
-    for (const registration of await this.lwm2m.restore()) attach(registration);
+    return attach;
   }
 
   async #startHttp(): Promise<void> {
@@ -563,6 +599,9 @@ export class Tandem {
     this.#commands = undefined;
     this.#queue?.close();
     this.#queue = undefined;
+    // Its pending requests fail before the broker goes.
+    if (this.#managedMqtt) closing.push(this.#managedMqtt.close());
+    this.#managedMqtt = undefined;
     if (this.#mqtt) closing.push(this.#mqtt.stop());
     // The LwM2M server first (it cancels observations through the endpoints), then CoAP.
     if (this.#coap) {

@@ -1,43 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
 import { issueToken } from '../../src/hub/api-tokens.js';
 import { Bridge } from '../../src/hub/bridge.js';
-import {
-  DeviceObject,
-  Lwm2mClient,
-  SecurityObject,
-  type SensorInstance,
-  ServerObject,
-  TemperatureObject,
-} from '../../src/lwm2m/client/index.js';
+import type { SensorInstance } from '../../src/lwm2m/client/index.js';
 import type { Tandem } from '../../src/server/tandem.js';
+import { lwm2mDevice } from '../helpers/lwm2m-device.js';
 import { startTandem } from '../helpers/tandem.js';
-
-/** Our LwM2M client over UDP, not yet registered, closed when the test ends. */
-async function lwm2mDevice(t: TestContext, tandem: Tandem, name: string) {
-  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-  const endpoint = new CoapEndpoint(transport);
-  const port = tandem.address('coap')!.port;
-  const device = new Lwm2mClient({
-    endpoint,
-    server: udpPeer('127.0.0.1', port),
-    name,
-    objects: [
-      new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
-      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({ manufacturer: 'Tandem Labs', serialNumber: 'SN-7' }),
-      new TemperatureObject(),
-    ],
-  });
-  t.after(async () => {
-    device.close();
-    await endpoint.close();
-  });
-  return device;
-}
 
 /** An MQTT 5 application on Tandem's broker, with every message it receives in order. */
 async function application(

@@ -1,5 +1,3 @@
-import type { DeviceView } from '../../hub/device-registry.js';
-
 /** JSON schemas of devices as the API shows and takes them (they feed the OpenAPI document). */
 
 const idSchema = {
@@ -132,15 +130,4 @@ export const deviceIdParams = {
   properties: { id: { type: 'string', maxLength: 128 } },
 } as const;
 
-export interface DeviceJson extends Omit<DeviceView, 'createdAt' | 'updatedAt'> {
-  createdAt: string;
-  updatedAt: string;
-}
-
-export function deviceJson(d: DeviceView): DeviceJson {
-  return {
-    ...d,
-    createdAt: new Date(d.createdAt).toISOString(),
-    updatedAt: new Date(d.updatedAt).toISOString(),
-  };
-}
+export { type DeviceJson, deviceJson } from '../../hub/device-events.js';

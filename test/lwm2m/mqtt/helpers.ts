@@ -102,7 +102,8 @@ export function cbor(fields: Record<string | number, unknown>): Buffer {
   return Buffer.from(encode(m));
 }
 
-const plain = new Encoder({ useTag259ForMaps: false });
+// A cbor-x option that its typings lack.
+const plain = new Encoder({ useTag259ForMaps: false } as ConstructorParameters<typeof Encoder>[0]);
 
 /**
  * CBOR without cbor-x's map tag, as SenML CBOR must be (RFC 8428 §6); copied, as cbor-x reuses
