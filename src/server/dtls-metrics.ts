@@ -4,7 +4,7 @@ import { gaugeFrom } from './metrics.js';
 
 type Entries = [Record<string, string>, number][];
 
-/** Counters of DtlsServerStats: name, help, the label it splits on, and the values. */
+/** Counters of DtlsServerStats: name, help, the labels they split on, and the values. */
 const COUNTERS: [string, string, string[], (s: DtlsServerStats) => Entries][] = [
   [
     'tandem_dtls_handshakes_total',
@@ -19,48 +19,6 @@ const COUNTERS: [string, string, string[], (s: DtlsServerStats) => Entries][] = 
     ],
   ],
   [
-    'tandem_dtls_hello_verify_requests_total',
-    'HelloVerifyRequests sent to ClientHellos without a valid cookie (RFC 6347 §4.2.1).',
-    [],
-    (s) => [[{}, s.helloVerifyRequestsSent]],
-  ],
-  [
-    'tandem_dtls_sessions_closed_total',
-    'Established DTLS sessions that ended: close_notify, fatal alert, revocation, idle eviction or shutdown.',
-    [],
-    (s) => [[{}, s.sessionsClosed]],
-  ],
-  [
-    'tandem_dtls_sessions_evicted_total',
-    'DTLS sessions ended for being idle longer than the idle timeout.',
-    [],
-    (s) => [[{}, s.sessionsEvicted]],
-  ],
-  [
-    'tandem_dtls_address_changes_total',
-    'DTLS sessions that followed their peer to a new address by connection ID (RFC 9146 §6).',
-    [],
-    (s) => [[{}, s.addressChanges]],
-  ],
-  [
-    'tandem_dtls_datagrams_received_total',
-    'Datagrams received by the DTLS listener.',
-    [],
-    (s) => [[{}, s.datagramsReceived]],
-  ],
-  [
-    'tandem_dtls_datagrams_dropped_total',
-    'Datagrams that belonged to no DTLS association and were no ClientHello.',
-    [],
-    (s) => [[{}, s.datagramsDropped]],
-  ],
-  [
-    'tandem_dtls_records_dropped_total',
-    'Records of an association dropped silently: unknown epoch, replayed, not authentic (RFC 6347 §4.1.2.7).',
-    [],
-    (s) => [[{}, s.recordsDropped]],
-  ],
-  [
     'tandem_dtls_alerts_total',
     'DTLS alerts sent and received.',
     ['direction'],
@@ -69,6 +27,50 @@ const COUNTERS: [string, string, string[], (s: DtlsServerStats) => Entries][] = 
       [{ direction: 'received' }, s.alertsReceived],
     ],
   ],
+  ...(
+    [
+      [
+        'tandem_dtls_hello_verify_requests_total',
+        'HelloVerifyRequests sent to ClientHellos without a valid cookie (RFC 6347 §4.2.1).',
+        'helloVerifyRequestsSent',
+      ],
+      [
+        'tandem_dtls_sessions_closed_total',
+        'Established DTLS sessions that ended: close_notify, fatal alert, revocation, idle eviction or shutdown.',
+        'sessionsClosed',
+      ],
+      [
+        'tandem_dtls_sessions_evicted_total',
+        'DTLS sessions ended for being idle longer than the idle timeout.',
+        'sessionsEvicted',
+      ],
+      [
+        'tandem_dtls_address_changes_total',
+        'DTLS sessions that followed their peer to a new address by connection ID (RFC 9146 §6).',
+        'addressChanges',
+      ],
+      [
+        'tandem_dtls_datagrams_received_total',
+        'Datagrams received by the DTLS listener.',
+        'datagramsReceived',
+      ],
+      [
+        'tandem_dtls_datagrams_dropped_total',
+        'Datagrams that belonged to no DTLS association and were no ClientHello.',
+        'datagramsDropped',
+      ],
+      [
+        'tandem_dtls_records_dropped_total',
+        'Records of an association dropped silently: unknown epoch, replayed, not authentic (RFC 6347 §4.1.2.7).',
+        'recordsDropped',
+      ],
+    ] as [string, string, keyof DtlsServerStats][]
+  ).map(([name, help, key]): [string, string, string[], (s: DtlsServerStats) => Entries] => [
+    name,
+    help,
+    [],
+    (s) => [[{}, s[key]]],
+  ]),
 ];
 
 /**
