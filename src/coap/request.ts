@@ -92,9 +92,12 @@ export interface RequestParams {
   readonly earlyBlock2?: boolean;
 }
 
-/** Key of an exchange or observation: the peer and the token (RFC 7252 §5.3.2). */
+/**
+ * Key of an exchange or observation: the peer and the token (RFC 7252 §5.3.2), the token's
+ * bytes as latin1 characters (one per byte, so distinct tokens give distinct keys).
+ */
 export const tokenKey = (peerKey: string, token: Buffer): string =>
-  `${peerKey}|${token.toString('hex')}`;
+  `${peerKey}|${token.toString('latin1')}`;
 
 export function toBuffer(payload: Buffer | string | undefined): Buffer {
   if (payload === undefined) return Buffer.alloc(0);
@@ -130,12 +133,19 @@ export function responseFromMessage(
     options: o,
     contentFormat: getUintOption(o, OptionNumber.ContentFormat),
     observe: getUintOption(o, OptionNumber.Observe),
-    locationPath: getStringOptions(o, OptionNumber.LocationPath),
-    locationQuery: getStringOptions(o, OptionNumber.LocationQuery),
+    locationPath: stringsOrNone(o, OptionNumber.LocationPath),
+    locationQuery: stringsOrNone(o, OptionNumber.LocationQuery),
     maxAge: getUintOption(o, OptionNumber.MaxAge),
     etag: getOption(o, OptionNumber.ETag),
     peer,
   };
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The string options numbered `number`; one shared empty list for the usual none (responses). */
+function stringsOrNone(options: readonly CoapOption[], number: number): readonly string[] {
+  return getOption(options, number) === undefined ? NONE : getStringOptions(options, number);
 }
 
 /** Options of an outgoing request, sorted, without block options. */

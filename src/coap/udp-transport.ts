@@ -21,10 +21,13 @@ export interface UdpTransportOptions {
   readonly logger?: Logger;
 }
 
-/** A UDP peer (address and port), keyed `udp:[address]:port`. */
+/** A UDP peer (address and port), keyed `udp:address:port` (IPv4) or `udp:[address]:port`. */
 export function udpPeer(address: string, port: number): DatagramPeer {
-  const host = isIPv6(address) ? `[${address}]` : address;
-  return { key: `udp:${host}:${port}`, address, port };
+  return peerOf(address, port, isIPv6(address));
+}
+
+function peerOf(address: string, port: number, ipv6: boolean): DatagramPeer {
+  return { key: ipv6 ? `udp:[${address}]:${port}` : `udp:${address}:${port}`, address, port };
 }
 
 export class UdpTransport implements DatagramTransport {
@@ -43,12 +46,13 @@ export class UdpTransport implements DatagramTransport {
     socket.on('message', (data, rinfo) => {
       const receiver = this.#receiver;
       if (!receiver) return;
+      if (rinfo.family === 'IPv4') {
+        receiver(data, peerOf(rinfo.address, rinfo.port, false));
+        return;
+      }
       // Strip an IPv4-mapped prefix so that one device has one key on a dual-stack socket.
-      const address =
-        rinfo.address.startsWith('::ffff:') && rinfo.address.includes('.')
-          ? rinfo.address.slice(7)
-          : rinfo.address;
-      receiver(data, udpPeer(address, rinfo.port));
+      const mapped = rinfo.address.startsWith('::ffff:') && rinfo.address.includes('.');
+      receiver(data, peerOf(mapped ? rinfo.address.slice(7) : rinfo.address, rinfo.port, !mapped));
     });
     socket.on('error', (err) => this.#logger?.warn({ err }, 'udp: socket error'));
   }
