@@ -214,6 +214,33 @@ export interface WebhookStore {
   delete(id: string): Promise<boolean>;
 }
 
+/** A device profile (src/hub/profiles.ts): how a plain MQTT device's topics map to resources. */
+export interface ProfileRecord {
+  readonly id: string;
+  readonly description: string;
+  readonly mappings: readonly { topic: string; path: string; field?: string }[];
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface ProfileStore {
+  /** Creates the profile, or replaces the one with this id; `created` says which. */
+  put(profile: {
+    id: string;
+    description: string;
+    mappings: ProfileRecord['mappings'];
+  }): Promise<{ profile: ProfileRecord; created: boolean }>;
+  get(id: string): Promise<ProfileRecord | undefined>;
+  /** By id. */
+  list(): Promise<ProfileRecord[]>;
+  /** False when there was none; throws StoreConflictError while devices use it. */
+  delete(id: string): Promise<boolean>;
+  /** Gives the device a profile, or none (`null`); throws StoreConflictError for an unknown one. */
+  assign(deviceId: string, profileId: string | null): Promise<void>;
+  profileOf(deviceId: string): Promise<string | undefined>;
+}
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -225,6 +252,7 @@ export interface Store {
   readonly telemetry: TelemetryStore;
   readonly tokens: TokenStore;
   readonly commands: CommandStore;
+  readonly profiles: ProfileStore;
   readonly webhooks: WebhookStore;
   health(): StoreHealth;
   /** Writes everything buffered. */

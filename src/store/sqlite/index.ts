@@ -8,6 +8,7 @@ import { SqliteCommandStore } from './command-store.js';
 import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
+import { SqliteProfileStore } from './profile-store.js';
 import { SqliteTelemetryStore } from './telemetry-store.js';
 import { SqliteTokenStore } from './token-store.js';
 import { SqliteWebhookStore } from './webhook-store.js';
@@ -30,6 +31,7 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokenStore;
   readonly webhooks: SqliteWebhookStore;
   readonly commands: SqliteCommandStore;
+  readonly profiles: SqliteProfileStore;
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
@@ -58,6 +60,7 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokenStore(this.db, () => clock.now());
     this.webhooks = new SqliteWebhookStore(this.db, () => clock.now());
     this.commands = new SqliteCommandStore(this.db);
+    this.profiles = new SqliteProfileStore(this.db, () => clock.now());
     this.telemetry = new SqliteTelemetryStore(this.db, {
       clock,
       batchSize: options.batchSize ?? 500,
