@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { Store, StoreHealth } from '../ports.js';
+import { DEFAULT_RETENTION, type TelemetryRetention } from '../telemetry-rollups.js';
 import { SqliteBootstrapConfigStore } from './bootstrap-config-store.js';
 import { SqliteCommandStore } from './command-store.js';
 import { SqliteDeviceStore } from './device-store.js';
@@ -19,6 +20,7 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   batchSize?: number;
   flushIntervalMs?: number;
+  retention?: TelemetryRetention;
 }
 
 /** The embedded default store: one SQLite file in WAL mode, durable across a process crash. */
@@ -35,6 +37,8 @@ export class SqliteStore implements Store {
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
+  /** Told about a failed retention sweep (nobody awaits it); the owner replaces it to log. */
+  onError: (err: unknown) => void = () => undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.dataDir === ':memory:') this.path = ':memory:';
@@ -65,6 +69,8 @@ export class SqliteStore implements Store {
       clock,
       batchSize: options.batchSize ?? 500,
       flushIntervalMs: options.flushIntervalMs ?? 1000,
+      retention: options.retention ?? DEFAULT_RETENTION,
+      onError: (err) => this.onError(err),
     });
     this.mqtt = new SqliteMqttPersistence(this.db);
     this.bootstrapConfigs = new SqliteBootstrapConfigStore(this.db, () => clock.now());
@@ -87,7 +93,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    this.telemetry.flush();
+    this.telemetry.close();
     this.mqtt.close();
     if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
