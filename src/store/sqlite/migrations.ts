@@ -222,25 +222,6 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 9,
-    name: 'device profiles',
-    // Profiles as JSON; a device's profile in a table of its own (a device has at most one).
-    sql: `
-      CREATE TABLE profiles (
-        id TEXT PRIMARY KEY,
-        description TEXT NOT NULL,
-        mappings TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE device_profiles (
-        device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
-        profile_id TEXT NOT NULL REFERENCES profiles (id)
-      );
-      CREATE INDEX device_profiles_by_profile ON device_profiles (profile_id);
-    `,
-  },
-  {
     version: 8,
     name: 'telemetry rollups and retention',
     // One row per device, path, bucket width (ms) and bucket start; written incrementally with
