@@ -1,11 +1,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DeviceCommands } from '../hub/commands/operations.js';
 import type { CommandQueue } from '../hub/commands/queue.js';
+import type { DeviceEventFeed } from '../hub/device-events.js';
 import type { DeviceRegistry } from '../hub/device-registry.js';
+import type { Webhooks } from '../hub/webhooks.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
@@ -17,7 +20,14 @@ import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { type HealthReport, healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import {
+  closeStreams,
+  MAX_CLIENT_MESSAGE,
+  type StreamOptions,
+  streamRoutes,
+} from './routes/stream.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface ApiContext {
   version: string;
@@ -35,6 +45,12 @@ export interface ApiContext {
   tokens?: TokenStore;
   /** LwM2M bootstrap configurations and server-initiated bootstrap. */
   bootstrap?: BootstrapApi;
+  /** The devices' events; without them `/api/events` and `/api/stream` are not served. */
+  events?: DeviceEventFeed;
+  /** Webhooks; without them `/api/webhooks` is not served. */
+  webhooks?: Webhooks;
+  /** Keep-alive and backpressure of `/api/stream`. */
+  stream?: Omit<StreamOptions, 'events'>;
   /** Requests without a token may read (loopback-only development mode). Default false. */
   anonymousReads?: boolean;
 }
@@ -61,6 +77,15 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     if (body === '') done(null, undefined);
     else json(request, body as string, done);
   });
+  // Upgrades go through the router (and its authentication) before they become WebSockets.
+  // Registered before the authentication hook, so that a refused upgrade's socket is closed.
+  await app.register(websocket, {
+    options: { maxPayload: MAX_CLIENT_MESSAGE, perMessageDeflate: false },
+    preClose: async () => {
+      await closeStreams(app.websocketServer.clients, 2000);
+      app.websocketServer.close();
+    },
+  });
   installAuth(app, { tokens: ctx.tokens, anonymousReads: ctx.anonymousReads ?? false });
   await app.register(swagger, {
     openapi: {
@@ -80,7 +105,10 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { registry: ctx.metrics });
   if (ctx.devices) {
     await app.register(deviceRoutes, { devices: ctx.devices });
-    await app.register(eventRoutes, { devices: ctx.devices });
+    if (ctx.events) {
+      await app.register(eventRoutes, { events: ctx.events });
+      await app.register(streamRoutes, { events: ctx.events, ...ctx.stream });
+    }
     if (ctx.commands) await app.register(deviceOperationRoutes, { commands: ctx.commands });
     if (ctx.queue) await app.register(commandRoutes, { queue: ctx.queue });
     if (ctx.telemetry) {
@@ -88,6 +116,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     }
   }
   if (ctx.tokens) await app.register(tokenRoutes, { tokens: ctx.tokens });
+  if (ctx.webhooks) await app.register(webhookRoutes, { webhooks: ctx.webhooks });
   if (ctx.bootstrap) await app.register(bootstrapRoutes, { bootstrap: ctx.bootstrap });
   app.setNotFoundHandler((request, reply) => {
     const err = new ApiError(

@@ -9,6 +9,11 @@ export type Access = 'public' | ApiRole;
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * The token may also come as the `access_token` query parameter (RFC 6750 §2.3), for
+     * clients that cannot set headers: browsers opening a WebSocket.
+     */
+    queryToken?: boolean;
   }
   interface FastifyRequest {
     /** The token the request authenticated with; undefined for public or anonymous reads. */
@@ -41,7 +46,7 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   app.addHook('onRequest', async (request) => {
     const access = accessOf(request);
     if (access === 'public') return;
-    const header = request.headers.authorization;
+    const header = request.headers.authorization ?? queryBearer(request);
     if (header === undefined) {
       if (options.anonymousReads && access === 'read-only') return;
       throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'this request needs a bearer token');
@@ -72,4 +77,11 @@ function accessOf(request: FastifyRequest): Access {
   if (declared) return declared;
   const url = request.routeOptions.url ?? '';
   return PUBLIC_PREFIXES.some((p) => url.startsWith(p)) ? 'public' : 'admin';
+}
+
+/** The `access_token` query parameter as an Authorization header, where the route takes it. */
+function queryBearer(request: FastifyRequest): string | undefined {
+  if (!request.routeOptions.config.queryToken) return undefined;
+  const token = (request.query as { access_token?: unknown } | undefined)?.access_token;
+  return typeof token === 'string' ? `Bearer ${token}` : undefined;
 }

@@ -18,6 +18,7 @@ export const API_ERRORS = {
   TANDEM_ERR_TOKEN_NOT_FOUND: 404,
   TANDEM_ERR_BOOTSTRAP_CONFIG_NOT_FOUND: 404,
   TANDEM_ERR_BOOTSTRAP_SESSION_NOT_FOUND: 404,
+  TANDEM_ERR_WEBHOOK_NOT_FOUND: 404,
   /** A device with this id exists. */
   TANDEM_ERR_DEVICE_EXISTS: 409,
   /** Another device already has this MQTT username, PSK identity, public key or subject. */
@@ -28,6 +29,8 @@ export const API_ERRORS = {
   TANDEM_ERR_BAD_REQUEST: 400,
   TANDEM_ERR_PAYLOAD_TOO_LARGE: 413,
   TANDEM_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A WebSocket endpoint asked for without the upgrade. */
+  TANDEM_ERR_UPGRADE_REQUIRED: 426,
   TANDEM_ERR_INTERNAL: 500,
 } as const;
 
@@ -127,9 +130,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const apiError = toApiError(err);
     if (apiError.code === 'TANDEM_ERR_INTERNAL') {
-      request.log.error({ err, url: request.url }, 'request failed');
+      request.log.error({ err, url: redactedUrl(request.url) }, 'request failed');
     }
     if (apiError.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="tandem"');
     return reply.code(apiError.statusCode).send(apiError.body());
   });
+}
+
+/** The URL fit for a log: an `access_token` (RFC 6750 §2.3) in it is replaced. */
+function redactedUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { buildApi } from '../api/app.js';
 import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
@@ -13,19 +13,19 @@ import { Bridge } from '../hub/bridge.js';
 import { DeviceCommands } from '../hub/commands/operations.js';
 import { CommandQueue } from '../hub/commands/queue.js';
 import { provenBy } from '../hub/credentials.js';
+import { DeviceEventFeed } from '../hub/device-events.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { appMayPublish, deviceAcl } from '../hub/mqtt-acl.js';
 import { APP_USERNAME, type AppLogin, authenticateApp } from '../hub/mqtt-auth.js';
 import { PskCache } from '../hub/psk-cache.js';
+import { Webhooks } from '../hub/webhooks.js';
 import { silentLogger } from '../log.js';
 import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
 import { MqttLwm2mServer } from '../lwm2m/mqtt/server.js';
 import type { Registration } from '../lwm2m/server/registration.js';
 import type { Lwm2mServer } from '../lwm2m/server/server.js';
-import { openStore } from '../store/open.js';
 import type { DeviceCredentials, Store } from '../store/ports.js';
-import { PostgresStore } from '../store/postgres/index.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -37,6 +37,7 @@ import { formatAddress, isLoopback, listenStream } from './listen.js';
 import { Lwm2mService } from './lwm2m-service.js';
 import { createMetricsRegistry, gaugeFrom } from './metrics.js';
 import { MqttService } from './mqtt-service.js';
+import { webhookMetrics } from './webhook-metrics.js';
 
 export interface TandemOptions {
   /** A validated configuration (see loadConfig / configSchema). */
@@ -85,6 +86,8 @@ export class Tandem {
   #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
   #bridge: Bridge | undefined;
+  #events: DeviceEventFeed | undefined;
+  #webhooks: Webhooks | undefined;
   #commands: DeviceCommands | undefined;
   #queue: CommandQueue | undefined;
   readonly #adminToken: string | undefined;
@@ -182,9 +185,12 @@ export class Tandem {
     this.#state = 'starting';
     this.#startedAt = this.clock.now();
     try {
-      this.#store ??= await openStore(this.config, this.clock, (err) =>
-        this.logger.error({ err }, 'store: a background write or retention sweep failed'),
-      );
+      this.#store ??= new SqliteStore({
+        dataDir: this.config.dataDir,
+        clock: this.clock,
+        batchSize: this.config.storage.batchSize,
+        flushIntervalMs: this.config.storage.flushIntervalMs,
+      });
       await this.psk.load(this.#store.devices);
       this.#devices = new DeviceRegistry({
         store: this.#store.devices,
@@ -235,6 +241,7 @@ export class Tandem {
         clock: this.clock,
         logger: this.logger.child({ component: 'bridge' }),
       });
+      await this.#startWebhooks();
       await this.#startHttp();
     } catch (err) {
       await this.#shutdown();
@@ -284,16 +291,6 @@ export class Tandem {
     };
   }
 
-  /** The embedded SQLite store of this node: the store itself, or the one beside Postgres. */
-  #embedded(): SqliteStore | undefined {
-    const store = this.#store;
-    return store instanceof PostgresStore
-      ? store.local
-      : store instanceof SqliteStore
-        ? store
-        : undefined;
-  }
-
   #hostOf(name: ListenerName): string {
     return this.config.listeners[name].host ?? this.config.host;
   }
@@ -318,10 +315,9 @@ export class Tandem {
 
   async #startMqtt(): Promise<void> {
     const store = this.store;
-    const local = this.#embedded();
-    if (local) {
+    if (store instanceof SqliteStore) {
       const log = this.logger.child({ component: 'mqtt' });
-      local.mqtt.onError = (err) => log.error({ err }, 'mqtt store: lazy deletions not committed');
+      store.mqtt.onError = (err) => log.error({ err }, 'mqtt store: lazy deletions not committed');
     }
     const anonymous = this.anonymousAllowed;
     const acl = deviceAcl(this.config.mqtt.deviceTopics);
@@ -335,8 +331,8 @@ export class Tandem {
       clock: this.clock,
       version: this.version,
       // The embedded store keeps the broker's state in its SQLite file (survives kill -9);
-      // a store given without one leaves it in the broker's memory.
-      ...(local ? { persistence: local.mqtt } : {}),
+      // other backends get the broker's memory persistence until they implement the port.
+      ...(store instanceof SqliteStore ? { persistence: store.mqtt } : {}),
       // Each connection's stream, by peer address (which the authenticate hook also sees), so
       // that a device is online exactly while its authenticated connection is open.
       onConnection: (stream, info) => {
@@ -465,8 +461,8 @@ export class Tandem {
       logger,
       policy,
       // The embedded store keeps registrations, so that devices stay registered across a restart.
-      ...(this.#embedded()
-        ? { registrations: new SqliteRegistrationStore(this.#embedded()!.db) }
+      ...(this.store instanceof SqliteStore
+        ? { registrations: new SqliteRegistrationStore(this.store.db) }
         : {}),
     });
     const store = this.store;
@@ -475,11 +471,9 @@ export class Tandem {
       registry,
       logger,
       policy,
-      // The store keeps bootstrap configurations across restarts; a store given without them
-      // leaves them in memory.
-      ...(store instanceof SqliteStore || store instanceof PostgresStore
-        ? { configs: store.bootstrapConfigs }
-        : {}),
+      // The embedded store keeps bootstrap configurations across restarts; other backends
+      // hold them in memory until they implement the port.
+      ...(store instanceof SqliteStore ? { configs: store.bootstrapConfigs } : {}),
       clock: this.clock,
     });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
@@ -542,6 +536,27 @@ export class Tandem {
     return attach;
   }
 
+  /** The devices' events, for the API's streams and the webhooks. */
+  async #startWebhooks(): Promise<void> {
+    const logger = this.logger.child({ component: 'webhooks' });
+    this.#events = new DeviceEventFeed({
+      devices: this.devices,
+      // LwM2M devices over CoAP and managed MQTT devices report their data alike.
+      sources: [this.lwm2m.server, this.managedMqtt],
+      clock: this.clock,
+      onError: (err) => logger.warn({ err }, 'a device event could not be made or taken'),
+    });
+    this.#webhooks = new Webhooks({
+      store: this.store.webhooks,
+      events: this.#events,
+      clock: this.clock,
+      logger,
+      userAgent: `Tandem/${this.version}`,
+      observer: webhookMetrics(this.metrics, () => this.#webhooks?.queued() ?? []),
+    });
+    await this.#webhooks.start();
+  }
+
   async #startHttp(): Promise<void> {
     const { port } = this.config.listeners.http;
     if (port === 'off') return;
@@ -567,6 +582,8 @@ export class Tandem {
       commands: this.commands,
       ...(this.#queue ? { queue: this.#queue } : {}),
       tokens: this.store.tokens,
+      events: this.#events,
+      webhooks: this.#webhooks,
       anonymousReads,
     });
     await this.#api.ready();
@@ -593,19 +610,6 @@ export class Tandem {
       [],
       () => [[{}, this.#store?.telemetry.pending ?? 0]],
     );
-    const store = () => this.#store;
-    new Counter({
-      name: 'tandem_telemetry_expired_total',
-      help: 'Telemetry rows the retention sweeps deleted: raw points (kind="point") and rollup buckets (kind="bucket").',
-      labelNames: ['kind'],
-      registers: [this.metrics],
-      collect() {
-        const expired = store()?.telemetry.expired ?? { points: 0, buckets: 0 };
-        this.reset();
-        this.inc({ kind: 'point' }, expired.points);
-        this.inc({ kind: 'bucket' }, expired.buckets);
-      },
-    });
     gaugeFrom(
       this.metrics,
       'tandem_devices_online',
@@ -640,6 +644,7 @@ export class Tandem {
       );
     }
     if (this.#api) closing.push(this.#api.close());
+    if (this.#webhooks) closing.push(this.#webhooks.close());
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = systemClock.setTimeout(() => resolve('timeout'), deadline);
@@ -659,6 +664,9 @@ export class Tandem {
     this.#bootstrap = undefined;
     this.#addresses.clear();
     this.#api = undefined;
+    this.#webhooks = undefined;
+    this.#events?.close();
+    this.#events = undefined;
     if (this.#store && this.#ownsStore) {
       await this.#store.close();
       this.#store = undefined;

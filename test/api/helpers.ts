@@ -5,20 +5,46 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { Registry } from 'prom-client';
-import { buildApi } from '../../src/api/app.js';
+import { type ApiContext, buildApi } from '../../src/api/app.js';
 import { issueToken } from '../../src/hub/api-tokens.js';
+import { DeviceEventFeed } from '../../src/hub/device-events.js';
 import { DeviceRegistry } from '../../src/hub/device-registry.js';
 import { PskCache } from '../../src/hub/psk-cache.js';
+import { Webhooks, type WebhooksOptions } from '../../src/hub/webhooks.js';
 import { silentLogger } from '../../src/log.js';
 import type { ApiRole } from '../../src/store/ports.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { systemClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** The API over a real in-memory SQLite store, with one token of each role. */
-export async function apiWithStore(t: TestContext, options: { anonymousReads?: boolean } = {}) {
+/**
+ * The API over a real in-memory SQLite store, with one token of each role; with `webhooks`,
+ * also the webhooks (their options: policy, clock, fetch...); `stream` tunes `/api/stream`.
+ */
+export async function apiWithStore(
+  t: TestContext,
+  options: {
+    anonymousReads?: boolean;
+    webhooks?: Partial<Omit<WebhooksOptions, 'store' | 'events'>>;
+    stream?: ApiContext['stream'];
+  } = {},
+) {
   const store = new SqliteStore({ dataDir: ':memory:' });
   const psk = new PskCache();
   const devices = new DeviceRegistry({ store: store.devices, psk });
+  const clock = options.webhooks?.clock ?? systemClock;
+  const events = new DeviceEventFeed({ devices, clock });
+  const webhooks =
+    options.webhooks &&
+    new Webhooks({
+      store: store.webhooks,
+      events,
+      clock,
+      logger: silentLogger(),
+      userAgent: 'Tandem/1.2.3',
+      ...options.webhooks,
+    });
+  await webhooks?.start();
   const app = await buildApi({
     version: '1.2.3',
     logger: silentLogger(),
@@ -33,10 +59,15 @@ export async function apiWithStore(t: TestContext, options: { anonymousReads?: b
     devices,
     telemetry: store.telemetry,
     tokens: store.tokens,
+    events,
+    ...(webhooks ? { webhooks } : {}),
+    ...(options.stream ? { stream: options.stream } : {}),
     anonymousReads: options.anonymousReads ?? false,
   });
   t.after(async () => {
+    await webhooks?.close();
     await app.close();
+    events.close();
     await store.close();
   });
   const tokens = {} as Record<ApiRole, string>;
@@ -57,7 +88,7 @@ export async function apiWithStore(t: TestContext, options: { anonymousReads?: b
       ...(opts.body !== undefined ? { payload: opts.body as InjectOptions['payload'] } : {}),
     });
   };
-  return { app, store, psk, devices, tokens, call };
+  return { app, store, psk, devices, events, webhooks, tokens, call };
 }
 
 /** An EC P-256 public key as base64 SubjectPublicKeyInfo DER, as devices give it. */

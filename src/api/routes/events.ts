@@ -1,22 +1,56 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
-import type { DeviceRegistry, RegistryEvents } from '../../hub/device-registry.js';
+import {
+  checkEventFilter,
+  commaList,
+  DEVICE_EVENT_TYPES,
+  type DeviceEventFeed,
+  type DeviceEventFilter,
+} from '../../hub/device-events.js';
 import { BEARER } from '../auth.js';
-import { ApiError, apiErrorSchema } from '../errors.js';
-import { deviceJson } from './device-schemas.js';
-
-const EVENT_TYPES = ['registered', 'updated', 'deleted', 'revoked', 'online', 'offline'] as const;
-type EventType = (typeof EVENT_TYPES)[number];
+import { apiErrorSchema } from '../errors.js';
 
 /** A comment line keeps proxies from closing an idle stream (WHATWG HTML §9.2.5 allows them). */
 const HEARTBEAT_MS = 15_000;
 
+/** The query string of both event streams (`/api/events`, `/api/stream`). */
+export interface EventQuery {
+  device?: string;
+  type?: string;
+  path?: string;
+}
+
+export const eventQueryProperties = {
+  device: { type: 'string', description: 'only the events of these devices (comma-separated ids)' },
+  type: {
+    type: 'string',
+    description: `only these event types, comma-separated (${DEVICE_EVENT_TYPES.join(', ')})`,
+  },
+  path: {
+    type: 'string',
+    description:
+      'only data events at or below these LwM2M paths, comma-separated (`/3303` takes `/3303/0/5700`)',
+  },
+} as const;
+
+/** The filter a query string asks for; a bad one is a 400 naming the parameter. */
+export function filterOfQuery(query: EventQuery): DeviceEventFilter {
+  return checkEventFilter(
+    {
+      types: commaList(query.type),
+      devices: commaList(query.device),
+      paths: commaList(query.path),
+    },
+    { types: 'type', devices: 'device', paths: 'path' },
+  );
+}
+
 /**
- * GET /api/events: the registry's device events as Server-Sent Events (WHATWG HTML §9.2),
- * filterable by device and type. Each event's `data` is one JSON object with `type`, `device`
- * (the id) and `ts`, plus the device (registered, updated) or the details of the change.
+ * GET /api/events: the devices' events (src/hub/device-events.ts) as Server-Sent Events
+ * (WHATWG HTML §9.2), filterable by device, type and path. Each event's `data` is the event's
+ * JSON; its `event` field is the type.
  */
-export const eventRoutes: FastifyPluginAsync<{ devices: DeviceRegistry }> = async (app, opts) => {
+export const eventRoutes: FastifyPluginAsync<{ events: DeviceEventFeed }> = async (app, opts) => {
   // Hijacked responses are outside fastify's bookkeeping: end them ourselves before the server
   // waits for its connections to close.
   const open = new Set<ServerResponse>();
@@ -24,26 +58,20 @@ export const eventRoutes: FastifyPluginAsync<{ devices: DeviceRegistry }> = asyn
     for (const raw of open) raw.end();
   });
 
-  app.get<{ Querystring: { device?: string; type?: string } }>(
+  app.get<{ Querystring: EventQuery }>(
     '/api/events',
     {
       config: { access: 'read-only' },
       schema: {
         summary: 'Device events as a Server-Sent Events stream',
-        description: `Event types: ${EVENT_TYPES.join(', ')}. The stream stays open; a comment line is sent every ${HEARTBEAT_MS / 1000} s.`,
+        description: `Event types: ${DEVICE_EVENT_TYPES.join(', ')} (docs/webhooks-and-streams.md). The stream stays open; a comment line is sent every ${HEARTBEAT_MS / 1000} s.`,
         tags: ['devices'],
         security: BEARER,
         produces: ['text/event-stream'],
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: {
-            device: { type: 'string', description: 'only the events of this device' },
-            type: {
-              type: 'string',
-              description: `comma-separated event types (${EVENT_TYPES.join(', ')})`,
-            },
-          },
+          properties: eventQueryProperties,
         },
         response: {
           200: { type: 'string', description: 'text/event-stream' },
@@ -54,8 +82,7 @@ export const eventRoutes: FastifyPluginAsync<{ devices: DeviceRegistry }> = asyn
       },
     },
     async (request, reply) => {
-      const types = parseTypes(request.query.type);
-      const only = request.query.device;
+      const filter = filterOfQuery(request.query);
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -67,46 +94,17 @@ export const eventRoutes: FastifyPluginAsync<{ devices: DeviceRegistry }> = asyn
       });
       raw.write(': tandem device events\n\n');
       let seq = 0;
-      const send = (type: EventType, device: string, body: Record<string, unknown>) => {
-        if (only !== undefined && device !== only) return;
-        const data = JSON.stringify({ type, device, ts: new Date().toISOString(), ...body });
-        raw.write(`id: ${++seq}\nevent: ${type}\ndata: ${data}\n\n`);
-      };
-      const handlers: { [K in EventType]: (e: RegistryEvents[K]) => void } = {
-        registered: (e) => send('registered', e.device.id, { data: deviceJson(e.device) }),
-        updated: (e) =>
-          send('updated', e.device.id, { data: deviceJson(e.device), revoked: e.revoked }),
-        deleted: (e) => send('deleted', e.id, {}),
-        revoked: (e) => send('revoked', e.id, { kinds: e.kinds, sessionsClosed: e.sessionsClosed }),
-        online: (e) => send('online', e.id, { protocol: e.protocol }),
-        offline: (e) => send('offline', e.id, { protocol: e.protocol }),
-      };
-      const on = <K extends EventType>(type: K) => opts.devices.events.on(type, handlers[type]);
-      const off = <K extends EventType>(type: K) => opts.devices.events.off(type, handlers[type]);
-      for (const type of types) on(type);
+      const unsubscribe = opts.events.subscribe(filter, (e) => {
+        raw.write(`id: ${++seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      });
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
       open.add(raw);
       raw.once('close', () => {
         open.delete(raw);
         clearInterval(heartbeat);
-        for (const type of types) off(type);
+        unsubscribe();
       });
     },
   );
 };
-
-function parseTypes(raw: string | undefined): readonly EventType[] {
-  if (raw === undefined || raw === '') return EVENT_TYPES;
-  const types = raw.split(',').map((s) => s.trim());
-  for (const t of types) {
-    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      throw new ApiError(
-        'TANDEM_ERR_VALIDATION',
-        `type: unknown event type ${t} (known: ${EVENT_TYPES.join(', ')})`,
-        'type',
-      );
-    }
-  }
-  return types as EventType[];
-}
