@@ -100,3 +100,48 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   for (const [i, s] of sockets.entries()) s.off('message', listeners[i]!);
   return { sent, answered, seconds, rate: answered / seconds };
 }
+
+export interface CountedLoadSpec {
+  port: number;
+  sockets: Socket[];
+  next: (socketIndex: number, messageId: number) => Buffer;
+  /** The target's own count of what it took in so far (nothing comes back on the wire). */
+  taken: () => Promise<number>;
+  /** Datagrams sent but not yet counted by the target, at most. */
+  budget: number;
+  durationMs: number;
+}
+
+/**
+ * Load of datagrams that get no answer (NON notifications, RFC 7252 §4.3): flow control by the
+ * target's own counter, read every 2 ms, so that at most `budget` datagrams are outstanding and
+ * the socket buffers never overflow. The rate counts what the target took in.
+ */
+export async function runCountedLoad(spec: CountedLoadSpec): Promise<LoadResult> {
+  const { sockets } = spec;
+  const mids = sockets.map((_, i) => (i * 7919) & 0xffff);
+  const base = await spec.taken();
+  let sent = 0;
+  let taken = 0;
+  let turn = 0;
+  const topUp = () => {
+    while (sent - taken < spec.budget) {
+      const i = turn;
+      turn = (turn + 1) % sockets.length;
+      const mid = mids[i]!;
+      mids[i] = (mid + 1) & 0xffff;
+      sent++;
+      sockets[i]!.send(spec.next(i, mid), spec.port, '127.0.0.1');
+    }
+  };
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + spec.durationMs;
+  topUp();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2));
+    taken = (await spec.taken()) - base;
+    if (Date.now() < deadline) topUp();
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { sent, answered: taken, seconds, rate: taken / seconds };
+}

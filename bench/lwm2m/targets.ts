@@ -1,31 +1,40 @@
 /**
  * The servers of the CoAP/LwM2M benchmark, one per child process (forked by run.ts with an IPC
  * channel): `echo` (raw node:dgram echo, the physical limit), `coap-npm` (the npm `coap`
- * server), `tandem-coap` (Tandem's CoAP endpoint) and `tandem-lwm2m` (Tandem's LwM2M server).
+ * server), `tandem-coap` (Tandem's CoAP endpoint), `tandem-lwm2m` (Tandem's LwM2M server
+ * alone) and `tandem` (the whole Tandem server as `tandem start` runs it: LwM2M server, device
+ * registry, telemetry into its SQLite store, the MQTT bridge; data directory in argv[3]).
  * Each binds 127.0.0.1:0 and sends `{ port }` to the parent, then answers its commands.
  */
 import { createSocket } from 'node:dgram';
 import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
+import { configSchema } from '../../src/config/schema.js';
 import { createUdpLwm2mServer } from '../../src/lwm2m/server/create.js';
+import type { Lwm2mServer } from '../../src/lwm2m/server/server.js';
+import { Tandem } from '../../src/server/tandem.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 
-export type TargetName = 'echo' | 'coap-npm' | 'tandem-coap' | 'tandem-lwm2m';
+export type TargetName = 'echo' | 'coap-npm' | 'tandem-coap' | 'tandem-lwm2m' | 'tandem';
 
 /** Parent → child. */
 export type TargetCommand =
   | { cmd: 'observe'; endpoints: string[]; path: string }
-  | { cmd: 'counters' }
+  /** `stored` also counts the telemetry rows (a table scan: not while measuring). */
+  | { cmd: 'counters'; stored?: boolean }
   | { cmd: 'memory'; devices: number };
 
 /** Child → parent. */
 export type TargetReply =
   | { port: number }
   | { observing: number }
-  | { notifications: number; registrations: number }
+  | { notifications: number; registrations: number; telemetryRows: number }
   | { memory: { devices: number; heapBytesPerDevice: number; rssBytesPerDevice: number } };
 
 const send = (reply: TargetReply) => process.send?.(reply);
+// The parent stops a profiled target with SIGTERM: exit normally so that --cpu-prof is written.
+process.on('SIGTERM', () => process.exit(0));
 const name = process.argv[2] as TargetName;
 
 async function main(): Promise<void> {
@@ -61,25 +70,58 @@ async function main(): Promise<void> {
       send({ port: transport.address()!.port });
       return;
     }
-    case 'tandem-lwm2m':
-      return lwm2m();
+    case 'tandem-lwm2m': {
+      const s = await createUdpLwm2mServer({
+        udp: { address: '127.0.0.1', port: 0, recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 },
+      });
+      return lwm2m(s.server, s.port, () => 0);
+    }
+    case 'tandem':
+      return tandem(process.argv[3]!);
   }
 }
 
-async function lwm2m(): Promise<void> {
-  const s = await createUdpLwm2mServer({
-    udp: { address: '127.0.0.1', port: 0, recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 },
+/** The whole server with its default settings, only the CoAP listener open. */
+async function tandem(dataDir: string): Promise<void> {
+  const off = { port: 'off' as const };
+  const server = new Tandem({
+    config: configSchema.parse({
+      dataDir,
+      logLevel: 'silent',
+      listeners: {
+        http: off,
+        mqtt: off,
+        mqtts: off,
+        ws: off,
+        coap: { port: 0 },
+        coaps: off,
+        bootstrap: off,
+        bootstrapDtls: off,
+      },
+    }),
   });
+  await server.start();
+  if (!(server.store instanceof SqliteStore)) throw new Error('the default store is SQLite');
+  const store = server.store;
+  const count = store.db.prepare('SELECT count(*) AS n FROM telemetry');
+  await lwm2m(server.lwm2m.server, server.coap.listeners.get('coap')!.port, () => {
+    store.telemetry.flush();
+    return (count.get() as { n: number }).n;
+  });
+}
+
+async function lwm2m(server: Lwm2mServer, port: number, telemetryRows: () => number) {
   let notifications = 0;
   let registrations = 0;
-  s.server.on('notification', () => notifications++);
-  s.server.on('registered', () => registrations++);
-  send({ port: s.port });
+  server.on('notification', () => notifications++);
+  server.on('registered', () => registrations++);
+  send({ port });
   process.on('message', async (command: TargetCommand) => {
-    if (command.cmd === 'counters') send({ notifications, registrations });
-    else if (command.cmd === 'observe') {
+    if (command.cmd === 'counters') {
+      send({ notifications, registrations, telemetryRows: command.stored ? telemetryRows() : 0 });
+    } else if (command.cmd === 'observe') {
       const started = await Promise.all(
-        command.endpoints.map((ep) => s.server.observe(ep, { path: command.path })),
+        command.endpoints.map((ep) => server.observe(ep, { path: command.path })),
       );
       send({ observing: started.filter((r) => r.code === Code.Content).length });
     } else if (command.cmd === 'memory') {
