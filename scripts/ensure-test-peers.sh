@@ -7,6 +7,8 @@ command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v coap-client-openssl >/dev/null || need+=(libcoap3-bin)
 command -v openssl >/dev/null || need+=(openssl)
+# The Postgres store tests start their own server from Debian's programs (not a service).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing test peers: ${need[*]}"

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, LOG_LEVELS, type TandemConfig } from './schema.js';
+import { parseDuration } from '../util/duration.js';
+import { configSchema, LOG_LEVELS, STORAGE_BACKENDS, type TandemConfig } from './schema.js';
 import { OTHER_ENV, SETTINGS, type Setting } from './settings.js';
 
 /** One clear reason why the configuration cannot be used: the key, where it came from, why. */
@@ -155,6 +156,12 @@ function parseValue(setting: Setting, raw: string | boolean, source: string, cwd
     case 'logLevel':
       if ((LOG_LEVELS as readonly string[]).includes(text)) return text;
       return fail(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+    case 'duration':
+      if (parseDuration(text) !== undefined) return text;
+      return fail(`expected a duration such as 90s, 15m, 1h, 30d or 2y, got "${raw}"`);
+    case 'storageBackend':
+      if ((STORAGE_BACKENDS as readonly string[]).includes(text)) return text;
+      return fail(`expected one of ${STORAGE_BACKENDS.join(', ')}, got "${raw}"`);
     case 'path':
       if (text === '') fail('expected a path');
       return resolve(cwd, text);

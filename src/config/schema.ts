@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
 
 /** A listener's port: 0..65535 (0 picks a free one) or `off` to not start it. */
 const PORT_ERROR = { error: 'expected a port number 0-65535 or "off"' };
@@ -37,6 +38,19 @@ const dtlsFiles = {
   /** PEM private key, ECDSA P-256 (RFC 7925 §4.3), for the ECDHE_ECDSA cipher suites. */
   key: z.string().min(1).optional(),
 };
+
+/** A duration such as `90s`, `1m`, `30d` or `2y` (at least one second), as milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms !== undefined && ms >= 1000) return ms;
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected a duration of at least 1s such as 90s, 15m, 1h, 30d or 2y, got "${text}"`,
+  });
+  return z.NEVER;
+});
+
+export const STORAGE_BACKENDS = ['sqlite', 'postgres'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -102,6 +116,39 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(100_000).default(500),
         /** ...or after at most this many milliseconds. */
         flushIntervalMs: z.number().int().min(1).max(60_000).default(1000),
+        /** Where devices, tokens, telemetry and bootstrap configurations live (docs/storage.md). */
+        backend: z.enum(STORAGE_BACKENDS).default('sqlite'),
+        /** `postgres://user:password@host:port/database`, for backend `postgres`. */
+        postgresUrl: z.string().min(1).optional(),
+      })
+      .strict()
+      .superRefine((s, ctx) => {
+        if (s.backend === 'postgres' && s.postgresUrl === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['postgresUrl'],
+            message: 'required when storage.backend is postgres',
+          });
+        }
+      })
+      .prefault({}),
+    telemetry: z
+      .object({
+        /** Raw points older than this are deleted; their rollup buckets stay. */
+        retention: duration.prefault('30d'),
+        /** Downsampled buckets (min, max, avg, count, last) of each width, and how long each is kept. */
+        rollups: z
+          .array(z.object({ interval: duration, retention: duration }).strict())
+          .max(8)
+          .refine((r) => new Set(r.map((x) => x.interval)).size === r.length, {
+            message: 'each rollup interval may appear only once',
+          })
+          .prefault([
+            { interval: '1m', retention: '90d' },
+            { interval: '1h', retention: '2y' },
+          ]),
+        /** How often expired points and buckets are deleted (in small batches). */
+        sweepInterval: duration.prefault('1m'),
       })
       .strict()
       .prefault({}),

@@ -3,7 +3,15 @@
  * builds its flags and `--help` from it, the loader reads `TANDEM_*` variables from it.
  * The config file can set these and everything else in the schema.
  */
-export type SettingKind = 'string' | 'path' | 'port' | 'boolean' | 'integer' | 'logLevel';
+export type SettingKind =
+  | 'string'
+  | 'path'
+  | 'port'
+  | 'boolean'
+  | 'integer'
+  | 'logLevel'
+  | 'duration'
+  | 'storageBackend';
 
 export interface Setting {
   /** Dotted key in the configuration object, e.g. `listeners.http.port`. */
@@ -139,6 +147,28 @@ export const SETTINGS: readonly Setting[] = [
     env: 'TANDEM_SHUTDOWN_TIMEOUT',
     kind: 'integer',
     description: 'milliseconds a graceful stop may take before connections are cut (default 10000)',
+  },
+  {
+    key: 'storage.backend',
+    flag: '--storage-backend',
+    env: 'TANDEM_STORAGE_BACKEND',
+    kind: 'storageBackend',
+    description: 'sqlite (embedded, in --data-dir) or postgres (needs --storage-postgres-url)',
+  },
+  {
+    key: 'storage.postgresUrl',
+    flag: '--storage-postgres-url',
+    env: 'TANDEM_STORAGE_POSTGRES_URL',
+    kind: 'string',
+    description: 'connection URL of the postgres backend, postgres://user:password@host/db',
+  },
+  {
+    key: 'telemetry.retention',
+    flag: '--telemetry-retention',
+    env: 'TANDEM_TELEMETRY_RETENTION',
+    kind: 'duration',
+    description:
+      'how long raw telemetry points are kept, e.g. 7d (default 30d; rollups stay longer)',
   },
 ];
 

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { buildApi } from '../api/app.js';
 import type { HealthReport, ListenerStatus } from '../api/routes/health.js';
 import { LISTENER_NAMES, type ListenerName, type TandemConfig } from '../config/schema.js';
@@ -25,7 +25,9 @@ import { ObjectRegistry, omaRegistry } from '../lwm2m/model/object-registry.js';
 import { MqttLwm2mServer } from '../lwm2m/mqtt/server.js';
 import type { Registration } from '../lwm2m/server/registration.js';
 import type { Lwm2mServer } from '../lwm2m/server/server.js';
+import { openStore } from '../store/open.js';
 import type { DeviceCredentials, Store } from '../store/ports.js';
+import { PostgresStore } from '../store/postgres/index.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -185,12 +187,9 @@ export class Tandem {
     this.#state = 'starting';
     this.#startedAt = this.clock.now();
     try {
-      this.#store ??= new SqliteStore({
-        dataDir: this.config.dataDir,
-        clock: this.clock,
-        batchSize: this.config.storage.batchSize,
-        flushIntervalMs: this.config.storage.flushIntervalMs,
-      });
+      this.#store ??= await openStore(this.config, this.clock, (err) =>
+        this.logger.error({ err }, 'store: a background write or retention sweep failed'),
+      );
       await this.psk.load(this.#store.devices);
       this.#devices = new DeviceRegistry({
         store: this.#store.devices,
@@ -291,6 +290,16 @@ export class Tandem {
     };
   }
 
+  /** The embedded SQLite store of this node: the store itself, or the one beside Postgres. */
+  #embedded(): SqliteStore | undefined {
+    const store = this.#store;
+    return store instanceof PostgresStore
+      ? store.local
+      : store instanceof SqliteStore
+        ? store
+        : undefined;
+  }
+
   #hostOf(name: ListenerName): string {
     return this.config.listeners[name].host ?? this.config.host;
   }
@@ -315,9 +324,10 @@ export class Tandem {
 
   async #startMqtt(): Promise<void> {
     const store = this.store;
-    if (store instanceof SqliteStore) {
+    const local = this.#embedded();
+    if (local) {
       const log = this.logger.child({ component: 'mqtt' });
-      store.mqtt.onError = (err) => log.error({ err }, 'mqtt store: lazy deletions not committed');
+      local.mqtt.onError = (err) => log.error({ err }, 'mqtt store: lazy deletions not committed');
     }
     const anonymous = this.anonymousAllowed;
     const acl = deviceAcl(this.config.mqtt.deviceTopics);
@@ -331,8 +341,8 @@ export class Tandem {
       clock: this.clock,
       version: this.version,
       // The embedded store keeps the broker's state in its SQLite file (survives kill -9);
-      // other backends get the broker's memory persistence until they implement the port.
-      ...(store instanceof SqliteStore ? { persistence: store.mqtt } : {}),
+      // a store given without one leaves it in the broker's memory.
+      ...(local ? { persistence: local.mqtt } : {}),
       // Each connection's stream, by peer address (which the authenticate hook also sees), so
       // that a device is online exactly while its authenticated connection is open.
       onConnection: (stream, info) => {
@@ -461,8 +471,8 @@ export class Tandem {
       logger,
       policy,
       // The embedded store keeps registrations, so that devices stay registered across a restart.
-      ...(this.store instanceof SqliteStore
-        ? { registrations: new SqliteRegistrationStore(this.store.db) }
+      ...(this.#embedded()
+        ? { registrations: new SqliteRegistrationStore(this.#embedded()!.db) }
         : {}),
     });
     const store = this.store;
@@ -471,9 +481,11 @@ export class Tandem {
       registry,
       logger,
       policy,
-      // The embedded store keeps bootstrap configurations across restarts; other backends
-      // hold them in memory until they implement the port.
-      ...(store instanceof SqliteStore ? { configs: store.bootstrapConfigs } : {}),
+      // The store keeps bootstrap configurations across restarts; a store given without them
+      // leaves them in memory.
+      ...(store instanceof SqliteStore || store instanceof PostgresStore
+        ? { configs: store.bootstrapConfigs }
+        : {}),
       clock: this.clock,
     });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
@@ -610,6 +622,19 @@ export class Tandem {
       [],
       () => [[{}, this.#store?.telemetry.pending ?? 0]],
     );
+    const store = () => this.#store;
+    new Counter({
+      name: 'tandem_telemetry_expired_total',
+      help: 'Telemetry rows the retention sweeps deleted: raw points (kind="point") and rollup buckets (kind="bucket").',
+      labelNames: ['kind'],
+      registers: [this.metrics],
+      collect() {
+        const expired = store()?.telemetry.expired ?? { points: 0, buckets: 0 };
+        this.reset();
+        this.inc({ kind: 'point' }, expired.points);
+        this.inc({ kind: 'bucket' }, expired.buckets);
+      },
+    });
     gaugeFrom(
       this.metrics,
       'tandem_devices_online',

@@ -95,13 +95,54 @@ export interface TelemetryQuery {
   limit?: number;
 }
 
+/** One time bucket of one path: the points whose `ts` fell in `[ts, ts + interval)`. */
+export interface TelemetryBucket {
+  path: string;
+  /** Start of the bucket, milliseconds since the epoch (a multiple of the interval). */
+  ts: number;
+  /** Over the numeric values of the bucket; null when it held none. */
+  min: number | null;
+  max: number | null;
+  avg: number | null;
+  /** Points in the bucket, whatever their type. */
+  count: number;
+  /** The value with the latest timestamp. */
+  last: TelemetryValue;
+}
+
+export interface TelemetryBucketQuery extends TelemetryQuery {
+  /** Bucket width in ms: a multiple of one of the store's rollup intervals. */
+  intervalMs: number;
+}
+
+/** How many raw points and rollup buckets the retention sweeps have deleted since start. */
+export interface TelemetryExpiry {
+  readonly points: number;
+  readonly buckets: number;
+}
+
+export class TelemetryIntervalError extends Error {
+  readonly code = 'TANDEM_ERR_TELEMETRY_INTERVAL';
+}
+
 export interface TelemetryStore {
   /** Buffers points; they are durable after the next flush (batch full, interval, or stop). */
   append(points: readonly TelemetryPoint[]): void;
   /** Newest first. Includes points not yet flushed. */
   query(query: TelemetryQuery): Promise<TelemetryPoint[]>;
+  /**
+   * Downsampled telemetry from the rollups, newest first, then by path; buckets that start
+   * within `[from, to]` (from rounded down to the interval). Throws TelemetryIntervalError when
+   * the interval is not a multiple of a kept rollup interval.
+   */
+  buckets(query: TelemetryBucketQuery): Promise<TelemetryBucket[]>;
+  /** Deletes every expired point and bucket now (a timer does it in the background too). */
+  sweep(): Promise<void>;
+  /** The rollup intervals kept, in ms, finest first. */
+  readonly intervals: readonly number[];
   /** Points waiting in the write buffer. */
   readonly pending: number;
+  readonly expired: TelemetryExpiry;
 }
 
 /** What an API token may do; each role includes the ones before it. */
@@ -214,6 +255,33 @@ export interface WebhookStore {
   delete(id: string): Promise<boolean>;
 }
 
+/** A device profile (src/hub/profiles.ts): how a plain MQTT device's topics map to resources. */
+export interface ProfileRecord {
+  readonly id: string;
+  readonly description: string;
+  readonly mappings: readonly { topic: string; path: string; field?: string }[];
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface ProfileStore {
+  /** Creates the profile, or replaces the one with this id; `created` says which. */
+  put(profile: {
+    id: string;
+    description: string;
+    mappings: ProfileRecord['mappings'];
+  }): Promise<{ profile: ProfileRecord; created: boolean }>;
+  get(id: string): Promise<ProfileRecord | undefined>;
+  /** By id. */
+  list(): Promise<ProfileRecord[]>;
+  /** False when there was none; throws StoreConflictError while devices use it. */
+  delete(id: string): Promise<boolean>;
+  /** Gives the device a profile, or none (`null`); throws StoreConflictError for an unknown one. */
+  assign(deviceId: string, profileId: string | null): Promise<void>;
+  profileOf(deviceId: string): Promise<string | undefined>;
+}
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -225,6 +293,7 @@ export interface Store {
   readonly telemetry: TelemetryStore;
   readonly tokens: TokenStore;
   readonly commands: CommandStore;
+  readonly profiles: ProfileStore;
   readonly webhooks: WebhookStore;
   health(): StoreHealth;
   /** Writes everything buffered. */

@@ -115,9 +115,19 @@ describe('configuration', () => {
                 ? 'debug'
                 : s.kind === 'path'
                   ? '/abs/x'
-                  : '/y';
+                  : s.kind === 'duration'
+                    ? '90s'
+                    : s.kind === 'storageBackend'
+                      ? 'sqlite'
+                      : '/y';
       const expected =
-        s.kind === 'port' || s.kind === 'integer' ? Number(raw) : s.kind === 'boolean' ? true : raw;
+        s.kind === 'port' || s.kind === 'integer'
+          ? Number(raw)
+          : s.kind === 'boolean'
+            ? true
+            : s.kind === 'duration'
+              ? 90_000
+              : raw;
       const read = (c: unknown) =>
         s.key.split('.').reduce((o, k) => (o as Record<string, unknown>)[k], c);
       assert.deepEqual(read(loadConfig({ cwd, env: { [s.env]: raw } }).config), expected, s.env);
@@ -219,6 +229,77 @@ describe('configuration errors name the key, the source and the reason', () => {
     const cwd = tempDir(t);
     writeFileSync(join(cwd, 'tandem.config.yml'), '- a\n- b\n');
     expectConfigError(() => loadConfig({ cwd, env: {} }), 'config', /must hold an object/);
+  });
+
+  test('telemetry retention and rollups are durations, with defaults', (t) => {
+    const cwd = tempDir(t);
+    const { config } = loadConfig({ cwd, env: {} });
+    assert.deepEqual(config.telemetry, {
+      retention: 30 * 86_400_000,
+      rollups: [
+        { interval: 60_000, retention: 90 * 86_400_000 },
+        { interval: 3_600_000, retention: 730 * 86_400_000 },
+      ],
+      sweepInterval: 60_000,
+    });
+    assert.deepEqual(config.storage.backend, 'sqlite');
+    writeFileSync(
+      join(cwd, 'tandem.config.yaml'),
+      'telemetry:\n  retention: 7d\n  rollups:\n    - { interval: 5m, retention: 1y }\n',
+    );
+    const fromFile = loadConfig({ cwd, env: {} }).config.telemetry;
+    assert.equal(fromFile.retention, 7 * 86_400_000);
+    assert.deepEqual(fromFile.rollups, [{ interval: 300_000, retention: 365 * 86_400_000 }]);
+  });
+
+  test('a retention that is no duration, from the environment', (t) => {
+    expectConfigError(
+      () => loadConfig({ cwd: tempDir(t), env: { TANDEM_TELEMETRY_RETENTION: '30 days' } }),
+      'telemetry.retention',
+      /expected a duration/,
+      /TANDEM_TELEMETRY_RETENTION/,
+    );
+  });
+
+  test('a rollup interval given twice, or shorter than a second, in the file', (t) => {
+    const cwd = tempDir(t);
+    const rollup = (interval: string) => ({ interval, retention: '1d' });
+    writeFileSync(
+      join(cwd, 'tandem.config.json'),
+      JSON.stringify({ telemetry: { rollups: [rollup('1m'), rollup('1m')] } }),
+    );
+    expectConfigError(() => loadConfig({ cwd, env: {} }), 'telemetry.rollups', /only once/);
+    writeFileSync(
+      join(cwd, 'tandem.config.json'),
+      JSON.stringify({ telemetry: { rollups: [rollup('500ms')] } }),
+    );
+    expectConfigError(
+      () => loadConfig({ cwd, env: {} }),
+      'telemetry.rollups.0.interval',
+      /at least 1s/,
+    );
+  });
+
+  test('the postgres backend needs its URL, and an unknown backend is refused', (t) => {
+    expectConfigError(
+      () => loadConfig({ cwd: tempDir(t), env: { TANDEM_STORAGE_BACKEND: 'postgres' } }),
+      'storage.postgresUrl',
+      /required when storage.backend is postgres/,
+    );
+    expectConfigError(
+      () => loadConfig({ cwd: tempDir(t), env: {}, flags: { 'storage.backend': 'mysql' } }),
+      'storage.backend',
+      /sqlite, postgres/,
+      /--storage-backend/,
+    );
+    const { config } = loadConfig({
+      cwd: tempDir(t),
+      env: {
+        TANDEM_STORAGE_BACKEND: 'postgres',
+        TANDEM_STORAGE_POSTGRES_URL: 'postgres://tandem@db.example/tandem',
+      },
+    });
+    assert.equal(config.storage.postgresUrl, 'postgres://tandem@db.example/tandem');
   });
 
   test('a shutdown timeout below its minimum', (t) => {

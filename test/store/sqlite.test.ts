@@ -7,8 +7,13 @@ import { MIGRATIONS, MigrationError, migrate } from '../../src/store/sqlite/migr
 import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { storeContract } from './contract.js';
+import { TEST_RETENTION, telemetryRollupContract } from './telemetry-contract.js';
 
 storeContract('sqlite (memory)', async () => new SqliteStore({ dataDir: ':memory:' }));
+telemetryRollupContract(
+  'sqlite (memory)',
+  async ({ clock, retention }) => new SqliteStore({ dataDir: ':memory:', clock, retention }),
+);
 
 describe('sqlite store', () => {
   test('applies every migration once and records it', (t) => {
@@ -68,7 +73,49 @@ describe('sqlite store', () => {
     assert.equal(written(), 3);
     clock.advance(1);
     assert.equal(written(), 4, 'the interval flushes a partial batch');
-    assert.equal(clock.pending, 0);
+    assert.equal(clock.pending, 1, 'only the retention sweep is left waiting');
+  });
+
+  test('the retention timer deletes expired rows batch by batch, each in its own timer turn', async (t) => {
+    const clock = new ManualClock();
+    const store = new SqliteStore({ dataDir: ':memory:', clock, retention: TEST_RETENTION });
+    t.after(() => store.close());
+    const count = (table: string) =>
+      (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const start = clock.now();
+    store.telemetry.append(
+      Array.from({ length: 5 }, (_, i) => ({
+        deviceId: 'd',
+        path: '/1/0/1',
+        ts: start + i,
+        value: i,
+      })),
+    );
+    await store.flush();
+    assert.equal(count('telemetry'), 5);
+
+    // One sweep interval past the raw retention: the sweep falls due and deletes 2 + 2 + 1.
+    clock.advance(TEST_RETENTION.rawMs);
+    assert.equal(count('telemetry'), 5, 'no sweep before its interval comes round');
+    clock.advance(TEST_RETENTION.sweepIntervalMs);
+    assert.equal(count('telemetry'), 0);
+    assert.deepEqual(store.telemetry.expired, { points: 5, buckets: 0 });
+    assert.equal(count('telemetry_rollups'), 2, 'the minute and the hour bucket stay');
+    assert.equal(clock.pending, 1, 'the next sweep waits for its interval');
+  });
+
+  test('buckets of an interval no longer configured are deleted', async (t) => {
+    const dir = tempDir(t);
+    const first = new SqliteStore({ dataDir: dir, retention: TEST_RETENTION });
+    first.telemetry.append([{ deviceId: 'd', path: '/1/0/1', ts: Date.now(), value: 1 }]);
+    await first.close();
+    const hourly = { ...TEST_RETENTION, rollups: TEST_RETENTION.rollups.slice(1) };
+    const second = new SqliteStore({ dataDir: dir, retention: hourly });
+    t.after(() => second.close());
+    await second.telemetry.sweep();
+    assert.deepEqual(second.telemetry.expired, { points: 0, buckets: 1 });
+    const left = second.db.prepare('SELECT resolution FROM telemetry_rollups').all();
+    assert.deepEqual(left, [{ resolution: 3_600_000 }]);
   });
 
   test('close flushes buffered telemetry to the file', async (t) => {

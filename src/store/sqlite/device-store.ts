@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { deviceConflictMessage } from '../device-conflict.js';
 import {
   type DeviceCredentials,
   type DevicePatch,
@@ -230,10 +231,8 @@ export class SqliteDeviceStore implements DeviceStore {
   }
 }
 
+/** SQLite names the failed constraint's column as `table.column` in its message. */
 function conflictMessage(sqliteMessage: string): string {
   const column = /: (\w+)\.(\w+)/.exec(sqliteMessage);
-  if (!column) return 'conflicts with an existing device';
-  const [, table, field] = column;
-  if (table === 'devices') return 'a device with this id exists';
-  return `another device already has this ${table!.replace('credentials_', '')} ${field!.replace('_', ' ')}`;
+  return deviceConflictMessage(column?.[1], column?.[2]);
 }

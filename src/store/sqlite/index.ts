@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../util/clock.js';
 import type { Store, StoreHealth } from '../ports.js';
+import { DEFAULT_RETENTION, type TelemetryRetention } from '../telemetry-rollups.js';
 import { SqliteBootstrapConfigStore } from './bootstrap-config-store.js';
 import { SqliteCommandStore } from './command-store.js';
 import { SqliteDeviceStore } from './device-store.js';
 import { migrate } from './migrations.js';
 import { SqliteMqttPersistence } from './mqtt-persistence.js';
+import { SqliteProfileStore } from './profile-store.js';
 import { SqliteTelemetryStore } from './telemetry-store.js';
 import { SqliteTokenStore } from './token-store.js';
 import { SqliteWebhookStore } from './webhook-store.js';
@@ -18,6 +20,7 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   batchSize?: number;
   flushIntervalMs?: number;
+  retention?: TelemetryRetention;
 }
 
 /** The embedded default store: one SQLite file in WAL mode, durable across a process crash. */
@@ -30,9 +33,12 @@ export class SqliteStore implements Store {
   readonly tokens: SqliteTokenStore;
   readonly webhooks: SqliteWebhookStore;
   readonly commands: SqliteCommandStore;
+  readonly profiles: SqliteProfileStore;
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
+  /** Told about a failed retention sweep (nobody awaits it); the owner replaces it to log. */
+  onError: (err: unknown) => void = () => undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.dataDir === ':memory:') this.path = ':memory:';
@@ -58,10 +64,13 @@ export class SqliteStore implements Store {
     this.tokens = new SqliteTokenStore(this.db, () => clock.now());
     this.webhooks = new SqliteWebhookStore(this.db, () => clock.now());
     this.commands = new SqliteCommandStore(this.db);
+    this.profiles = new SqliteProfileStore(this.db, () => clock.now());
     this.telemetry = new SqliteTelemetryStore(this.db, {
       clock,
       batchSize: options.batchSize ?? 500,
       flushIntervalMs: options.flushIntervalMs ?? 1000,
+      retention: options.retention ?? DEFAULT_RETENTION,
+      onError: (err) => this.onError(err),
     });
     this.mqtt = new SqliteMqttPersistence(this.db);
     this.bootstrapConfigs = new SqliteBootstrapConfigStore(this.db, () => clock.now());
@@ -84,7 +93,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
-    this.telemetry.flush();
+    this.telemetry.close();
     this.mqtt.close();
     if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();

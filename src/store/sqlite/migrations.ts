@@ -221,6 +221,52 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX commands_unfinished ON commands (status, created_at) WHERE status IN ('queued', 'sent');
     `,
   },
+  {
+    version: 8,
+    name: 'telemetry rollups and retention',
+    // One row per device, path, bucket width (ms) and bucket start; written incrementally with
+    // each batch of points (src/store/telemetry-rollups.ts). sum, min and max cover the
+    // num_count numeric values only; last is JSON like telemetry.value. The indexes on time
+    // let the retention sweep delete the oldest rows in small batches. Points stored before
+    // this version have no buckets.
+    sql: `
+      CREATE TABLE telemetry_rollups (
+        device_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        resolution INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        num_count INTEGER NOT NULL,
+        sum REAL,
+        min REAL,
+        max REAL,
+        last TEXT NOT NULL,
+        last_ts INTEGER NOT NULL,
+        UNIQUE (device_id, resolution, path, bucket)
+      );
+      CREATE INDEX telemetry_rollups_by_age ON telemetry_rollups (resolution, bucket);
+      CREATE INDEX telemetry_by_ts ON telemetry (ts);
+    `,
+  },
+  {
+    version: 9,
+    name: 'device profiles',
+    // Profiles as JSON; a device's profile in a table of its own (a device has at most one).
+    sql: `
+      CREATE TABLE profiles (
+        id TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        mappings TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE device_profiles (
+        device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        profile_id TEXT NOT NULL REFERENCES profiles (id)
+      );
+      CREATE INDEX device_profiles_by_profile ON device_profiles (profile_id);
+    `,
+  },
 ];
 
 export class MigrationError extends Error {
