@@ -8,6 +8,7 @@ import type { DeviceCommands } from '../hub/commands/operations.js';
 import type { CommandQueue } from '../hub/commands/queue.js';
 import type { DeviceEventFeed } from '../hub/device-events.js';
 import type { DeviceRegistry } from '../hub/device-registry.js';
+import type { DeviceProfiles } from '../hub/profile-service.js';
 import type { Webhooks } from '../hub/webhooks.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
 import { bearerScheme, installAuth } from './auth.js';
@@ -20,6 +21,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { type HealthReport, healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { profileRoutes } from './routes/profiles.js';
 import {
   closeStreams,
   MAX_CLIENT_MESSAGE,
@@ -41,6 +43,8 @@ export interface ApiContext {
   commands?: DeviceCommands;
   /** Queued commands; without it `/api/devices/{id}/commands` is not served. */
   queue?: CommandQueue;
+  /** Device profiles; without them `/api/profiles` is not served. */
+  profiles?: DeviceProfiles;
   /** API tokens; without a store every protected route answers 401. */
   tokens?: TokenStore;
   /** LwM2M bootstrap configurations and server-initiated bootstrap. */
@@ -111,6 +115,7 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
     }
     if (ctx.commands) await app.register(deviceOperationRoutes, { commands: ctx.commands });
     if (ctx.queue) await app.register(commandRoutes, { queue: ctx.queue });
+    if (ctx.profiles) await app.register(profileRoutes, { profiles: ctx.profiles });
     if (ctx.telemetry) {
       await app.register(deviceDataRoutes, { devices: ctx.devices, telemetry: ctx.telemetry });
     }

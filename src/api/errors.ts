@@ -17,12 +17,15 @@ export const API_ERRORS = {
   TANDEM_ERR_DEVICE_NOT_FOUND: 404,
   TANDEM_ERR_TOKEN_NOT_FOUND: 404,
   TANDEM_ERR_BOOTSTRAP_CONFIG_NOT_FOUND: 404,
+  TANDEM_ERR_PROFILE_NOT_FOUND: 404,
   TANDEM_ERR_BOOTSTRAP_SESSION_NOT_FOUND: 404,
   TANDEM_ERR_WEBHOOK_NOT_FOUND: 404,
   /** A device with this id exists. */
   TANDEM_ERR_DEVICE_EXISTS: 409,
   /** Another device already has this MQTT username, PSK identity, public key or subject. */
   TANDEM_ERR_CREDENTIAL_CONFLICT: 409,
+  /** The profile is some devices' profile: give them another first. */
+  TANDEM_ERR_PROFILE_IN_USE: 409,
   /** The body, a parameter or the query string is invalid; `field` names what. */
   TANDEM_ERR_VALIDATION: 400,
   /** The body is not parseable JSON. */
