@@ -12,6 +12,8 @@ import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
 import { DeviceCommands } from '../hub/commands/operations.js';
 import { CommandQueue } from '../hub/commands/queue.js';
+import { MqttDeviceData } from '../hub/mqtt-data.js';
+import { DeviceProfiles } from '../hub/profile-service.js';
 import { provenBy } from '../hub/credentials.js';
 import { DeviceEventFeed } from '../hub/device-events.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
@@ -92,6 +94,8 @@ export class Tandem {
   #webhooks: Webhooks | undefined;
   #commands: DeviceCommands | undefined;
   #queue: CommandQueue | undefined;
+  #profiles: DeviceProfiles | undefined;
+  #mqttData: MqttDeviceData | undefined;
   readonly #adminToken: string | undefined;
 
   constructor(options: TandemOptions) {
@@ -220,6 +224,17 @@ export class Tandem {
       // Registrations the store kept across a restart are online devices again.
       for (const registration of await this.lwm2m.restore()) attachLwm2m(registration);
       this.#trackPresence(this.managedMqtt, 'mqtt');
+      this.#profiles = new DeviceProfiles({
+        store: this.store.profiles,
+        devices: this.devices,
+        model: this.lwm2m.server.registry.modelFor(),
+      });
+      this.#mqttData = new MqttDeviceData({
+        profiles: this.#profiles,
+        telemetry: this.store.telemetry,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'mqtt-data' }),
+      });
       const servers = [this.lwm2m.server, this.managedMqtt];
       this.#commands = new DeviceCommands({ servers, devices: this.devices });
       this.#queue = new CommandQueue({
@@ -407,6 +422,11 @@ export class Tandem {
         // A managed MQTT device is reachable while connected (docs/lwm2m-over-mqtt.md).
         onConnect: (client, info) => this.#managedMqtt?.clientConnected(client, info),
         onDisconnect: (client) => this.#managedMqtt?.clientDisconnected(client.clientId),
+        // What plain MQTT devices publish is their telemetry, through their profile.
+        onMessage: (client, message) => {
+          const id = deviceOf(client.context);
+          if (id !== undefined) this.#mqttData?.take(id, message.topic, message.payload);
+        },
       },
     });
     const bound = await this.#mqtt.start((name) => this.#hostOf(name));
@@ -593,6 +613,7 @@ export class Tandem {
       telemetry: this.store.telemetry,
       commands: this.commands,
       ...(this.#queue ? { queue: this.#queue } : {}),
+      ...(this.#profiles ? { profiles: this.#profiles } : {}),
       tokens: this.store.tokens,
       events: this.#events,
       webhooks: this.#webhooks,
@@ -653,6 +674,7 @@ export class Tandem {
     this.#commands = undefined;
     this.#queue?.close();
     this.#queue = undefined;
+    this.#mqttData = undefined;
     // Its pending requests fail before the broker goes.
     if (this.#managedMqtt) closing.push(this.#managedMqtt.close());
     this.#managedMqtt = undefined;
