@@ -10,6 +10,7 @@ import { bootstrapConfigStoreContract } from '../lwm2m/bootstrap/config-store-co
 import { commandStoreContract } from './command-store-contract.js';
 import { storeContract } from './contract.js';
 import { startPostgres } from './postgres-server.js';
+import { profileStoreContract } from './profile-store-contract.js';
 import { TEST_RETENTION, telemetryRollupContract } from './telemetry-contract.js';
 import { webhookStoreContract } from './webhook-store-contract.js';
 
@@ -36,6 +37,7 @@ telemetryRollupContract('postgres', ({ clock, retention }) => open({ clock, rete
 bootstrapConfigStoreContract('postgres', async () => (await open()).bootstrapConfigs);
 commandStoreContract('postgres', () => open());
 webhookStoreContract('postgres', () => open());
+profileStoreContract('postgres', () => open());
 
 describe('postgres store', () => {
   test('applies its migrations once, and a second node opening the database changes nothing', async () => {

@@ -8,6 +8,7 @@ import { PgCommandStore } from './command-store.js';
 import { PgDeviceStore } from './device-store.js';
 import { migratePostgres } from './migrations.js';
 import { inTransaction, type PgQuery, type PgTransact } from './query.js';
+import { PgProfileStore } from './profile-store.js';
 import { PgTelemetryStore } from './telemetry-store.js';
 import { PgTokenStore } from './token-store.js';
 import { PgWebhookStore } from './webhook-store.js';
@@ -34,7 +35,7 @@ const INT8_OID = 20;
 
 /**
  * The scale-out store on Postgres: devices, credentials, API tokens, bootstrap configurations,
- * queued commands, webhooks and telemetry (with rollups and retention, on a TimescaleDB hypertable when the extension is
+ * queued commands, webhooks, device profiles and telemetry (with rollups and retention, on a TimescaleDB hypertable when the extension is
  * installed). Open it with `PostgresStore.open`, which applies the migrations.
  */
 export class PostgresStore implements Store {
@@ -45,6 +46,7 @@ export class PostgresStore implements Store {
   readonly bootstrapConfigs: PgBootstrapConfigStore;
   readonly commands: PgCommandStore;
   readonly webhooks: PgWebhookStore;
+  readonly profiles: PgProfileStore;
   readonly local: SqliteStore | undefined;
   readonly schemaVersion: number;
   /** Whether raw telemetry is a TimescaleDB hypertable. */
@@ -74,6 +76,7 @@ export class PostgresStore implements Store {
     this.bootstrapConfigs = new PgBootstrapConfigStore(q, now);
     this.commands = new PgCommandStore(q);
     this.webhooks = new PgWebhookStore(q, now);
+    this.profiles = new PgProfileStore(q, now);
     this.telemetry = new PgTelemetryStore(q, this.#transact, {
       clock,
       batchSize: options.batchSize ?? 500,

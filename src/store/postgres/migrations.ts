@@ -109,6 +109,25 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'device profiles',
+    // As SQLite's migration 9: profiles as JSON, a device's profile in a table of its own.
+    sql: `
+      CREATE TABLE profiles (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        description TEXT NOT NULL,
+        mappings TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE device_profiles (
+        device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        profile_id TEXT COLLATE "C" NOT NULL REFERENCES profiles (id)
+      );
+      CREATE INDEX device_profiles_by_profile ON device_profiles (profile_id);
+    `,
+  },
 ];
 
 /**
