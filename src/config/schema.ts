@@ -39,6 +39,25 @@ const dtlsFiles = {
   key: z.string().min(1).optional(),
 };
 
+/** Issue 5 limits of a DTLS listener (DtlsServerLimits in src/dtls/server.ts); unset: its defaults. */
+const dtlsLimits = z
+  .object({
+    /** Handshakes in progress at once, after the cookie exchange (default 1000). */
+    maxHandshakes: z.number().int().min(1).optional(),
+    /** Handshakes in progress from one IP address (default 10). */
+    maxHandshakesPerSource: z.number().int().min(1).optional(),
+    /** Established sessions (default 10000). */
+    maxSessions: z.number().int().min(1).optional(),
+    /** A session without a record for this long is closed (default 10 minutes). */
+    idleTimeoutMs: z.number().int().min(1000).optional(),
+    /** Sessions kept for resumption, RFC 5246 §7.3 (default 10000; 0 disables resumption). */
+    sessionCacheSize: z.number().int().min(0).optional(),
+    /** A cached session resumes for at most this long, RFC 5246 §F.1.4 (default 24 hours). */
+    sessionLifetimeMs: z.number().int().min(1000).optional(),
+  })
+  .strict()
+  .optional();
+
 /** A duration such as `90s`, `1m`, `30d` or `2y` (at least one second), as milliseconds. */
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -81,10 +100,20 @@ export const configSchema = z
           .strict()
           .prefault({}),
         coap: listener(5683),
-        coaps: listener(5684).unwrap().extend(dtlsFiles).strict().prefault({}),
+        coaps: listener(5684)
+          .unwrap()
+          .extend(dtlsFiles)
+          .extend({ limits: dtlsLimits })
+          .strict()
+          .prefault({}),
         bootstrap: listener(5783),
         /** Without its own certificate and key, the bootstrap DTLS listener uses those of coaps. */
-        bootstrapDtls: listener(5784).unwrap().extend(dtlsFiles).strict().prefault({}),
+        bootstrapDtls: listener(5784)
+          .unwrap()
+          .extend(dtlsFiles)
+          .extend({ limits: dtlsLimits })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -110,6 +110,7 @@ export class CoapService {
         // Ask for a client certificate or raw public key in the ECDHE_ECDSA suites; a device
         // that sends none is unauthenticated, and the registration policy decides (4.03).
         clientAuth: 'want',
+        limits: listeners[name].limits,
       });
       await transport.listen().catch((err: NodeJS.ErrnoException) => {
         throw new ListenError(name, host, port, err);

@@ -22,7 +22,7 @@ import {
 } from '../../src/lwm2m/client/index.js';
 import type { Tandem } from '../../src/server/tandem.js';
 import { makePki, type TestPki } from '../dtls/pki.js';
-import { startTandem } from '../helpers/tandem.js';
+import { startTandem, testConfig } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -397,6 +397,36 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
     assert.equal(value('tandem_dtls_alerts_total{listener="coaps",direction="sent"}'), 1);
     assert.equal(value('tandem_dtls_sessions{listener="coaps"}'), 1);
     assert.equal(value('tandem_dtls_handshakes_in_progress{listener="bootstrapDtls"}'), 0);
+  });
+
+  test('the DTLS limits of a listener come from its configuration (issue 5 limits)', async (t) => {
+    assert.throws(
+      () => testConfig(t, { listeners: { coaps: { limits: { maxSessions: 0 } } } }),
+      /maxSessions/,
+    );
+    const tandem = await startTandem(t, {
+      listeners: { coaps: { port: 0, limits: { maxSessions: 1, idleTimeoutMs: 60_000 } } },
+    });
+    const key = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+    for (const id of ['dev-first', 'dev-second']) {
+      await tandem.devices.create({
+        id,
+        protocol: 'lwm2m',
+        credentials: { psk: { identity: id, key: key.toString('hex') } },
+      });
+    }
+    await dtls(t, tandem, { psk: { identity: 'dev-first', key } }).connect();
+    // The second handshake is refused without an answer; the client gives up after its
+    // retransmissions (RFC 6347 §4.2.4.1).
+    const second = dtls(t, tandem, {
+      psk: { identity: 'dev-second', key },
+      retransmit: { initialMs: 100, maxMs: 100, maxAttempts: 2 },
+    });
+    await assert.rejects(second.connect(), { code: 'DTLS_ERR_HANDSHAKE_FAILURE' });
+    const transport = tandem.coap.listeners.get('coaps')?.endpoint.transport;
+    assert.ok(transport instanceof DtlsServerTransport);
+    assert.equal(transport.server.sessions, 1);
+    assert.ok(transport.server.stats.handshakesRejected >= 1);
   });
 
   test('without configured credentials a development key and certificate are generated once and reused', async (t) => {
