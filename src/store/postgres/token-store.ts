@@ -1,18 +1,11 @@
 import {
-  type ApiRole,
   type ApiTokenRecord,
   type NewApiToken,
   StoreConflictError,
   type TokenStore,
 } from '../ports.js';
+import { type TokenRow, tokenFromRow } from '../sqlite/token-store.js';
 import { isUniqueViolation, type PgQuery } from './query.js';
-
-interface TokenRow {
-  id: string;
-  role: ApiRole;
-  description: string;
-  created_at: number;
-}
 
 const INSERT =
   'INSERT INTO api_tokens (id, role, description, hash, created_at) VALUES ($1, $2, $3, $4, $5)';
@@ -44,14 +37,14 @@ export class PgTokenStore implements TokenStore {
       'SELECT id, role, description, created_at FROM api_tokens WHERE hash = $1',
       [hash],
     );
-    return rows[0] && toRecord(rows[0]);
+    return rows[0] && tokenFromRow(rows[0]);
   }
 
   async list(): Promise<ApiTokenRecord[]> {
     const { rows } = await this.#query<TokenRow>(
       'SELECT id, role, description, created_at FROM api_tokens ORDER BY created_at, id',
     );
-    return rows.map(toRecord);
+    return rows.map(tokenFromRow);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -68,15 +61,11 @@ export class PgTokenStore implements TokenStore {
         token.hash,
         this.#now(),
       ]);
-      return toRecord(rows[0]!);
+      return tokenFromRow(rows[0]!);
     } catch (err) {
       if (isUniqueViolation(err))
         throw new StoreConflictError('a token with this id or secret exists');
       throw err;
     }
   }
-}
-
-function toRecord(row: TokenRow): ApiTokenRecord {
-  return { id: row.id, role: row.role, description: row.description, createdAt: row.created_at };
 }

@@ -7,7 +7,8 @@ import {
   type TokenStore,
 } from '../ports.js';
 
-interface TokenRow {
+/** A row of `api_tokens` without the hash, as both backends read it. */
+export interface TokenRow {
   id: string;
   role: ApiRole;
   description: string;
@@ -39,21 +40,21 @@ export class SqliteTokenStore implements TokenStore {
 
   async create(token: NewApiToken): Promise<ApiTokenRecord> {
     this.#write(this.#q.insert, token);
-    return toRecord(this.#q.get.get(token.id) as TokenRow);
+    return tokenFromRow(this.#q.get.get(token.id) as TokenRow);
   }
 
   async put(token: NewApiToken): Promise<ApiTokenRecord> {
     this.#write(this.#q.upsert, token);
-    return toRecord(this.#q.get.get(token.id) as TokenRow);
+    return tokenFromRow(this.#q.get.get(token.id) as TokenRow);
   }
 
   async findByHash(hash: Buffer): Promise<ApiTokenRecord | undefined> {
     const row = this.#q.byHash.get(hash) as TokenRow | undefined;
-    return row && toRecord(row);
+    return row && tokenFromRow(row);
   }
 
   async list(): Promise<ApiTokenRecord[]> {
-    return (this.#q.list.all() as TokenRow[]).map(toRecord);
+    return (this.#q.list.all() as TokenRow[]).map(tokenFromRow);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -72,6 +73,6 @@ export class SqliteTokenStore implements TokenStore {
   }
 }
 
-function toRecord(row: TokenRow): ApiTokenRecord {
+export function tokenFromRow(row: TokenRow): ApiTokenRecord {
   return { id: row.id, role: row.role, description: row.description, createdAt: row.created_at };
 }
