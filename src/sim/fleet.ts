@@ -29,7 +29,9 @@ export interface FleetSummary {
   readonly durationSeconds: number;
   readonly stopSeconds: number;
   readonly lwm2m: {
+    /** LwM2M devices, those over MQTT (`managedMqtt`) included. */
     readonly devices: number;
+    readonly managedMqtt: number;
     readonly started: number;
     readonly peakRegistered: number;
     /** Seconds from the start until every LwM2M device was registered at once (null: never). */
@@ -150,7 +152,7 @@ export class SimFleet extends EventEmitter<FleetEvents> {
 
   /** Resolves when every device has been started. */
   arrived(): Promise<void> {
-    if (this.#startedCount() >= this.options.lwm2m + this.options.mqtt) return Promise.resolve();
+    if (this.#startedCount() >= this.#total()) return Promise.resolve();
     return new Promise((resolve) => this.once('arrived', resolve));
   }
 
@@ -205,7 +207,8 @@ export class SimFleet extends EventEmitter<FleetEvents> {
       durationSeconds: round(duration),
       stopSeconds: round((Date.now() - stopStart) / 1000),
       lwm2m: {
-        devices: this.options.lwm2m,
+        devices: this.options.lwm2m + this.options.managedMqtt,
+        managedMqtt: this.options.managedMqtt,
         started: this.lwm2mDevices.length,
         peakRegistered: this.#peakRegistered,
         allRegisteredAfterSeconds:
@@ -249,6 +252,12 @@ export class SimFleet extends EventEmitter<FleetEvents> {
     };
   }
 
+  /** Every device of the fleet: LwM2M, plain MQTT, managed MQTT (in this order of indices). */
+  #total(): number {
+    const o = this.options;
+    return o.lwm2m + o.mqtt + o.managedMqtt;
+  }
+
   #startedCount(): number {
     return this.lwm2mDevices.length + this.mqttDevices.length;
   }
@@ -281,8 +290,8 @@ export class SimFleet extends EventEmitter<FleetEvents> {
     const o = this.options;
     if (
       this.#allRegisteredAt === undefined &&
-      o.lwm2m > 0 &&
-      this.counters.lwm2mRegistered === o.lwm2m
+      o.lwm2m + o.managedMqtt > 0 &&
+      this.counters.lwm2mRegistered === o.lwm2m + o.managedMqtt
     )
       this.#allRegisteredAt = Date.now();
     this.#peakRegistered = Math.max(this.#peakRegistered, this.counters.lwm2mRegistered);
@@ -293,14 +302,15 @@ export class SimFleet extends EventEmitter<FleetEvents> {
   #arrive(budget: number): void {
     const o = this.options;
     const host = this.#host!;
-    const total = o.lwm2m + o.mqtt;
+    const total = this.#total();
     if (this.#startedCount() >= total) return;
     this.#arrivalBudget += budget;
     while (this.#arrivalBudget >= 1 && this.#startedCount() < total) {
       this.#arrivalBudget--;
       const index = this.#startedCount();
-      if (index < o.lwm2m) {
-        const device = new SimLwm2mDevice(host, index);
+      // Managed MQTT devices are LwM2M devices on another link: the same objects and life.
+      if (index < o.lwm2m || index >= o.lwm2m + o.mqtt) {
+        const device = new SimLwm2mDevice(host, index, index < o.lwm2m ? 'coap' : 'mqtt');
         this.lwm2mDevices.push(device);
         this.counters.lwm2mStarted++;
         device.start();

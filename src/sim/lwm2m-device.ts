@@ -4,11 +4,14 @@
  * (De-register, down time, a new socket, Register), drop off and come back under churn.
  * Everything timed goes through the fleet's one scheduler.
  */
+
+import mqtt, { type MqttClient } from 'mqtt';
 import { Code, codeString } from '../coap/code.js';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../coap/udp-transport.js';
 import { DtlsClientTransport } from '../dtls/client-transport.js';
 import { Lwm2mClient } from '../lwm2m/client/index.js';
+import { MQTT_SERVER_PEER, MqttClientPort } from '../lwm2m/mqtt/client-port.js';
 import { Value } from '../lwm2m/node/lwm2m-value.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
 import { BootstrapError, bootstrap, type ServerAccount } from './bootstrap.js';
@@ -68,9 +71,15 @@ export class SimLwm2mDevice {
   #lastMeasure = 0;
   #lastSend = 0;
 
-  constructor(host: DeviceHost, index: number) {
+  /** `coap` (UDP or DTLS), or `mqtt`: a managed MQTT device. */
+  readonly #link: 'coap' | 'mqtt';
+  /** The managed MQTT device's connection, while it has one. */
+  #mqtt: { connection: MqttClient; port: MqttClientPort } | undefined;
+
+  constructor(host: DeviceHost, index: number, link: 'coap' | 'mqtt' = 'coap') {
     this.#host = host;
     this.index = index;
+    this.#link = link;
     this.name = `${host.options.endpointPrefix}${index}`;
     const o = host.options;
     this.#phase = host.random() * 2 * Math.PI;
@@ -79,7 +88,7 @@ export class SimLwm2mDevice {
       index,
       serverUri: o.lwm2mUrl ?? '',
       lifetime: o.lifetime,
-      binding: 'U',
+      binding: link === 'mqtt' ? 'M' : 'U',
       firmwareVersion: o.firmwareVersion,
       firmware: {
         downloadMs: o.firmwareDownloadMs,
@@ -110,7 +119,7 @@ export class SimLwm2mDevice {
   }
 
   get connected(): boolean {
-    return this.#endpoint !== undefined;
+    return this.#endpoint !== undefined || this.#mqtt !== undefined;
   }
 
   get awake(): boolean {
@@ -128,33 +137,8 @@ export class SimLwm2mDevice {
     const host = this.#host;
     const o = host.options;
     try {
-      if (host.bootstrapServer && !this.#account) {
-        this.#account = await this.#bootstrap(host.bootstrapServer);
-        host.counters.bootstraps++;
-      }
-      if (this.#state !== 'connecting') return;
-      const target = this.#account ? await host.resolve(this.#account.uri) : host.server;
-      const psk = this.#psk(target);
-      const { transport, peer } = await this.#transport(target, psk);
-      const sleepy = o.queueMode ? new SleepyTransport(transport) : undefined;
-      const endpoint = new CoapEndpoint(sleepy ?? transport);
-      if (this.#state !== 'connecting') {
-        await endpoint.close();
-        return;
-      }
-      this.#endpoint = endpoint;
-      this.#sleepy = sleepy;
-      host.counters.lwm2mConnected++;
-      const client = new Lwm2mClient({
-        endpoint,
-        server: peer,
-        name: this.name,
-        objects: this.objects.all,
-        lwm2mVersion: o.lwm2mVersion,
-        lifetime: this.#account?.lifetime ?? o.lifetime,
-        queueMode: o.queueMode,
-        ...(o.requestTimeoutMs !== undefined ? { timeoutMs: o.requestTimeoutMs } : {}),
-      });
+      const client = this.#link === 'mqtt' ? await this.#overMqtt() : await this.#overCoap();
+      if (!client) return;
       client.on('updateFailed', (e) => this.#fail(e));
       this.#client = client;
       await client.register();
@@ -174,6 +158,79 @@ export class SimLwm2mDevice {
       this.#state = 'down';
       this.#task = host.scheduler.after(wait, () => this.start());
     }
+  }
+
+  /** The client on CoAP (UDP or DTLS), after a bootstrap when the fleet has one. */
+  async #overCoap(): Promise<Lwm2mClient | undefined> {
+    const host = this.#host;
+    const o = host.options;
+    if (host.bootstrapServer && !this.#account) {
+      this.#account = await this.#bootstrap(host.bootstrapServer);
+      host.counters.bootstraps++;
+    }
+    if (this.#state !== 'connecting') return undefined;
+    const target = this.#account ? await host.resolve(this.#account.uri) : host.server;
+    const psk = this.#psk(target);
+    const { transport, peer } = await this.#transport(target, psk);
+    const sleepy = o.queueMode ? new SleepyTransport(transport) : undefined;
+    const endpoint = new CoapEndpoint(sleepy ?? transport);
+    if (this.#state !== 'connecting') {
+      await endpoint.close();
+      return;
+    }
+    this.#endpoint = endpoint;
+    this.#sleepy = sleepy;
+    host.counters.lwm2mConnected++;
+    const client = new Lwm2mClient({
+      endpoint,
+      server: peer,
+      name: this.name,
+      objects: this.objects.all,
+      lwm2mVersion: o.lwm2mVersion,
+      lifetime: this.#account?.lifetime ?? o.lifetime,
+      queueMode: o.queueMode,
+      ...(o.requestTimeoutMs !== undefined ? { timeoutMs: o.requestTimeoutMs } : {}),
+    });
+    return client;
+  }
+
+  /**
+   * A managed MQTT device (docs/lwm2m-over-mqtt.md): the same client and objects over an MQTT
+   * connection with the device's login, LwM2M 1.2 with the MQTT binding (M).
+   */
+  async #overMqtt(): Promise<Lwm2mClient | undefined> {
+    const host = this.#host;
+    const o = host.options;
+    const connection = await mqtt.connectAsync(o.mqttUrl ?? 'mqtt://127.0.0.1:1883', {
+      clientId: this.name,
+      protocolVersion: 5,
+      // Reconnection is the simulator's (with back-off and churn), not MQTT.js's.
+      reconnectPeriod: 0,
+      connectTimeout: 30_000,
+      ...(o.mqttUsernamePrefix !== undefined
+        ? { username: `${o.mqttUsernamePrefix}${this.index}`, password: o.mqttPassword ?? '' }
+        : {}),
+    });
+    const timeout = o.requestTimeoutMs !== undefined ? { timeoutMs: o.requestTimeoutMs } : {};
+    const port = new MqttClientPort({ mqtt: connection, endpoint: this.name, ...timeout });
+    this.#mqtt = { connection, port };
+    host.counters.lwm2mConnected++;
+    // The connection lost (the server went, or took the device's credentials): start over.
+    connection.on('close', () => this.#fail(new Error('MQTT connection closed')));
+    connection.on('error', (e) => host.error(this.name, e));
+    if (this.#state !== 'connecting') return undefined;
+    const client = new Lwm2mClient({
+      endpoint: port,
+      server: MQTT_SERVER_PEER,
+      name: this.name,
+      objects: this.objects.all,
+      lwm2mVersion: '1.2',
+      binding: 'M',
+      lifetime: o.lifetime,
+      ...timeout,
+    });
+    await port.start();
+    return client;
   }
 
   #psk(target: ResolvedServer): { identity: string; key: Buffer } | undefined {
@@ -371,6 +428,14 @@ export class SimLwm2mDevice {
     this.#sleepy = undefined;
     client?.close();
     client?.removeAllListeners();
+    const link = this.#mqtt;
+    this.#mqtt = undefined;
+    if (link) {
+      this.#host.counters.lwm2mConnected--;
+      link.port.close();
+      link.connection.removeAllListeners('close');
+      await link.connection.endAsync().catch(() => undefined);
+    }
     if (endpoint) {
       this.#host.counters.lwm2mConnected--;
       this.#addTotals(endpoint);

@@ -9,6 +9,11 @@ export interface FleetOptions {
   readonly pskKey?: Buffer;
   /** Bootstrap first (`coap://` or `coaps://`), then register where the Bootstrap-Server says. */
   readonly bootstrapUrl?: string;
+  /**
+   * Number of managed MQTT devices: the LwM2M devices' objects and life, over MQTT with the
+   * LwM2M-over-MQTT convention (docs/lwm2m-over-mqtt.md), to `mqttUrl` with the MQTT logins.
+   */
+  readonly managedMqtt: number;
   /** Number of plain MQTT devices. */
   readonly mqtt: number;
   readonly mqttUrl?: string;
@@ -65,6 +70,7 @@ export type FleetOptionsInput = Partial<FleetOptions> & Pick<FleetOptions, 'lwm2
 export const DEFAULTS = {
   lwm2mUrl: 'coap://127.0.0.1:5683',
   mqttUrl: 'mqtt://127.0.0.1:1883',
+  managedMqtt: 0,
   endpointPrefix: 'sim-',
   rate: 100,
   queueMode: false,
@@ -103,6 +109,7 @@ export function resolveOptions(input: FleetOptionsInput): FleetOptions {
   };
   count(o.lwm2m, '--lwm2m');
   count(o.mqtt, '--mqtt');
+  count(o.managedMqtt, '--managed-mqtt');
   if (!(o.rate > 0)) throw new FleetOptionsError('--rate must be positive');
   if (!(o.churn >= 0)) throw new FleetOptionsError('--churn must not be negative');
   if (!(o.firmwareFailureRate >= 0 && o.firmwareFailureRate <= 1))

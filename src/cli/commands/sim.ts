@@ -62,6 +62,7 @@ interface SimFlags {
   pskKey?: Buffer;
   bootstrapUrl?: string;
   mqtt: number;
+  managedMqtt: number;
   mqttUrl?: string;
   mqttUsernamePrefix?: string;
   mqttPassword?: string;
@@ -92,6 +93,12 @@ export function simCommand(): Command {
     .option('--psk-key <hex>', 'the PSK of every device, hex', hex)
     .option('--bootstrap-url <url>', 'bootstrap first: coap:// or coaps:// Bootstrap-Server')
     .option('--mqtt <n>', 'number of plain MQTT devices', count, 0)
+    .option(
+      '--managed-mqtt <n>',
+      'number of managed MQTT devices (LwM2M over MQTT, docs/lwm2m-over-mqtt.md)',
+      count,
+      0,
+    )
     .option('--mqtt-url <url>', 'mqtt://host:port', 'mqtt://127.0.0.1:1883')
     .option('--mqtt-username-prefix <prefix>', 'MQTT user name of device i is <prefix><i>')
     .option('--mqtt-password <password>', 'MQTT password of every device')
@@ -133,7 +140,7 @@ export function simCommand(): Command {
 }
 
 async function run(flags: SimFlags): Promise<number> {
-  const shortfall = socketShortfall(flags.lwm2m + flags.mqtt);
+  const shortfall = socketShortfall(flags.lwm2m + flags.mqtt + flags.managedMqtt);
   if (shortfall) {
     process.stderr.write(`tandem sim: ${shortfall}\n`);
     return EXIT.config;
@@ -143,6 +150,7 @@ async function run(flags: SimFlags): Promise<number> {
     fleet = new SimFleet({
       lwm2m: flags.lwm2m,
       mqtt: flags.mqtt,
+      managedMqtt: flags.managedMqtt,
       lwm2mUrl: flags.lwm2mUrl,
       pskPrefix: flags.pskPrefix,
       pskKey: flags.pskKey,
@@ -230,7 +238,7 @@ async function provision(
 ): Promise<{ created: number; existing: number }> {
   const o = fleet.options;
   const bodies: unknown[] = [];
-  for (let i = 0; i < o.lwm2m + o.mqtt; i++) {
+  for (let i = 0; i < o.lwm2m + o.mqtt + o.managedMqtt; i++) {
     const id = `${o.endpointPrefix}${i}`;
     if (i < o.lwm2m) {
       const psk =
@@ -301,8 +309,9 @@ function progressLine(fleet: SimFleet, s: FleetSnapshot, rate: number): string {
   const c = s.counters;
   const o = fleet.options;
   const parts = [`${Math.floor(s.elapsedSeconds)}s`];
-  if (o.lwm2m > 0) {
-    parts.push(`lwm2m ${c.lwm2mConnected}/${o.lwm2m} connected ${c.lwm2mRegistered} registered`);
+  const lwm2m = o.lwm2m + o.managedMqtt;
+  if (lwm2m > 0) {
+    parts.push(`lwm2m ${c.lwm2mConnected}/${lwm2m} connected ${c.lwm2mRegistered} registered`);
   }
   if (o.mqtt > 0) parts.push(`mqtt ${c.mqttConnected}/${o.mqtt} connected`);
   parts.push(`${rate} msg/s`, `${c.errors} errors`);
@@ -314,7 +323,9 @@ function formatSummary(s: FleetSummary): string {
   const m = s.mqtt;
   const lines = [
     `simulated ${s.durationSeconds}s (stopping took ${s.stopSeconds}s)`,
-    `  lwm2m: ${l.started}/${l.devices} started, ${l.peakRegistered} registered at peak` +
+    `  lwm2m: ${l.started}/${l.devices} started` +
+      (l.managedMqtt > 0 ? ` (${l.managedMqtt} over MQTT)` : '') +
+      `, ${l.peakRegistered} registered at peak` +
       (l.allRegisteredAfterSeconds === null
         ? ', '
         : ` (all after ${l.allRegisteredAfterSeconds}s), `) +
