@@ -154,7 +154,9 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'lwm2m registrations',
     // One row per registration (LwM2M-TS-Core 1.1 §6.2.1: one per endpoint name, unique IDs);
-    // the peer's DTLS identity in columns, the object links and parameters as JSON.
+    // the peer's DTLS identity in columns, the object links and parameters as JSON. Read once
+    // at start (the store keeps them in memory), so no index but the keys: each Register or
+    // Update commits as few pages as possible.
     sql: `
       CREATE TABLE lwm2m_registrations (
         id TEXT PRIMARY KEY,
@@ -179,8 +181,7 @@ export const MIGRATIONS: readonly Migration[] = [
         registered_at INTEGER NOT NULL,
         last_update_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
-      );
-      CREATE INDEX lwm2m_registrations_by_expiry ON lwm2m_registrations (expires_at);
+      ) WITHOUT ROWID;
     `,
   },
   {

@@ -33,165 +33,183 @@ interface RegistrationRow {
   expires_at: number;
 }
 
-const COLUMNS = [
-  'id',
-  'endpoint',
-  'lwm2m_version',
-  'lifetime',
-  'binding',
-  'queue_mode',
-  'sms_number',
-  'peer_key',
-  'peer_address',
-  'peer_port',
-  'identity_kind',
-  'identity_name',
-  'identity_der',
-  'root_path',
-  'object_links',
-  'object_versions',
-  'content_formats',
-  'additional_params',
-  'preferred_content_format',
-  'registered_at',
-  'last_update_at',
-  'expires_at',
-] as const;
+type SqlValue = string | number | Buffer | null;
+
+/** How a registration fills each column, in table order. */
+const COLUMN_VALUES: Record<keyof RegistrationRow, (r: Registration) => SqlValue> = {
+  id: (r) => r.id,
+  endpoint: (r) => r.endpoint,
+  lwm2m_version: (r) => r.lwm2mVersion,
+  lifetime: (r) => r.lifetime,
+  binding: (r) => r.binding,
+  queue_mode: (r) => (r.queueMode ? 1 : 0),
+  sms_number: (r) => r.smsNumber ?? null,
+  peer_key: (r) => r.peer.key,
+  peer_address: (r) => r.peer.address,
+  peer_port: (r) => r.peer.port,
+  identity_kind: (r) => r.peer.identity?.kind ?? null,
+  identity_name: ({ peer: { identity: i } }) =>
+    i?.kind === 'psk' ? i.identity : i?.kind === 'x509' ? i.subject : null,
+  identity_der: ({ peer: { identity: i } }) =>
+    i?.kind === 'rpk'
+      ? Buffer.from(i.publicKey)
+      : i?.kind === 'x509'
+        ? Buffer.from(i.certificate)
+        : null,
+  root_path: (r) => r.rootPath,
+  object_links: (r) => JSON.stringify(r.objectLinks),
+  object_versions: (r) => JSON.stringify(r.objectVersions),
+  content_formats: (r) => JSON.stringify(r.supportedContentFormats),
+  additional_params: (r) => JSON.stringify(r.additionalParams),
+  preferred_content_format: (r) => r.preferredContentFormat ?? null,
+  registered_at: (r) => r.registeredAt,
+  last_update_at: (r) => r.lastUpdateAt,
+  expires_at: (r) => r.expiresAt,
+};
+
+const COLUMNS = Object.keys(COLUMN_VALUES) as (keyof RegistrationRow)[];
+
+/** The columns that hold each field an Update may change. */
+const PATCH_COLUMNS: Record<keyof RegistrationPatch, readonly (keyof RegistrationRow)[]> = {
+  lifetime: ['lifetime'],
+  binding: ['binding'],
+  queueMode: ['queue_mode'],
+  smsNumber: ['sms_number'],
+  peer: ['peer_key', 'peer_address', 'peer_port', 'identity_kind', 'identity_name', 'identity_der'],
+  rootPath: ['root_path'],
+  objectLinks: ['object_links'],
+  objectVersions: ['object_versions'],
+  supportedContentFormats: ['content_formats'],
+  preferredContentFormat: ['preferred_content_format'],
+  lastUpdateAt: ['last_update_at'],
+  expiresAt: ['expires_at'],
+};
 
 /**
  * LwM2M registrations in the embedded store, so that a device stays registered across a restart
  * (or a crash) of Tandem: its next Update with its registration ID is answered 2.04, and the
- * server reaches it at the address it last spoke from. Every method is one or two synchronous
- * statements on an indexed column; nothing is kept in memory, so a registered device costs the
- * heap only the server's timer and peer index.
+ * server reaches it at the address it last spoke from. The process owns the database file, so
+ * the registrations are also kept in memory (loaded when the store opens): reads are map
+ * look-ups, and each change is one synchronous statement (a transaction for a Register that
+ * replaces one) that writes only the columns it changes.
  */
 export class SqliteRegistrationStore implements RegistrationStore {
+  readonly #db: Database.Database;
   readonly #q;
-  readonly #add: (registration: Registration) => Registration | undefined;
-  readonly #update: (id: string, patch: RegistrationPatch) => RegistrationUpdate | undefined;
+  readonly #byId = new Map<string, Registration>();
+  readonly #idByEndpoint = new Map<string, string>();
+  /** UPDATE statements by the set of patched fields. */
+  readonly #updates = new Map<string, Database.Statement>();
+  readonly #replace: (old: Registration, registration: Registration) => void;
 
   constructor(db: Database.Database) {
-    const select = `SELECT ${COLUMNS.join(', ')} FROM lwm2m_registrations`;
+    this.#db = db;
     this.#q = {
-      byId: db.prepare(`${select} WHERE id = ?`),
-      byEndpoint: db.prepare(`${select} WHERE endpoint = ?`),
-      all: db.prepare(select),
-      expired: db.prepare(`${select} WHERE expires_at <= ?`),
-      size: db.prepare('SELECT count(*) AS n FROM lwm2m_registrations').pluck(),
+      all: db.prepare(`SELECT ${COLUMNS.join(', ')} FROM lwm2m_registrations`),
       insert: db.prepare(
         `INSERT INTO lwm2m_registrations (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
       ),
-      replace: db.prepare(
-        `UPDATE lwm2m_registrations SET ${COLUMNS.slice(1)
-          .map((c) => `${c} = @${c}`)
-          .join(', ')} WHERE id = @id`,
-      ),
-      remove: db.prepare(
-        `DELETE FROM lwm2m_registrations WHERE id = ? RETURNING ${COLUMNS.join(', ')}`,
-      ),
-      removeIfExpired: db.prepare(
-        `DELETE FROM lwm2m_registrations WHERE id = ? AND expires_at <= ? RETURNING ${COLUMNS.join(', ')}`,
-      ),
+      remove: db.prepare('DELETE FROM lwm2m_registrations WHERE id = ?'),
     };
     const q = this.#q;
-    this.#add = db.transaction((registration: Registration) => {
-      const taken = q.byId.get(registration.id) as RegistrationRow | undefined;
-      if (taken && taken.endpoint !== registration.endpoint) {
-        throw new RegistrationConflictError(registration.id);
-      }
-      // LwM2M-TS-Core 1.1 §6.2.1: a new Register of an endpoint name replaces its registration.
-      const old = q.byEndpoint.get(registration.endpoint) as RegistrationRow | undefined;
-      if (old) q.remove.get(old.id);
-      q.insert.run(toRow(registration));
-      return old && fromRow(old);
+    this.#replace = db.transaction((old: Registration, registration: Registration) => {
+      q.remove.run(old.id);
+      q.insert.run(params(registration));
     });
-    this.#update = db.transaction((id: string, patch: RegistrationPatch) => {
-      const row = q.byId.get(id) as RegistrationRow | undefined;
-      if (!row) return undefined;
-      const previous = fromRow(row);
-      const current: Registration = { ...previous, ...patch };
-      q.replace.run(toRow(current));
-      return { previous, current };
-    });
+    for (const row of q.all.all() as RegistrationRow[]) this.#keep(fromRow(row));
   }
 
   async add(registration: Registration): Promise<Registration | undefined> {
-    return this.#add(registration);
+    const taken = this.#byId.get(registration.id);
+    if (taken && taken.endpoint !== registration.endpoint) {
+      throw new RegistrationConflictError(registration.id);
+    }
+    // LwM2M-TS-Core 1.1 §6.2.1: a new Register of an endpoint name replaces its registration.
+    const oldId = this.#idByEndpoint.get(registration.endpoint);
+    const old = oldId === undefined ? undefined : this.#byId.get(oldId);
+    if (old) {
+      this.#replace(old, registration);
+      this.#byId.delete(old.id);
+    } else this.#q.insert.run(params(registration));
+    this.#keep(registration);
+    return old;
   }
 
   async update(id: string, patch: RegistrationPatch): Promise<RegistrationUpdate | undefined> {
-    return this.#update(id, patch);
+    const previous = this.#byId.get(id);
+    if (!previous) return undefined;
+    const current: Registration = { ...previous, ...patch };
+    const fields = (Object.keys(patch) as (keyof RegistrationPatch)[]).sort();
+    if (fields.length > 0) {
+      const columns = ['id' as const, ...fields.flatMap((f) => PATCH_COLUMNS[f])];
+      this.#updateStatement(fields).run(params(current, columns));
+    }
+    this.#byId.set(id, current);
+    return { previous, current };
   }
 
   async remove(id: string): Promise<Registration | undefined> {
-    return this.#one(this.#q.remove.get(id));
+    const registration = this.#byId.get(id);
+    if (!registration) return undefined;
+    this.#q.remove.run(id);
+    this.#byId.delete(id);
+    if (this.#idByEndpoint.get(registration.endpoint) === id) {
+      this.#idByEndpoint.delete(registration.endpoint);
+    }
+    return registration;
   }
 
   async removeIfExpired(id: string, now: number): Promise<Registration | undefined> {
-    return this.#one(this.#q.removeIfExpired.get(id, now));
+    const registration = this.#byId.get(id);
+    if (!registration || registration.expiresAt > now) return undefined;
+    return this.remove(id);
   }
 
   async getById(id: string): Promise<Registration | undefined> {
-    return this.#one(this.#q.byId.get(id));
+    return this.#byId.get(id);
   }
 
   async getByEndpoint(endpoint: string): Promise<Registration | undefined> {
-    return this.#one(this.#q.byEndpoint.get(endpoint));
+    const id = this.#idByEndpoint.get(endpoint);
+    return id === undefined ? undefined : this.#byId.get(id);
   }
 
   async all(): Promise<Registration[]> {
-    return (this.#q.all.all() as RegistrationRow[]).map(fromRow);
+    return [...this.#byId.values()];
   }
 
   async expired(now: number): Promise<Registration[]> {
-    return (this.#q.expired.all(now) as RegistrationRow[]).map(fromRow);
+    return [...this.#byId.values()].filter((r) => r.expiresAt <= now);
   }
 
   async size(): Promise<number> {
-    return this.#q.size.get() as number;
+    return this.#byId.size;
   }
 
-  #one(row: unknown): Registration | undefined {
-    return row === undefined ? undefined : fromRow(row as RegistrationRow);
+  #keep(registration: Registration): void {
+    this.#byId.set(registration.id, registration);
+    this.#idByEndpoint.set(registration.endpoint, registration.id);
+  }
+
+  #updateStatement(fields: readonly (keyof RegistrationPatch)[]): Database.Statement {
+    const key = fields.join(',');
+    let statement = this.#updates.get(key);
+    if (!statement) {
+      const set = fields.flatMap((f) => PATCH_COLUMNS[f].map((c) => `${c} = @${c}`));
+      statement = this.#db.prepare(
+        `UPDATE lwm2m_registrations SET ${set.join(', ')} WHERE id = @id`,
+      );
+      this.#updates.set(key, statement);
+    }
+    return statement;
   }
 }
 
-function toRow(r: Registration): RegistrationRow {
-  const identity = r.peer.identity;
-  return {
-    id: r.id,
-    endpoint: r.endpoint,
-    lwm2m_version: r.lwm2mVersion,
-    lifetime: r.lifetime,
-    binding: r.binding,
-    queue_mode: r.queueMode ? 1 : 0,
-    sms_number: r.smsNumber ?? null,
-    peer_key: r.peer.key,
-    peer_address: r.peer.address,
-    peer_port: r.peer.port,
-    identity_kind: identity?.kind ?? null,
-    identity_name:
-      identity?.kind === 'psk'
-        ? identity.identity
-        : identity?.kind === 'x509'
-          ? identity.subject
-          : null,
-    identity_der:
-      identity?.kind === 'rpk'
-        ? Buffer.from(identity.publicKey)
-        : identity?.kind === 'x509'
-          ? Buffer.from(identity.certificate)
-          : null,
-    root_path: r.rootPath,
-    object_links: JSON.stringify(r.objectLinks),
-    object_versions: JSON.stringify(r.objectVersions),
-    content_formats: JSON.stringify(r.supportedContentFormats),
-    additional_params: JSON.stringify(r.additionalParams),
-    preferred_content_format: r.preferredContentFormat ?? null,
-    registered_at: r.registeredAt,
-    last_update_at: r.lastUpdateAt,
-    expires_at: r.expiresAt,
-  };
+/** The values of `columns` for a registration, as named statement parameters. */
+function params(r: Registration, columns: readonly (keyof RegistrationRow)[] = COLUMNS) {
+  const out: Record<string, SqlValue> = {};
+  for (const c of columns) out[c] = COLUMN_VALUES[c](r);
+  return out;
 }
 
 function identityOf(row: RegistrationRow): PeerIdentity | undefined {
