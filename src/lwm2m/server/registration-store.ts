@@ -1,8 +1,10 @@
 /**
- * Where registrations live: a port with a memory implementation here, and a SQLite one (and a
- * Redis one for a cluster) to follow, all passing one contract suite. The store keeps the rules
- * that must hold across server processes: one registration per endpoint name (a new Register
- * replaces the old, LwM2M-TS-Core 1.1 §6.2.1) and unique registration IDs.
+ * Where registrations live: a port with a memory implementation here and a durable one in
+ * src/store/sqlite (a Redis one for a cluster to follow), all passing one contract suite. The
+ * store keeps the rules that must hold across server processes: one registration per endpoint
+ * name (a new Register replaces the old, LwM2M-TS-Core 1.1 §6.2.1) and unique registration IDs.
+ * Observations are not part of the port: their CoAP tokens live in the endpoint's memory, so a
+ * restarted server could not match their notifications anyway (see `Lwm2mServer.restore`).
  */
 import type { Registration } from './registration.js';
 
