@@ -160,7 +160,7 @@ describe('/api/stream (WebSocket)', () => {
   });
 
   test('pings keep it open; a client that answers no ping is cut (RFC 6455 §5.5.2)', async (t) => {
-    const api = await listening(t, { stream: { pingIntervalMs: 20 } });
+    const api = await listening(t, { stream: { pingIntervalMs: 250 } });
     const live = client(t, api.ws, bearer(api.tokens['read-only']));
     let pings = 0;
     const thirdPing = new Promise<void>((resolve) =>
