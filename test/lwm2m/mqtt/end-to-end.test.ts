@@ -221,4 +221,76 @@ describe('one device model for CoAP and managed MQTT devices (issue 6)', () => {
     const device = await api('GET', '/api/devices/mq1');
     assert.equal(device.body.online, true);
   });
+
+  test('a device speaks only for its own endpoint; a deleted device loses its registration and cannot connect', async (t) => {
+    const tandem = await startTandem(t);
+    const admin = (await issueToken(tandem.store.tokens, 'admin')).token;
+    const http = `http://127.0.0.1:${tandem.address('http')!.port}`;
+    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    for (const id of ['own1', 'own2']) {
+      const res = await fetch(`${http}/api/devices`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          id,
+          protocol: 'mqtt',
+          credentials: { mqtt: { username: id, password: `pw-${id}` } },
+        }),
+      });
+      assert.equal(res.status, 201);
+    }
+    await mqttDevice(t, tandem, 'own1', 'pw-own1');
+    const url = `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`;
+    const other = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      clientId: 'own2',
+      username: 'own2',
+      password: 'pw-own2',
+    });
+    t.after(() => other.endAsync());
+    const own = 'devices/own2/lwm2m/rd/own2';
+    await other.subscribeAsync(own, { qos: 1 });
+    const told = new Promise<Map<unknown, unknown>>((resolve) =>
+      other.on('message', (topic, payload) => {
+        if (topic === own) resolve(uncbor(payload));
+      }),
+    );
+    // LwM2M 1.0 §8.2.3 Table 24: 4.03 for an endpoint name that is not the client's.
+    await assert.rejects(
+      other.publishAsync('devices/own1/lwm2m/rd/own1', cbor({ 1: 7, 2: 77 }), { qos: 1 }),
+    );
+    const answer = await told;
+    assert.equal(answer.get(18), 403);
+    assert.equal(answer.get(2), 77);
+    assert.equal((await tandem.managedMqtt.getRegistration('own1'))?.peer.key, 'mqtt:own1');
+    // An application (an API token login) never speaks for a device.
+    const app = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      username: 'token',
+      password: admin,
+    });
+    t.after(() => app.endAsync());
+    await assert.rejects(
+      app.publishAsync('devices/own1/lwm2m/rd/own1', cbor({ 1: 8, 2: 1 }), { qos: 1 }),
+    );
+    assert.ok(await tandem.managedMqtt.getRegistration('own1'));
+    // Deleting the device revokes its login: connection closed, registration removed.
+    const deleted = await fetch(`${http}/api/devices/own1`, { method: 'DELETE', headers });
+    assert.equal(deleted.status, 204);
+    for (;;) {
+      if (!(await tandem.managedMqtt.getRegistration('own1'))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await assert.rejects(
+      mqtt.connectAsync(url, {
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        clientId: 'own1',
+        username: 'own1',
+        password: 'pw-own1',
+      }),
+    );
+  });
 });

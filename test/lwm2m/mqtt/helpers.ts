@@ -3,11 +3,15 @@
  * `MqttLwm2mServer` as Tandem wires it, managed devices (`Lwm2mClient` on `MqttClientPort`),
  * and raw MQTT.js devices that speak the convention with cbor-x, independent of our codec.
  */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { decode, Encoder, encode } from 'cbor-x';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../../src/lwm2m/client/index.js';
 import { deviceTopic, MqttClientPort, MqttLwm2mServer } from '../../../src/lwm2m/mqtt/index.js';
 import type { MqttLwm2mServerOptions } from '../../../src/lwm2m/mqtt/server.js';
+import type { RegisteredEvent } from '../../../src/lwm2m/server/events.js';
+import type { Registration } from '../../../src/lwm2m/server/registration.js';
 import type { ClientInfo } from '../../../src/mqtt/options.js';
 import { startBroker, type TestBroker } from '../../mqtt/helpers.js';
 import { allObjects } from '../server/helpers.js';
@@ -162,4 +166,17 @@ export function registerFields(token: number, extra: Record<string | number, unk
     7: Buffer.from('</>;ct="110 112",</1/0>,</3/0>,</3303/0>;ver=1.1'),
     ...extra,
   };
+}
+
+/** Registers a raw device (token 1 by default) and waits for the 201 and the registration. */
+export async function registerRaw(
+  setup: ManagedSetup,
+  raw: Awaited<ReturnType<typeof rawDevice>>,
+  token = 1,
+): Promise<Registration> {
+  const registered = once(setup.server, 'registered') as Promise<[RegisteredEvent]>;
+  await raw.send(registerFields(token));
+  const answer = await raw.next((m) => m.get(2) === token && m.has(18));
+  assert.equal(answer.get(18), 201);
+  return (await registered)[0].registration;
 }

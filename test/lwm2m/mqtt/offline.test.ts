@@ -12,7 +12,7 @@ import {
   type ManagedSetup,
   managedDevice,
   rawDevice,
-  registerFields,
+  registerRaw,
   startManaged,
 } from './helpers.js';
 
@@ -52,11 +52,7 @@ describe('offline managed devices', () => {
   });
 
   test('a queued request fails with LWM2M_ERR_QUEUE_EXPIRED when its time-to-live passes', async () => {
-    const raw = await rawDevice(setup.tb, 'off-2');
-    await raw.send(registerFields(1));
-    assert.equal((await raw.next((m) => m.get(2) === 1)).get(18), 201);
-    await raw.mqtt.endAsync();
-    await waitUntil(() => !setup.tb.broker.isConnected('off-2'));
+    await registeredThenGone(setup, 'off-2');
     await assert.rejects(
       setup.server.read('off-2', { path: '/3/0/0' }, { queueTtlMs: 20 }),
       isLwm2m('LWM2M_ERR_QUEUE_EXPIRED'),
@@ -64,11 +60,7 @@ describe('offline managed devices', () => {
   });
 
   test('queued requests fail with LWM2M_ERR_CANCELLED when the registration ends', async () => {
-    const raw = await rawDevice(setup.tb, 'off-3');
-    await raw.send(registerFields(1));
-    assert.equal((await raw.next((m) => m.get(2) === 1)).get(18), 201);
-    await raw.mqtt.endAsync();
-    await waitUntil(() => !setup.tb.broker.isConnected('off-3'));
+    await registeredThenGone(setup, 'off-3');
     const reading = setup.server.read('off-3', { path: '/3/0/0' });
     await waitUntil(() => setup.server.queuedRequests('off-3') === 1);
     await setup.server.removeRegistration('off-3');
@@ -76,11 +68,7 @@ describe('offline managed devices', () => {
   });
 
   test('a device that speaks again after a clean start gets its queued requests', async () => {
-    const raw = await rawDevice(setup.tb, 'off-4');
-    await raw.send(registerFields(1));
-    assert.equal((await raw.next((m) => m.get(2) === 1)).get(18), 201);
-    await raw.mqtt.endAsync();
-    await waitUntil(() => !setup.tb.broker.isConnected('off-4'));
+    await registeredThenGone(setup, 'off-4');
     const reading = setup.server.read('off-4', { path: '/3/0/0' });
     await waitUntil(() => setup.server.queuedRequests('off-4') === 1);
     // A clean start: no session, so the device subscribes and speaks (an Update) first.
@@ -99,6 +87,14 @@ describe('offline managed devices', () => {
     );
   });
 });
+
+/** A raw device that registered and then disconnected (its registration lives on). */
+async function registeredThenGone(setup: ManagedSetup, name: string): Promise<void> {
+  const raw = await rawDevice(setup.tb, name);
+  await registerRaw(setup, raw);
+  await raw.mqtt.endAsync();
+  await waitUntil(() => !setup.tb.broker.isConnected(name));
+}
 
 /** Polls a condition on the event loop (state, not time, is asserted). */
 async function waitUntil(condition: () => boolean): Promise<void> {

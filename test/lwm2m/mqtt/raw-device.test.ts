@@ -11,30 +11,16 @@ import { Code } from '../../../src/coap/code.js';
 import { ContentFormat } from '../../../src/lwm2m/codec/content-format.js';
 import type { Lwm2mSingleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mError } from '../../../src/lwm2m/server/errors.js';
-import type {
-  NotificationEvent,
-  RegisteredEvent,
-  SendEvent,
-} from '../../../src/lwm2m/server/events.js';
+import type { NotificationEvent, SendEvent } from '../../../src/lwm2m/server/events.js';
 import {
   cbor,
   type ManagedSetup,
   plainCbor,
   rawDevice,
   registerFields,
+  registerRaw,
   startManaged,
 } from './helpers.js';
-
-type Raw = Awaited<ReturnType<typeof rawDevice>>;
-
-/** Registers a raw device and waits for the 2.01. */
-async function register(setup: ManagedSetup, raw: Raw, token = 1) {
-  const registered = once(setup.server, 'registered') as Promise<[RegisteredEvent]>;
-  await raw.send(registerFields(token));
-  const answer = await raw.next((m) => m.get(2) === token && m.has(18));
-  assert.equal(answer.get(18), 201);
-  return (await registered)[0].registration;
-}
 
 describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
   let setup: ManagedSetup;
@@ -49,7 +35,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('Register answered 201 (§8.5); a Read answered in SenML JSON decodes with its ct', async () => {
     const raw = await rawDevice(setup.tb, 'raw-1');
-    const reg = await register(setup, raw);
+    const reg = await registerRaw(setup, raw);
     assert.equal(reg.peer.key, 'mqtt:raw-1');
     assert.deepEqual(reg.supportedContentFormats, [110, 112]);
     const reading = setup.server.read('raw-1', { path: '/3303/0/5700' });
@@ -70,7 +56,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('Observe answered 205, then Notify (23) in SenML CBOR becomes a notification', async () => {
     const raw = await rawDevice(setup.tb, 'raw-2');
-    await register(setup, raw);
+    await registerRaw(setup, raw);
     const observing = setup.server.observe('raw-2', { path: '/3303/0/5700' });
     const request = await raw.next((m) => m.get(1) === 20);
     const token = request.get(2);
@@ -98,7 +84,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('a Notify of no observation is answered by Cancel-Observe (22), like RST (RFC 7641 §3.6)', async () => {
     const raw = await rawDevice(setup.tb, 'raw-3');
-    await register(setup, raw);
+    await registerRaw(setup, raw);
     await raw.send({ 1: 23, 2: 4242, 19: ContentFormat.SENML_JSON, 7: Buffer.from('[]') });
     const cancel = await raw.next((m) => m.get(1) === 22);
     assert.equal(cancel.get(2), 4242);
@@ -106,7 +92,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('Send (24) in SenML JSON is a send event; bad SenML is answered 400 with the token', async () => {
     const raw = await rawDevice(setup.tb, 'raw-4');
-    await register(setup, raw);
+    await registerRaw(setup, raw);
     const sent = once(setup.server, 'send') as Promise<[SendEvent]>;
     await raw.send({
       1: 24,
@@ -186,7 +172,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('an answer to no request is dropped; the device is still served afterwards', async () => {
     const raw = await rawDevice(setup.tb, 'raw-10');
-    await register(setup, raw);
+    await registerRaw(setup, raw);
     await raw.send({ 18: 205, 2: 123456, 19: 110, 7: Buffer.from('[]') });
     const reading = setup.server.read('raw-10', { path: '/3/0/0' });
     const request = await raw.next((m) => m.get(1) === 9);
@@ -196,7 +182,7 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
 
   test('an answer that does not decode fails the request with LWM2M_ERR_BAD_PAYLOAD', async () => {
     const raw = await rawDevice(setup.tb, 'raw-11');
-    await register(setup, raw);
+    await registerRaw(setup, raw);
     const failed = assert.rejects(
       setup.server.read('raw-11', { path: '/3303/0/5700' }),
       (e: unknown) => e instanceof Lwm2mError && e.code === 'LWM2M_ERR_BAD_PAYLOAD',
