@@ -11,6 +11,7 @@ import { DtlsServerTransport } from '../dtls/server-transport.js';
 import type { PskCache } from '../hub/psk-cache.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
 import type { Clock } from '../util/clock.js';
+import { pemBlocks } from '../util/pem.js';
 import { ListenError } from './listen.js';
 import { developmentCertificate } from './tls-cert.js';
 
@@ -186,12 +187,6 @@ export class CoapService {
     });
     this.listeners.set(name, { endpoint, router, host, port: transport.address()!.port });
   }
-}
-
-/** The base64 bodies of the PEM blocks of one label, as DER. */
-function pemBlocks(text: string, label: string): Buffer[] {
-  const re = new RegExp(`-----BEGIN ${label}-----([^-]+)-----END ${label}-----`, 'g');
-  return [...text.matchAll(re)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
 }
 
 function credentialFrom(

@@ -1,11 +1,13 @@
 /**
- * A fleet of simulated devices in one process: LwM2M devices (CoAP or DTLS with PSK, optionally
- * bootstrapped) and plain MQTT devices, started at an arrival rate, measured on a shared wheel
- * (device `i` measures on the ticks `i mod slots`), churned at random, stopped cleanly.
+ * A fleet of simulated devices in one process: LwM2M devices (CoAP, or DTLS with a PSK, a raw
+ * public key or an X.509 certificate; optionally bootstrapped) and plain MQTT devices, started
+ * at an arrival rate, measured on a shared wheel (device `i` measures on the ticks
+ * `i mod slots`), churned at random, stopped cleanly.
  */
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import { DeviceIdentities, type DeviceIdentity } from './credentials.js';
 import { describeError } from './limits.js';
 import { type DeviceHost, type ResolvedServer, SimLwm2mDevice } from './lwm2m-device.js';
 import { SimMqttDevice } from './mqtt-device.js';
@@ -98,6 +100,8 @@ export class SimFleet extends EventEmitter<FleetEvents> {
   readonly mqttDevices: SimMqttDevice[] = [];
   readonly errorSamples: string[] = [];
   readonly scheduler: SimScheduler;
+  /** The LwM2M devices' keys and certificates in RPK and X.509 modes. */
+  readonly #identities: DeviceIdentities | undefined;
   readonly #random: Random;
   readonly #resolved = new Map<string, Promise<ResolvedServer>>();
   #host: DeviceHost | undefined;
@@ -115,7 +119,11 @@ export class SimFleet extends EventEmitter<FleetEvents> {
   constructor(input: FleetOptionsInput, tickMs = 250) {
     super();
     this.options = resolveOptions(input);
-    this.#random = seededRandom(this.options.seed);
+    const o = this.options;
+    // Keys come from the seed only when one was given: a default seed is no secret.
+    this.#identities =
+      o.security === 'psk' ? undefined : new DeviceIdentities(o.security, input.seed, o.ca);
+    this.#random = seededRandom(o.seed);
     this.scheduler = new SimScheduler(tickMs);
   }
 
@@ -138,6 +146,7 @@ export class SimFleet extends EventEmitter<FleetEvents> {
       totals: this.totals,
       server,
       bootstrapServer,
+      identity: (index) => this.identityOf(index),
       bindAddress:
         o.localAddress ??
         (family === 6 ? (loopback ? '::1' : '::') : loopback ? '127.0.0.1' : '0.0.0.0'),
@@ -148,6 +157,11 @@ export class SimFleet extends EventEmitter<FleetEvents> {
     this.scheduler.onTick((now, tick) => this.#onTick(now, tick));
     this.scheduler.start();
     this.#arrive(1);
+  }
+
+  /** LwM2M device `index`'s key pair (and certificate), in RPK and X.509 modes. */
+  identityOf(index: number): Promise<DeviceIdentity> | undefined {
+    return this.#identities?.of(index, `${this.options.endpointPrefix}${index}`);
   }
 
   /** Resolves when every device has been started. */

@@ -1,5 +1,14 @@
 /** The fleet simulator: many LwM2M and MQTT devices in one process (`tandem sim`). */
 export { BootstrapError, bootstrap, type ServerAccount } from './bootstrap.js';
+export {
+  type CaPem,
+  DeviceIdentities,
+  type DeviceIdentity,
+  deviceKey,
+  loadOrCreateCa,
+  type SecurityMode,
+  serverTrust,
+} from './credentials.js';
 export { type DriftProfile, driftStep, PROFILES } from './drift.js';
 export { packageVersion, SimFirmwareInstance, SimFirmwareObject } from './firmware.js';
 export { type FleetEvents, type FleetSnapshot, type FleetSummary, SimFleet } from './fleet.js';

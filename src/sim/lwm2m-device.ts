@@ -1,6 +1,6 @@
 /**
- * One simulated LwM2M device: its objects, its socket (UDP, or DTLS with a PSK), an optional
- * bootstrap, and its life: register, measure, sleep and wake in queue mode, reboot when told
+ * One simulated LwM2M device: its objects, its socket (UDP, or DTLS with a PSK, a raw public
+ * key or an X.509 certificate), an optional bootstrap, and its life: register, measure, sleep and wake in queue mode, reboot when told
  * (De-register, down time, a new socket, Register), drop off and come back under churn.
  * Everything timed goes through the fleet's one scheduler.
  */
@@ -9,12 +9,14 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { Code, codeString } from '../coap/code.js';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../coap/udp-transport.js';
+import type { DtlsClientOptions } from '../dtls/client.js';
 import { DtlsClientTransport } from '../dtls/client-transport.js';
 import { Lwm2mClient } from '../lwm2m/client/index.js';
 import { MQTT_SERVER_PEER, MqttClientPort } from '../lwm2m/mqtt/client-port.js';
 import { Value } from '../lwm2m/node/lwm2m-value.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
 import { BootstrapError, bootstrap, type ServerAccount } from './bootstrap.js';
+import { DeviceIdentities, type DeviceIdentity } from './credentials.js';
 import { driftStep, PROFILES } from './drift.js';
 import { type DeviceObjects, deviceObjects } from './objects.js';
 import type { FleetOptions } from './options.js';
@@ -39,6 +41,8 @@ export interface DeviceHost {
   readonly totals: MessageTotals;
   readonly server: ResolvedServer;
   readonly bootstrapServer: ResolvedServer | undefined;
+  /** Device `index`'s key pair (and certificate) in RPK and X.509 modes; undefined for PSK. */
+  identity(index: number): Promise<DeviceIdentity> | undefined;
   /** Local address for device sockets. */
   readonly bindAddress: string;
   /** Seconds since the fleet started (the clock of the sensor cycle). */
@@ -48,6 +52,9 @@ export interface DeviceHost {
 }
 
 type State = 'idle' | 'connecting' | 'registered' | 'down' | 'stopped';
+
+/** What proves a device's identity in a DTLS handshake, and how it judges the server. */
+type DtlsCredentials = Pick<DtlsClientOptions, 'psk' | 'certificate' | 'trust'>;
 
 const STOP_TIMEOUT_MS = 3000;
 const SENT_PATHS = ['/3303/0/5700', '/3323/0/5700', '/3202/0/5600', '/3/0/9'];
@@ -170,8 +177,10 @@ export class SimLwm2mDevice {
     }
     if (this.#state !== 'connecting') return undefined;
     const target = this.#account ? await host.resolve(this.#account.uri) : host.server;
-    const psk = this.#psk(target);
-    const { transport, peer } = await this.#transport(target, psk);
+    const { transport, peer } = await this.#transport(
+      target,
+      await this.#credentials(target, this.#account),
+    );
     const sleepy = o.queueMode ? new SleepyTransport(transport) : undefined;
     const endpoint = new CoapEndpoint(sleepy ?? transport);
     if (this.#state !== 'connecting') {
@@ -233,27 +242,42 @@ export class SimLwm2mDevice {
     return client;
   }
 
-  #psk(target: ResolvedServer): { identity: string; key: Buffer } | undefined {
+  /**
+   * The DTLS credentials for `target`: none over coap://; after a bootstrap, those of the account
+   * the Bootstrap-Server wrote; else the fleet's PSK, or the device's raw public key or
+   * certificate (LwM2M-TS-Transport 1.1 §5.2.8).
+   */
+  async #credentials(
+    target: ResolvedServer,
+    account: ServerAccount | undefined,
+  ): Promise<DtlsCredentials | undefined> {
     if (!target.secure) return undefined;
-    const a = this.#account;
-    if (a) {
+    if (account) {
       // LwM2M 1.0 Appendix E.1 resource 2: only PSK (0) is simulated among the secure modes.
-      if (a.securityMode !== 0) throw new BootstrapError(`security mode ${a.securityMode}`);
-      return { identity: a.identity.toString('utf8'), key: a.secretKey };
+      if (account.securityMode !== 0)
+        throw new BootstrapError(`security mode ${account.securityMode}`);
+      return { psk: { identity: account.identity.toString('utf8'), key: account.secretKey } };
     }
     const o = this.#host.options;
-    return { identity: `${o.pskPrefix}${this.index}`, key: o.pskKey! };
+    const identity = this.#host.identity(this.index);
+    if (identity) {
+      return {
+        certificate: DeviceIdentities.certificateConfig(await identity),
+        trust: o.serverTrust!,
+      };
+    }
+    return { psk: { identity: `${o.pskPrefix}${this.index}`, key: o.pskKey! } };
   }
 
   async #transport(
     target: ResolvedServer,
-    psk: { identity: string; key: Buffer } | undefined,
+    credentials: DtlsCredentials | undefined,
   ): Promise<{ transport: DatagramTransport; peer: DatagramPeer }> {
-    if (psk) {
+    if (credentials) {
       const dtls = new DtlsClientTransport({
         host: target.address,
         port: target.port,
-        psk,
+        ...credentials,
         localAddress: this.#host.bindAddress,
       });
       return { transport: dtls, peer: dtls.peer };
@@ -263,7 +287,10 @@ export class SimLwm2mDevice {
   }
 
   async #bootstrap(server: ResolvedServer): Promise<ServerAccount> {
-    const { transport, peer } = await this.#transport(server, this.#bootstrapPsk(server));
+    const { transport, peer } = await this.#transport(
+      server,
+      await this.#credentials(server, undefined),
+    );
     const endpoint = new CoapEndpoint(transport);
     try {
       return await bootstrap(
@@ -276,11 +303,6 @@ export class SimLwm2mDevice {
       this.#addTotals(endpoint);
       await endpoint.close();
     }
-  }
-
-  #bootstrapPsk(server: ResolvedServer) {
-    const o = this.#host.options;
-    return server.secure ? { identity: `${o.pskPrefix}${this.index}`, key: o.pskKey! } : undefined;
   }
 
   /** A new measurement of every drifting sensor (the fleet calls it on the device's tick). */

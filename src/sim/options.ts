@@ -1,12 +1,24 @@
+import type { TrustConfig } from '../dtls/crypto/credentials.js';
+import type { CaPem, SecurityMode } from './credentials.js';
+
 /** What a simulated fleet is made of, and its defaults. */
 export interface FleetOptions {
   /** Number of LwM2M devices. */
   readonly lwm2m: number;
-  /** `coap://host:port` or `coaps://host:port` (DTLS with PSK). */
+  /** `coap://host:port` or `coaps://host:port` (DTLS). */
   readonly lwm2mUrl?: string;
-  /** PSK of device `i`: identity `<pskPrefix><i>`, key `pskKey` (both needed for coaps). */
+  /**
+   * How LwM2M devices authenticate over coaps: `psk` (the default), or `rpk` and `x509` with a
+   * P-256 key pair each (src/sim/credentials.ts), derived from `seed` when one was given.
+   */
+  readonly security: SecurityMode;
+  /** PSK of device `i`: identity `<pskPrefix><i>`, key `pskKey` (both needed for coaps PSK). */
   readonly pskPrefix?: string;
   readonly pskKey?: Buffer;
+  /** x509: the CA that signs the device certificates (common name: the endpoint name). */
+  readonly ca?: CaPem;
+  /** rpk and x509: how devices judge the server's certificate or raw public key. */
+  readonly serverTrust?: TrustConfig;
   /** Bootstrap first (`coap://` or `coaps://`), then register where the Bootstrap-Server says. */
   readonly bootstrapUrl?: string;
   /**
@@ -69,6 +81,7 @@ export type FleetOptionsInput = Partial<FleetOptions> & Pick<FleetOptions, 'lwm2
 
 export const DEFAULTS = {
   lwm2mUrl: 'coap://127.0.0.1:5683',
+  security: 'psk',
   mqttUrl: 'mqtt://127.0.0.1:1883',
   managedMqtt: 0,
   endpointPrefix: 'sim-',
@@ -135,8 +148,22 @@ export function resolveOptions(input: FleetOptionsInput): FleetOptions {
       throw new FleetOptionsError(`${what} must be ${schemes.map((s) => `${s}//`).join(' or ')}`);
   }
   const secure = [o.lwm2mUrl, o.bootstrapUrl].some((u) => u?.startsWith('coaps:'));
-  if (secure && (o.pskPrefix === undefined || o.pskKey === undefined))
-    throw new FleetOptionsError('coaps:// needs --psk-prefix and --psk-key');
+  if (o.security === 'psk') {
+    if (secure && (o.pskPrefix === undefined || o.pskKey === undefined))
+      throw new FleetOptionsError('coaps:// needs --psk-prefix and --psk-key (or --rpk, --x509)');
+  } else {
+    const flag = `--${o.security}`;
+    if (!secure)
+      throw new FleetOptionsError(`${flag} needs a coaps:// --lwm2m-url or --bootstrap-url`);
+    if (o.pskPrefix !== undefined || o.pskKey !== undefined)
+      throw new FleetOptionsError(`${flag} and --psk-prefix/--psk-key exclude each other`);
+    if (!o.serverTrust)
+      throw new FleetOptionsError(
+        `${flag} needs --server-cert: the server's certificate, its CA or its public key`,
+      );
+    if (o.security === 'x509' && !o.ca)
+      throw new FleetOptionsError('--x509 needs the CA that signs the device certificates');
+  }
   if (o.pskKey !== undefined && o.pskKey.length === 0)
     throw new FleetOptionsError('--psk-key must be non-empty hex');
   if (o.queueMode) {

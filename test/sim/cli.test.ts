@@ -1,36 +1,15 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FleetSummary } from '../../src/sim/index.js';
+import { type CliRun, spawnCli } from '../cli/helpers.js';
 import { startTandem } from '../helpers/tandem.js';
 import { names, registeredCount, until } from './helpers.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const TSX = import.meta.resolve('tsx');
 const ADMIN_TOKEN = 'a3f1c9e07b5d2468aa10ce93f7b4d6e28c1f0a9b7d3e5c24';
 
-/** `tandem sim ...` from its sources (as test/cli/cli.test.ts runs the CLI). */
-function sim(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'sim', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function finish(child: ChildProcess) {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, stdout, stderr };
-}
+/** `tandem sim ...` from its sources, as test/cli runs the CLI. */
+const sim = (args: string[]) => spawnCli(['sim', ...args]);
+const finish = (run: CliRun) => run.done;
 
 describe('tandem sim', () => {
   test('sim --lwm2m 5 --mqtt 2 --duration 3 --json prints one JSON summary and exits 0', async (t) => {
@@ -63,7 +42,7 @@ describe('tandem sim', () => {
 
   test('SIGTERM stops cleanly: the devices de-register and the summary is printed', async (t) => {
     const tandem = await startTandem(t);
-    const child = sim([
+    const run = sim([
       '--lwm2m',
       '3',
       '--endpoint-prefix',
@@ -71,12 +50,12 @@ describe('tandem sim', () => {
       '--lwm2m-url',
       `coap://127.0.0.1:${tandem.address('coap')!.port}`,
     ]);
-    const done = finish(child);
+    const done = finish(run);
     await until(
       '3 registrations',
       async () => (await registeredCount(tandem, names('term-', 0, 3))) === 3,
     );
-    child.kill('SIGTERM');
+    run.child.kill('SIGTERM');
     const { code, stdout } = await done;
     assert.equal(code, 0);
     assert.match(stdout, /lwm2m: 3\/3 started, 3 registered at peak/);

@@ -81,3 +81,10 @@ export async function registeredCount(tandem: Tandem, names: readonly string[]):
 
 export const names = (prefix: string, from: number, count: number) =>
   Array.from({ length: count }, (_, i) => `${prefix}${from + i}`);
+
+/** Resolves once the server holds a registration of each of `<prefix>0..count-1`. */
+export const allRegistered = (tandem: Tandem, prefix: string, count: number) =>
+  until(
+    `${count} registrations`,
+    async () => (await registeredCount(tandem, names(prefix, 0, count))) === count,
+  );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Code } from '../../src/coap/code.js';
 import type { Tandem } from '../../src/server/tandem.js';
-import { names, registeredCount, startTandemAndFleet, until } from './helpers.js';
+import { allRegistered, names, startTandemAndFleet, until } from './helpers.js';
 
 const KEY = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -17,12 +17,6 @@ async function provision(tandem: Tandem, prefix: string, count: number): Promise
     tandem.psk.set(id, id, KEY);
   }
 }
-
-const allRegistered = (tandem: Tandem, prefix: string, count: number) =>
-  until(
-    `${count} registrations`,
-    async () => (await registeredCount(tandem, names(prefix, 0, count))) === count,
-  );
 
 describe('simulated devices over DTLS and through the Bootstrap-Server', () => {
   test('devices register over DTLS with identity <psk-prefix><i> and the fleet key', async (t) => {

@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import type { TrustConfig } from '../../dtls/crypto/credentials.js';
 import {
+  type CaPem,
   FleetOptionsError,
   type FleetSnapshot,
   type FleetSummary,
+  loadOrCreateCa,
   SimFleet,
+  serverTrust,
   socketShortfall,
 } from '../../sim/index.js';
 import { EXIT } from '../exit-codes.js';
@@ -17,8 +22,17 @@ PSK identity <psk-prefix><i> and the key --psk-key (hex), for coaps:// and for a
 Bootstrap-Server. MQTT devices publish JSON on devices/<id>/telemetry; with
 --mqtt-username-prefix, device i logs in as <prefix><i> with --mqtt-password.
 
-With --api-url, the devices are first created through the API (with their PSK, or MQTT user
-name and password); devices that exist already are left as they are.
+With --rpk or --x509 (instead of a PSK), each LwM2M device has its own ECDSA P-256 key pair,
+derived from --seed when given (the same seed, the same keys), else random. --rpk presents the
+raw public key (RFC 7250); --x509 a certificate whose common name is the endpoint name, signed
+by the CA in --ca-cert/--ca-key: when neither file exists, a new CA is written there; point
+the server's trust store at it (tandem start --lwm2m-trust-store sim-ca.pem) before the devices
+connect. --server-cert is how devices know the server: its certificate or CA (a development
+server's is <data-dir>/dtls/dev-cert.pem), or its PEM public key if it presents a raw key.
+
+With --api-url, the devices are first created through the API (with their PSK, raw public key,
+certificate, or MQTT user name and password); devices that exist already are left as they are,
+except that in RPK and X.509 modes they get the fleet's public key or certificate.
 
 Each simulated device has its own socket: the open-file limit (ulimit -n) must exceed the
 number of devices.
@@ -60,6 +74,11 @@ interface SimFlags {
   lwm2mUrl?: string;
   pskPrefix?: string;
   pskKey?: Buffer;
+  rpk?: boolean;
+  x509?: boolean;
+  serverCert?: string;
+  caCert: string;
+  caKey: string;
   bootstrapUrl?: string;
   mqtt: number;
   managedMqtt: number;
@@ -91,6 +110,22 @@ export function simCommand(): Command {
     .option('--lwm2m-url <url>', 'coap://host:port or coaps://host:port', 'coap://127.0.0.1:5683')
     .option('--psk-prefix <prefix>', 'PSK identity of device i is <prefix><i>')
     .option('--psk-key <hex>', 'the PSK of every device, hex', hex)
+    .option('--rpk', 'coaps with a raw public key per device (RFC 7250) instead of a PSK')
+    .option('--x509', 'coaps with an X.509 certificate per device (CN: the endpoint name)')
+    .option(
+      '--server-cert <file>',
+      "with --rpk/--x509: PEM of the server's certificate or CA, or of its raw public key",
+    )
+    .option(
+      '--ca-cert <file>',
+      'with --x509: the CA certificate (PEM), created if absent',
+      'sim-ca.pem',
+    )
+    .option(
+      '--ca-key <file>',
+      'with --x509: the CA private key (PEM), created if absent',
+      'sim-ca.key',
+    )
     .option('--bootstrap-url <url>', 'bootstrap first: coap:// or coaps:// Bootstrap-Server')
     .option('--mqtt <n>', 'number of plain MQTT devices', count, 0)
     .option(
@@ -145,6 +180,19 @@ async function run(flags: SimFlags): Promise<number> {
     process.stderr.write(`tandem sim: ${shortfall}\n`);
     return EXIT.config;
   }
+  if (flags.rpk && flags.x509) {
+    process.stderr.write('tandem sim: --rpk and --x509 exclude each other\n');
+    return EXIT.config;
+  }
+  let trust: TrustConfig | undefined;
+  let ca: CaPem | undefined;
+  try {
+    if (flags.serverCert !== undefined) trust = trustFrom(flags.serverCert);
+    if (flags.x509) ca = await caFrom(flags.caCert, flags.caKey, flags.json === true);
+  } catch (err) {
+    process.stderr.write(`tandem sim: ${(err as Error).message}\n`);
+    return EXIT.config;
+  }
   let fleet: SimFleet;
   try {
     fleet = new SimFleet({
@@ -152,6 +200,9 @@ async function run(flags: SimFlags): Promise<number> {
       mqtt: flags.mqtt,
       managedMqtt: flags.managedMqtt,
       lwm2mUrl: flags.lwm2mUrl,
+      security: flags.rpk ? 'rpk' : flags.x509 ? 'x509' : 'psk',
+      serverTrust: trust,
+      ca,
       pskPrefix: flags.pskPrefix,
       pskKey: flags.pskKey,
       bootstrapUrl: flags.bootstrapUrl,
@@ -184,7 +235,8 @@ async function run(flags: SimFlags): Promise<number> {
       );
       if (!flags.json) {
         process.stdout.write(
-          `devices: ${made.created} created, ${made.existing} already there (left as they are)\n`,
+          `devices: ${made.created} created, ${made.existing} already there ` +
+            `(${fleet.options.security === 'psk' ? 'left as they are' : "given the fleet's keys"})\n`,
         );
       }
     } catch (err) {
@@ -228,44 +280,82 @@ async function run(flags: SimFlags): Promise<number> {
   return noLwm2m || noMqtt ? EXIT.failure : EXIT.ok;
 }
 
+/** --server-cert: the file's certificates are trust anchors, its public keys pinned raw keys. */
+function trustFrom(path: string): TrustConfig {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read --server-cert ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return serverTrust(pem);
+  } catch (err) {
+    throw new Error(`--server-cert ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** --ca-cert/--ca-key: the CA's files, or a new CA written to them (said on stderr). */
+async function caFrom(certPath: string, keyPath: string, quiet: boolean): Promise<CaPem> {
+  const ca = await loadOrCreateCa(certPath, keyPath);
+  if (ca.created && !quiet) {
+    process.stderr.write(
+      `tandem sim: created a CA in ${certPath} (key ${keyPath}); the server must trust it: ` +
+        `tandem start --lwm2m-trust-store ${certPath}\n`,
+    );
+  }
+  return ca;
+}
+
 /**
- * Creates every device of the fleet through the API (POST /api/devices), with its PSK or MQTT
- * credentials when the fleet has them; a device that exists already (409) is left as it is.
+ * Creates every device of the fleet through the API (POST /api/devices), with its PSK, raw
+ * public key, certificate or MQTT login when the fleet has them. A device that exists already
+ * (409) is left as it is, except that in RPK and X.509 modes its key or certificate is replaced
+ * by the fleet's (PATCH): without --seed the keys are new on every run.
  */
 async function provision(
   fleet: SimFleet,
   api: ApiClient,
 ): Promise<{ created: number; existing: number }> {
   const o = fleet.options;
-  const bodies: unknown[] = [];
-  for (let i = 0; i < o.lwm2m + o.mqtt + o.managedMqtt; i++) {
+  const total = o.lwm2m + o.mqtt + o.managedMqtt;
+  const body = async (i: number) => {
     const id = `${o.endpointPrefix}${i}`;
-    if (i < o.lwm2m) {
-      const psk =
-        o.pskPrefix !== undefined && o.pskKey !== undefined
-          ? { psk: { identity: `${o.pskPrefix}${i}`, key: o.pskKey.toString('hex') } }
-          : undefined;
-      bodies.push({ id, protocol: 'lwm2m', ...(psk ? { credentials: psk } : {}) });
-    } else {
+    if (i >= o.lwm2m) {
       const login =
         o.mqttUsernamePrefix !== undefined && o.mqttPassword
           ? { mqtt: { username: `${o.mqttUsernamePrefix}${i}`, password: o.mqttPassword } }
           : undefined;
-      bodies.push({ id, protocol: 'mqtt', ...(login ? { credentials: login } : {}) });
+      return { id, protocol: 'mqtt', ...(login ? { credentials: login } : {}) };
     }
-  }
+    const identity = await fleet.identityOf(i);
+    const credentials = identity
+      ? identity.certificate
+        ? { x509: { certificate: identity.certificate } }
+        : { rpk: { publicKey: identity.spki.toString('base64') } }
+      : o.pskPrefix !== undefined && o.pskKey !== undefined
+        ? { psk: { identity: `${o.pskPrefix}${i}`, key: o.pskKey.toString('hex') } }
+        : undefined;
+    return { id, protocol: 'lwm2m', ...(credentials ? { credentials } : {}) };
+  };
   let next = 0;
   let created = 0;
   let existing = 0;
   const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++];
+    while (next < total) {
+      const device = await body(next++);
       try {
-        await api.call('POST', '/api/devices', body);
+        await api.call('POST', '/api/devices', device);
         created++;
       } catch (err) {
-        if (err instanceof ApiCallError && err.status === 409) existing++;
-        else throw err;
+        if (!(err instanceof ApiCallError && err.status === 409)) throw err;
+        existing++;
+        const c = device.credentials as Record<string, unknown> | undefined;
+        if (c?.rpk || c?.x509) {
+          await api.call('PATCH', `/api/devices/${encodeURIComponent(device.id)}`, {
+            credentials: c,
+          });
+        }
       }
     }
   };
