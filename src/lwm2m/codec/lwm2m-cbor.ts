@@ -17,10 +17,10 @@ import {
   UINT64_MAX,
   type ValueType,
 } from '../node/lwm2m-value.js';
-import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
+import { flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
 import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from './cbor.js';
 import { CodecError, guard } from './codec-error.js';
-import { convertValue, modelType } from './value-converter.js';
+import { convertValue, modelType, nodeFromLeaves } from './value-converter.js';
 
 // Four nested path maps, a path-fragment array key, and a tagged value (tag 4 holds an array).
 const MAX_DEPTH = 8;
@@ -214,24 +214,7 @@ export function decodeLwm2mCbor(bytes: Uint8Array, path: Lwm2mPath, model: Lwm2m
   return guard(
     'MALFORMED',
     () => `LwM2M CBOR ${path}`,
-    () => {
-      if (path.isRoot()) throw new CodecError('INVALID_PATH', 'cannot decode the root as a node');
-      const leaves = parseLwm2mCbor(bytes, model);
-      for (const l of leaves) {
-        if (!l.path.startsWith(path)) {
-          throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
-        }
-        if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
-      }
-      let node: Lwm2mNode | undefined;
-      try {
-        node = buildNode(path, leaves, model);
-      } catch (e) {
-        throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
-      }
-      if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
-      return node;
-    },
+    () => nodeFromLeaves(path, model, 'LwM2M CBOR', () => parseLwm2mCbor(bytes, model)),
   );
 }
 

@@ -14,9 +14,9 @@ import {
   timeToSeconds,
   UINT64_MAX,
 } from '../node/lwm2m-value.js';
-import { buildNode, flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
+import { flattenNode, type Lwm2mPathValue } from '../node/path-value.js';
 import { CodecError, guard } from './codec-error.js';
-import { convertValue, modelType } from './value-converter.js';
+import { convertValue, modelType, nodeFromLeaves } from './value-converter.js';
 
 /** One SenML record, with the fields LwM2M uses. Numbers may be bigint past 2^53. */
 export interface SenmlRecord {
@@ -264,22 +264,7 @@ export function recordsToNode(
   path: Lwm2mPath,
   model: Lwm2mModel,
 ): Lwm2mNode {
-  if (path.isRoot()) throw new CodecError('INVALID_PATH', 'SenML cannot decode the root as a node');
-  const leaves = recordsToPathValues(records, model);
-  for (const l of leaves) {
-    if (!l.path.startsWith(path))
-      throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
-    if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
-  }
-  let node: Lwm2mNode | undefined;
-  try {
-    // The model tells single from multiple resources and types empty multiple resources.
-    node = buildNode(path, leaves, model);
-  } catch (e) {
-    throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
-  return node;
+  return nodeFromLeaves(path, model, 'SenML', () => recordsToPathValues(records, model));
 }
 
 /**

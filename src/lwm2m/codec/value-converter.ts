@@ -1,4 +1,5 @@
 import type { Lwm2mModel, ResourceModel } from '../model/object-model.js';
+import type { Lwm2mNode } from '../node/lwm2m-node.js';
 import type { Lwm2mPath } from '../node/lwm2m-path.js';
 import {
   INT64_MAX,
@@ -9,6 +10,7 @@ import {
   UINT64_MAX,
   type ValueType,
 } from '../node/lwm2m-value.js';
+import { buildNode, type Lwm2mPathValue } from '../node/path-value.js';
 import { CodecError } from './codec-error.js';
 
 /** The model's definition of the resource at `path` (a resource or resource-instance path). */
@@ -100,4 +102,34 @@ export function convertValue(value: Lwm2mValue, target: ValueType, path: Lwm2mPa
 export function toModelType(model: Lwm2mModel, path: Lwm2mPath, value: Lwm2mValue): Lwm2mValue {
   const t = modelType(model, path);
   return t === undefined ? value : convertValue(value, t, path);
+}
+
+/**
+ * The node at `path` from the leaves a payload decoded to (SenML, LwM2M CBOR): every leaf must
+ * be under `path` and have a value; the model tells single from multiple resources and types
+ * empty multiple resources.
+ */
+export function nodeFromLeaves(
+  path: Lwm2mPath,
+  model: Lwm2mModel,
+  format: string,
+  decodeLeaves: () => readonly Lwm2mPathValue[],
+): Lwm2mNode {
+  if (path.isRoot())
+    throw new CodecError('INVALID_PATH', `${format} cannot decode the root as a node`);
+  const leaves = decodeLeaves();
+  for (const l of leaves) {
+    if (!l.path.startsWith(path)) {
+      throw new CodecError('INVALID_PATH', `${l.path} is not under ${path}`);
+    }
+    if (l.value === undefined) throw new CodecError('MALFORMED', `${l.path} has no value`);
+  }
+  let node: Lwm2mNode | undefined;
+  try {
+    node = buildNode(path, leaves, model);
+  } catch (e) {
+    throw new CodecError('UNEXPECTED_NODE', `${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!node) throw new CodecError('UNEXPECTED_NODE', `${path}: no value in the payload`);
+  return node;
 }
