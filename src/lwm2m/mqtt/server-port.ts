@@ -29,6 +29,8 @@ import {
   tokenBytes,
 } from './convention.js';
 
+const PEER_PREFIX = 'mqtt:';
+
 interface Pending {
   readonly resolve: (response: CoapResponse) => void;
   readonly reject: (error: Error) => void;
@@ -78,7 +80,12 @@ export class MqttServerPort implements ServerCoapPort {
 
   /** The peer key of an MQTT client: `mqtt:<clientId>`. */
   static peerKey(clientId: string): string {
-    return `mqtt:${clientId}`;
+    return `${PEER_PREFIX}${clientId}`;
+  }
+
+  /** The MQTT client id of a peer key (undefined for a peer of another transport). */
+  static clientIdOf(peerKey: string): string | undefined {
+    return peerKey.startsWith(PEER_PREFIX) ? peerKey.slice(PEER_PREFIX.length) : undefined;
   }
 
   request(peer: DatagramPeer, params: RequestParams): Promise<CoapResponse> {

@@ -85,8 +85,8 @@ export class MqttLwm2mServer extends Lwm2mServer {
   readonly #logger: Logger | undefined;
   /** Devices not connected: their requests wait here (awake = connected). */
   readonly #offline: RequestQueue;
-  /** Endpoint → MQTT client id of its connection. */
-  readonly #clientOf = new Map<string, string>();
+  /** MQTT client id → the endpoint it speaks for. */
+  readonly #endpointOf = new Map<string, string>();
 
   constructor(options: MqttLwm2mServerOptions) {
     const clock = options.clock ?? systemClock;
@@ -115,7 +115,10 @@ export class MqttLwm2mServer extends Lwm2mServer {
         new Lwm2mError('LWM2M_ERR_CANCELLED', `${registration.endpoint} is no longer registered`),
       );
       this.#port.forget(registration.peer.key);
-      this.#clientOf.delete(registration.endpoint);
+      const clientId = MqttServerPort.clientIdOf(registration.peer.key);
+      if (clientId !== undefined && this.#endpointOf.get(clientId) === registration.endpoint) {
+        this.#endpointOf.delete(clientId);
+      }
     };
     this.on('deregistered', ended);
     this.on('expired', ended);
@@ -151,10 +154,8 @@ export class MqttLwm2mServer extends Lwm2mServer {
 
   /** For the broker's `onConnect`: with its session present, the device can be reached. */
   clientConnected(client: ClientInfo, info: { sessionPresent: boolean }): void {
-    if (!info.sessionPresent) return;
-    for (const [endpoint, clientId] of this.#clientOf) {
-      if (clientId === client.clientId) this.#seen(endpoint, client);
-    }
+    const endpoint = this.#endpointOf.get(client.clientId);
+    if (info.sessionPresent && endpoint !== undefined) this.#seen(endpoint, client);
   }
 
   /**
@@ -162,9 +163,8 @@ export class MqttLwm2mServer extends Lwm2mServer {
    * registration lives on until it de-registers or its lifetime ends (LwM2M-TS-Core 1.1 §6.2).
    */
   clientDisconnected(clientId: string): void {
-    for (const [endpoint, id] of this.#clientOf) {
-      if (id === clientId) this.#offline.asleep(endpoint);
-    }
+    const endpoint = this.#endpointOf.get(clientId);
+    if (endpoint !== undefined) this.#offline.asleep(endpoint);
   }
 
   // ------------------------------------------------------------------ operations
@@ -303,7 +303,7 @@ export class MqttLwm2mServer extends Lwm2mServer {
 
   /** The device spoke or came back with its session: it is reachable, its requests go. */
   #seen(endpoint: string, client: ClientInfo): void {
-    this.#clientOf.set(endpoint, client.clientId);
+    this.#endpointOf.set(client.clientId, endpoint);
     this.#offline.seen(endpoint);
   }
 
