@@ -11,7 +11,7 @@ import type { DeviceRegistry } from '../hub/device-registry.js';
 import type { DeviceProfiles } from '../hub/profile-service.js';
 import type { Webhooks } from '../hub/webhooks.js';
 import type { TelemetryStore, TokenStore } from '../store/ports.js';
-import { bearerScheme, installAuth } from './auth.js';
+import { bearerScheme, installAuth, redactedUrl } from './auth.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import { type BootstrapApi, bootstrapRoutes } from './routes/bootstrap.js';
 import { commandRoutes } from './routes/commands.js';
@@ -65,7 +65,10 @@ export interface ApiContext {
  */
 export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: ctx.logger.child(
+      { component: 'http' },
+      { serializers: { url: redactedUrl, path: redactedUrl } },
+    ) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     // An unknown property is an error, not silently dropped: a typo in `credentials` must not

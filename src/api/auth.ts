@@ -79,6 +79,14 @@ function accessOf(request: FastifyRequest): Access {
   return PUBLIC_PREFIXES.some((p) => url.startsWith(p)) ? 'public' : 'admin';
 }
 
+/**
+ * A logged URL (`url` or `path`, whoever logs it: our error handler, fastify, its plugins) with
+ * an `access_token` (RFC 6750 §2.3) replaced: tokens are never logged.
+ */
+export function redactedUrl(url: unknown): unknown {
+  return typeof url === 'string' ? url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]') : url;
+}
+
 /** The `access_token` query parameter as an Authorization header, where the route takes it. */
 function queryBearer(request: FastifyRequest): string | undefined {
   if (!request.routeOptions.config.queryToken) return undefined;

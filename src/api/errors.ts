@@ -133,14 +133,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const apiError = toApiError(err);
     if (apiError.code === 'TANDEM_ERR_INTERNAL') {
-      request.log.error({ err, url: redactedUrl(request.url) }, 'request failed');
+      request.log.error({ err, url: request.url }, 'request failed');
     }
     if (apiError.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="tandem"');
     return reply.code(apiError.statusCode).send(apiError.body());
   });
-}
-
-/** The URL fit for a log: an `access_token` (RFC 6750 §2.3) in it is replaced. */
-function redactedUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }

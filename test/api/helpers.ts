@@ -27,6 +27,7 @@ export async function apiWithStore(
     anonymousReads?: boolean;
     webhooks?: Partial<Omit<WebhooksOptions, 'store' | 'events'>>;
     stream?: ApiContext['stream'];
+    logger?: ApiContext['logger'];
   } = {},
 ) {
   const store = new SqliteStore({ dataDir: ':memory:' });
@@ -47,7 +48,7 @@ export async function apiWithStore(
   await webhooks?.start();
   const app = await buildApi({
     version: '1.2.3',
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     health: () => ({
       status: 'ok',
       version: '1.2.3',

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
 import { issueToken } from '../../src/hub/api-tokens.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { lwm2mDevice, temperatureSensor } from '../helpers/lwm2m-device.js';
 import { startTandem } from '../helpers/tandem.js';
 import { apiWithStore } from './helpers.js';
@@ -216,6 +217,18 @@ describe('/api/stream (WebSocket)', () => {
     const { code } = await c.closed;
     assert.equal(code, 1001, 'RFC 6455 §7.4.1: going away');
     assert.equal(tandem.devices.events.listenerCount('registered'), 0, 'the feed is closed');
+  });
+
+  test('an access_token in a URL is never logged', async (t) => {
+    const { logger, lines } = captureLogs('debug');
+    const api = await listening(t, { logger });
+    const secret = 'tdm_never-in-a-log-0123456789';
+    // A WebSocket asked of a route that is none: the plugin logs the path as it closes it.
+    const c = client(t, `${api.ws.replace('/api/stream', '/api/health')}?access_token=${secret}`);
+    await c.closed;
+    const logged = JSON.stringify(lines);
+    assert.match(logged, /access_token=\[redacted\]/);
+    assert.equal(logged.includes(secret), false);
   });
 
   test('the OpenAPI document describes the stream and the webhooks', async (t) => {
