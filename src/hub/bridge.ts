@@ -32,8 +32,9 @@ import { type Command, commandFromJson, toRequest } from './commands/command-jso
 import { DeviceOperationError, fromLwm2mError } from './commands/errors.js';
 import { accessOf, type DeviceCommands, type Lwm2mManagement } from './commands/operations.js';
 import { sensorUnitsOf } from './commands/units.js';
-import { dataJson, notificationValues, sendValues } from './lwm2m-data.js';
+import { type DataJson, dataJson, notificationValues, sendValues } from './lwm2m-data.js';
 import { isTopicSafeId } from './mqtt-acl.js';
+import { type MqttDataEvent, type MqttDeviceData, mqttDataJson } from './mqtt-data.js';
 
 export const BRIDGE_ROOT = 'tandem/';
 export const DATA_TOPIC = (id: string, path: string) => `tandem/devices/${id}/data${path}`;
@@ -46,6 +47,8 @@ export interface BridgeOptions {
   servers: readonly Lwm2mManagement[];
   /** Runs the commands from applications. */
   commands: DeviceCommands;
+  /** Plain MQTT devices' messages, mapped by their profiles: their data is bridged too. */
+  mqttData?: MqttDeviceData;
   /** API tokens, which authorise commands (user property `authorization: Bearer <token>`). */
   tokens?: TokenStore;
   /** Commands without a token may read: the loopback development mode, as in the API. */
@@ -71,6 +74,16 @@ export class Bridge {
   constructor(options: BridgeOptions) {
     this.#o = options;
     for (const server of options.servers) this.#follow(server);
+    const { mqttData } = options;
+    if (mqttData) {
+      const onData = (e: MqttDataEvent) => {
+        if (!this.#bridged(e.deviceId)) return;
+        const json = mqttDataJson(e, mqttData.model);
+        this.#enqueue(e.deviceId, () => this.#publishData(e.deviceId, json));
+      };
+      mqttData.events.on('data', onData);
+      this.#unsubscribe.push(() => mqttData.events.off('data', onData));
+    }
   }
 
   #follow(server: Lwm2mManagement): void {
@@ -135,13 +148,17 @@ export class Bridge {
   #data(server: Lwm2mManagement, endpoint: string, values: readonly Lwm2mPathValue[]): void {
     if (values.length === 0 || !this.#bridged(endpoint)) return;
     const now = this.#o.clock.now();
-    this.#enqueue(endpoint, async () => {
-      for (const body of await dataJson(server, endpoint, values, now)) {
-        await this.#publish(DATA_TOPIC(endpoint, body.path), body, {
-          retain: this.#o.retainData ?? false,
-        });
-      }
-    });
+    this.#enqueue(endpoint, async () =>
+      this.#publishData(endpoint, await dataJson(server, endpoint, values, now)),
+    );
+  }
+
+  async #publishData(endpoint: string, values: readonly DataJson[]): Promise<void> {
+    for (const body of values) {
+      await this.#publish(DATA_TOPIC(endpoint, body.path), body, {
+        retain: this.#o.retainData ?? false,
+      });
+    }
   }
 
   #event(endpoint: string, event: string, details: Record<string, unknown>): void {

@@ -10,7 +10,9 @@
  * - `data`: one value a device reported (LwM2M notification or Send), `path` and `data`, the
  *   resource as `GET /api/devices/{id}/{path}` shows it; `ts` is the value's time.
  */
+import type { CommandRecord } from '../store/ports.js';
 import type { Clock } from '../util/clock.js';
+import { type CommandQueue, commandJson } from './commands/queue.js';
 import { sensorUnitsOf } from './commands/units.js';
 import type { DeviceRegistry, DeviceView, RegistryEvents } from './device-registry.js';
 import { invalid } from './errors.js';
@@ -21,6 +23,7 @@ import {
   notificationValues,
   sendValues,
 } from './lwm2m-data.js';
+import { type MqttDataEvent, type MqttDeviceData, mqttDataJson } from './mqtt-data.js';
 
 export const DEVICE_EVENT_TYPES = [
   'registered',
@@ -30,6 +33,7 @@ export const DEVICE_EVENT_TYPES = [
   'online',
   'offline',
   'data',
+  'command',
 ] as const;
 export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
 
@@ -137,6 +141,10 @@ export interface DeviceEventFeedOptions {
   devices: DeviceRegistry;
   /** The protocol adapters whose notifications and Sends become data events. */
   sources?: readonly Lwm2mDataSource[];
+  /** Plain MQTT devices' messages, mapped by their profiles: data events too. */
+  mqttData?: MqttDeviceData;
+  /** Queued commands: a command event at each change of state, the result included. */
+  commands?: CommandQueue;
   clock: Clock;
   /** A data event that could not be made (the adapter failed), or a consumer that threw. */
   onError?: (err: unknown) => void;
@@ -187,6 +195,24 @@ export class DeviceEventFeed {
         source.off('notification', onNotification);
         source.off('send', onSend);
       });
+    }
+    const { mqttData, commands } = options;
+    if (mqttData) {
+      const onData = (e: MqttDataEvent) => {
+        if (this.#consumers.size === 0) return;
+        const json = mqttDataJson(e, mqttData.model);
+        this.#after(e.deviceId, async () => {
+          for (const data of json) this.#deliver(dataEvent(e.deviceId, data));
+        });
+      };
+      mqttData.events.on('data', onData);
+      this.#detach.push(() => mqttData.events.off('data', onData));
+    }
+    if (commands) {
+      const onCommand = (r: CommandRecord) =>
+        this.#emit('command', r.deviceId, { command: commandJson(r) });
+      commands.events.on('changed', onCommand);
+      this.#detach.push(() => commands.events.off('changed', onCommand));
     }
   }
 

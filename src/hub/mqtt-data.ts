@@ -10,10 +10,13 @@
  * order they came, its first look-up included.
  */
 import type { Logger } from 'pino';
+import type { Lwm2mModel } from '../lwm2m/model/object-model.js';
 import type { Lwm2mPathValue } from '../lwm2m/node/path-value.js';
 import type { TelemetryPoint, TelemetryStore } from '../store/ports.js';
 import type { Clock } from '../util/clock.js';
+import { leafJson } from './commands/json.js';
 import { TypedEmitter } from './events.js';
+import type { DataJson } from './lwm2m-data.js';
 import { telemetryValue } from './lwm2m-telemetry.js';
 import type { DeviceProfiles } from './profile-service.js';
 import { type ProfileMapper, rawValue } from './profiles.js';
@@ -27,9 +30,17 @@ export interface MqttDataEvent {
   readonly values: readonly Lwm2mPathValue[];
 }
 
+/** The JSON of a mapped message's values, as applications get LwM2M devices' data. */
+export function mqttDataJson(e: MqttDataEvent, model: Lwm2mModel): DataJson[] {
+  const ts = new Date(e.ts).toISOString();
+  return e.values.map((v) => ({ ...leafJson(v.path, v.value!, model), ts }));
+}
+
 export class MqttDeviceData {
   /** `data`: a message mapped onto resources (the bridge and the event feed follow it). */
   readonly events: TypedEmitter<{ data: MqttDataEvent }>;
+  /** The object model the profiles map onto (names, types and units of the values). */
+  readonly model: Lwm2mModel;
   readonly #profiles: DeviceProfiles;
   readonly #telemetry: TelemetryStore;
   readonly #clock: Clock;
@@ -39,11 +50,13 @@ export class MqttDeviceData {
 
   constructor(options: {
     profiles: DeviceProfiles;
+    model: Lwm2mModel;
     telemetry: TelemetryStore;
     clock: Clock;
     logger: Logger;
   }) {
     this.#profiles = options.profiles;
+    this.model = options.model;
     this.#telemetry = options.telemetry;
     this.#clock = options.clock;
     this.#logger = options.logger;

@@ -12,14 +12,14 @@ import { AuthThrottle } from '../hub/auth-throttle.js';
 import { Bridge } from '../hub/bridge.js';
 import { DeviceCommands } from '../hub/commands/operations.js';
 import { CommandQueue } from '../hub/commands/queue.js';
-import { MqttDeviceData } from '../hub/mqtt-data.js';
-import { DeviceProfiles } from '../hub/profile-service.js';
 import { provenBy } from '../hub/credentials.js';
 import { DeviceEventFeed } from '../hub/device-events.js';
 import { DeviceRegistry } from '../hub/device-registry.js';
 import { storeLwm2mTelemetry } from '../hub/lwm2m-telemetry.js';
 import { appMayPublish, deviceAcl } from '../hub/mqtt-acl.js';
 import { APP_USERNAME, type AppLogin, authenticateApp } from '../hub/mqtt-auth.js';
+import { MqttDeviceData } from '../hub/mqtt-data.js';
+import { DeviceProfiles } from '../hub/profile-service.js';
 import { PskCache } from '../hub/psk-cache.js';
 import { Webhooks } from '../hub/webhooks.js';
 import { silentLogger } from '../log.js';
@@ -231,6 +231,7 @@ export class Tandem {
       });
       this.#mqttData = new MqttDeviceData({
         profiles: this.#profiles,
+        model: this.lwm2m.server.registry.modelFor(),
         telemetry: this.store.telemetry,
         clock: this.clock,
         logger: this.logger.child({ component: 'mqtt-data' }),
@@ -250,6 +251,7 @@ export class Tandem {
         broker: this.mqtt.broker,
         servers,
         commands: this.#commands,
+        ...(this.#mqttData ? { mqttData: this.#mqttData } : {}),
         tokens: this.store.tokens,
         anonymousReads: this.apiAnonymousReads,
         clock: this.clock,
@@ -575,6 +577,8 @@ export class Tandem {
       devices: this.devices,
       // LwM2M devices over CoAP and managed MQTT devices report their data alike.
       sources: [this.lwm2m.server, this.managedMqtt],
+      ...(this.#mqttData ? { mqttData: this.#mqttData } : {}),
+      ...(this.#queue ? { commands: this.#queue } : {}),
       clock: this.clock,
       onError: (err) => logger.warn({ err }, 'a device event could not be made or taken'),
     });

@@ -12,6 +12,7 @@ import type { Tandem } from '../../src/server/tandem.js';
 import type { ApiRole } from '../../src/store/ports.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { lwm2mDevice } from '../helpers/lwm2m-device.js';
+import { readEvents } from '../helpers/sse.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -110,6 +111,40 @@ describe('queued commands (REST)', () => {
     assert.equal(((value.result as Json).body as Json).path, '/3/0/15');
     const now = await call('GET', '/api/devices/dev1/3/0/15', { as: 'read-only' });
     assert.equal(now.json.value, 'Europe/Berlin');
+  });
+
+  test('each state of a command is a command event on /api/events, its result included', async (t) => {
+    const { tandem, call } = await setup(t);
+    const token = (await issueToken(tandem.store.tokens, 'read-only', 'sse')).token;
+    const abort = new AbortController();
+    t.after(() => abort.abort());
+    const base = `http://127.0.0.1:${tandem.address('http')!.port}`;
+    const stream = await fetch(`${base}/api/events?device=dev1&type=command`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
+    const reading = readEvents(
+      stream.body!,
+      (e) => (e.data.command as Json).status === 'succeeded',
+    );
+    const res = await call('POST', '/api/devices/dev1/commands', {
+      as: 'operator',
+      body: { op: 'read', path: '/3/0/0' },
+    });
+    const device = await lwm2mDevice(t, tandem, 'dev1');
+    await device.register();
+    const events = await reading;
+    abort.abort();
+    assert.deepEqual(
+      events.map((e) => [e.event, (e.data.command as Json).id, (e.data.command as Json).status]),
+      [
+        ['command', res.json.id, 'queued'],
+        ['command', res.json.id, 'sent'],
+        ['command', res.json.id, 'succeeded'],
+      ],
+    );
+    const last = events.at(-1)!.data.command as Json;
+    assert.equal(((last.result as Json).body as Json).value, 'Tandem Labs');
   });
 
   test('a queued command is cancelled with DELETE and never reaches the device; a finished one is 409', async (t) => {

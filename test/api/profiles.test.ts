@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
+import mqtt from 'mqtt';
 import { issueToken } from '../../src/hub/api-tokens.js';
 import type { ApiRole } from '../../src/store/ports.js';
+import { readEvents } from '../helpers/sse.js';
 import { startTandem } from '../helpers/tandem.js';
 
 const run = promisify(execFile);
@@ -51,7 +53,7 @@ async function setup(t: TestContext) {
     });
     assert.equal(res.status, 201);
   };
-  return { tandem, call, publish, device };
+  return { tandem, call, publish, device, tokens, base };
 }
 
 /** The stored points of `path`, newest first, once `count` are there. */
@@ -104,6 +106,44 @@ describe('device profiles for plain MQTT devices (REST, mosquitto_pub)', () => {
     // A value that does not fit its resource (a float) is kept raw, not lost nor coerced.
     assert.equal((await points(call, 'pump1', 'mqtt:plant/7/temperature', 1))[0]!.value, 'warm');
     assert.equal((await points(call, 'pump1', '/3303/0/5700', 1)).length, 1);
+  });
+
+  test('mapped values reach applications like LwM2M data: on tandem/devices/{id}/data and as data events', async (t) => {
+    const { tandem, call, publish, device, tokens, base } = await setup(t);
+    await device('pump5');
+    await call('PUT', '/api/profiles/plant', { as: 'admin', body: PLANT });
+    await call('PUT', '/api/devices/pump5/profile', { as: 'admin', body: { profile: 'plant' } });
+    const app = await mqtt.connectAsync(`mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`, {
+      reconnectPeriod: 0,
+    });
+    t.after(() => app.end(true));
+    await app.subscribeAsync('tandem/devices/pump5/data/#');
+    const bridged = new Promise<{ topic: string; body: Json }>((resolve) =>
+      app.on('message', (topic, payload) => resolve({ topic, body: JSON.parse(String(payload)) })),
+    );
+    const abort = new AbortController();
+    t.after(() => abort.abort());
+    const stream = await fetch(`${base}/api/events?device=pump5&type=data`, {
+      headers: { authorization: `Bearer ${tokens['read-only']}` },
+      signal: abort.signal,
+    });
+    const reading = readEvents(stream.body!, (e) => e.event === 'data');
+    await publish('pump5', 'plant/3/temperature', '23.25');
+
+    const { topic, body } = await bridged;
+    assert.equal(topic, 'tandem/devices/pump5/data/3303/0/5700');
+    assert.equal(typeof body.ts, 'string');
+    delete body.ts;
+    assert.deepEqual(body, {
+      path: '/3303/0/5700',
+      value: 23.25,
+      type: 'float',
+      name: 'Sensor Value',
+    });
+    const [event] = await reading;
+    abort.abort();
+    assert.equal(event!.data.path, '/3303/0/5700');
+    assert.equal((event!.data.data as Json).value, 23.25);
   });
 
   test('without a profile everything a device publishes is raw telemetry of its topic', async (t) => {

@@ -16,10 +16,10 @@ import { DeviceOperationError } from '../../hub/commands/errors.js';
 import { accessOf, OPERATIONS, type OperationName } from '../../hub/commands/operations.js';
 import {
   type CommandQueue,
+  commandJson,
   DEFAULT_COMMAND_TTL_MS,
   MAX_COMMAND_TTL_MS,
 } from '../../hub/commands/queue.js';
-import type { CommandRecord } from '../../store/ports.js';
 import { BEARER } from '../auth.js';
 import { deviceIdParams } from './device-schemas.js';
 import { errorResponses } from './lwm2m-schemas.js';
@@ -64,20 +64,6 @@ const commandIdParams = {
   required: ['id', 'cid'],
   properties: { ...deviceIdParams.properties, cid: { type: 'string', maxLength: 64 } },
 } as const;
-
-function commandJson(r: CommandRecord) {
-  return {
-    id: r.id,
-    deviceId: r.deviceId,
-    command: r.command,
-    status: r.status,
-    ...(r.by !== undefined ? { by: r.by } : {}),
-    createdAt: new Date(r.createdAt).toISOString(),
-    updatedAt: new Date(r.updatedAt).toISOString(),
-    expiresAt: new Date(r.expiresAt).toISOString(),
-    ...r.outcome,
-  };
-}
 
 export const commandRoutes: FastifyPluginAsync<{ queue: CommandQueue }> = async (app, opts) => {
   const { queue } = opts;

@@ -27,6 +27,21 @@ import { type Command, commandFromJson, toRequest } from './command-json.js';
 import { DeviceOperationError, fromLwm2mError } from './errors.js';
 import { checkRequest, type DeviceCommands, type Lwm2mManagement } from './operations.js';
 
+/** A command as the API and the event stream show it: times in ISO 8601, its outcome spread. */
+export function commandJson(r: CommandRecord) {
+  return {
+    id: r.id,
+    deviceId: r.deviceId,
+    command: r.command,
+    status: r.status,
+    ...(r.by !== undefined ? { by: r.by } : {}),
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+    expiresAt: new Date(r.expiresAt).toISOString(),
+    ...r.outcome,
+  };
+}
+
 export const DEFAULT_COMMAND_TTL_MS = 3_600_000;
 export const MAX_COMMAND_TTL_MS = 30 * 86_400_000;
 
