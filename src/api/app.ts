@@ -54,7 +54,7 @@ export interface ApiContext {
   /** Webhooks; without them `/api/webhooks` is not served. */
   webhooks?: Webhooks;
   /** Keep-alive and backpressure of `/api/stream`. */
-  stream?: Omit<StreamOptions, 'events'>;
+  stream?: Omit<StreamOptions, 'events' | 'tokens'>;
   /** Requests without a token may read (loopback-only development mode). Default false. */
   anonymousReads?: boolean;
 }
@@ -113,8 +113,14 @@ export async function buildApi(ctx: ApiContext): Promise<FastifyInstance> {
   if (ctx.devices) {
     await app.register(deviceRoutes, { devices: ctx.devices });
     if (ctx.events) {
-      await app.register(eventRoutes, { events: ctx.events });
-      await app.register(streamRoutes, { events: ctx.events, ...ctx.stream });
+      const tokens = ctx.tokens ? { tokens: ctx.tokens } : {};
+      const heartbeatMs = ctx.stream?.pingIntervalMs;
+      await app.register(eventRoutes, {
+        events: ctx.events,
+        ...tokens,
+        ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+      });
+      await app.register(streamRoutes, { events: ctx.events, ...tokens, ...ctx.stream });
     }
     if (ctx.commands) await app.register(deviceOperationRoutes, { commands: ctx.commands });
     if (ctx.queue) await app.register(commandRoutes, { queue: ctx.queue });

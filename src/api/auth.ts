@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { resolveToken, roleAllows, TOKEN68 } from '../hub/api-tokens.js';
+import { hashToken, roleAllows, TOKEN68 } from '../hub/api-tokens.js';
 import type { ApiRole, ApiTokenRecord, TokenStore } from '../store/ports.js';
 import { ApiError } from './errors.js';
 
@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The token the request authenticated with; undefined for public or anonymous reads. */
     apiToken?: ApiTokenRecord;
+    /** The SHA-256 of its secret, with which a long-lived stream checks that it still stands. */
+    apiTokenHash?: Buffer;
   }
 }
 
@@ -59,7 +61,8 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
         'the Authorization header must be "Bearer <token>"',
       );
     }
-    const token = options.tokens && (await resolveToken(options.tokens, secret));
+    const hash = hashToken(secret);
+    const token = await options.tokens?.findByHash(hash);
     if (!token) throw new ApiError('TANDEM_ERR_UNAUTHORIZED', 'unknown or revoked token');
     if (!roleAllows(token.role, access)) {
       throw new ApiError(
@@ -68,7 +71,20 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       );
     }
     request.apiToken = token;
+    request.apiTokenHash = hash;
   });
+}
+
+/**
+ * Whether the token a request authenticated with still stands (not revoked nor replaced); a
+ * stream that stays open checks it now and then. True for anonymous and public requests.
+ */
+export async function tokenStands(
+  request: FastifyRequest,
+  tokens: TokenStore | undefined,
+): Promise<boolean> {
+  if (request.apiTokenHash === undefined) return true;
+  return (await tokens?.findByHash(request.apiTokenHash)) !== undefined;
 }
 
 function accessOf(request: FastifyRequest): Access {

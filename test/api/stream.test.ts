@@ -219,6 +219,30 @@ describe('/api/stream (WebSocket)', () => {
     assert.equal(tandem.devices.events.listenerCount('registered'), 0, 'the feed is closed');
   });
 
+  test('revoking a token closes its streams: the WebSocket with 1008, the Server-Sent Events', async (t) => {
+    const api = await listening(t, { stream: { pingIntervalMs: 100 } });
+    const reader = await issueToken(api.store.tokens, 'read-only');
+    const kept = client(t, api.ws, bearer(api.tokens['read-only']));
+    const revoked = client(t, api.ws, bearer(reader.token));
+    await Promise.all([kept.opened, revoked.opened]);
+    const sse = await fetch(`${api.http}/api/events`, {
+      headers: { authorization: `Bearer ${reader.token}` },
+    });
+    assert.equal(sse.status, 200);
+    const ended = (async () => {
+      for await (const _ of sse.body!) {
+        // read until the server ends the stream
+      }
+      return 'ended';
+    })();
+    const res = await api.call('DELETE', `/api/tokens/${reader.id}`, { as: 'admin' });
+    assert.equal(res.statusCode, 204);
+    assert.deepEqual(await revoked.closed, { code: 1008, reason: 'token revoked' });
+    assert.equal(await ended, 'ended');
+    await api.devices.create({ id: 'd1', protocol: 'mqtt' });
+    await kept.next((m) => m.type === 'registered');
+  });
+
   test('an access_token in a URL is never logged', async (t) => {
     const { logger, lines } = captureLogs('debug');
     const api = await listening(t, { logger });

@@ -7,7 +7,8 @@ import {
   type DeviceEventFeed,
   type DeviceEventFilter,
 } from '../../hub/device-events.js';
-import { BEARER } from '../auth.js';
+import type { TokenStore } from '../../store/ports.js';
+import { BEARER, tokenStands } from '../auth.js';
 import { apiErrorSchema } from '../errors.js';
 
 /** A comment line keeps proxies from closing an idle stream (WHATWG HTML §9.2.5 allows them). */
@@ -50,7 +51,13 @@ export function filterOfQuery(query: EventQuery): DeviceEventFilter {
  * (WHATWG HTML §9.2), filterable by device, type and path. Each event's `data` is the event's
  * JSON; its `event` field is the type.
  */
-export const eventRoutes: FastifyPluginAsync<{ events: DeviceEventFeed }> = async (app, opts) => {
+export const eventRoutes: FastifyPluginAsync<{
+  events: DeviceEventFeed;
+  /** Checked with every keep-alive comment: a stream whose token was revoked ends. */
+  tokens?: TokenStore;
+  heartbeatMs?: number;
+}> = async (app, opts) => {
+  const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
   // Hijacked responses are outside fastify's bookkeeping: end them ourselves before the server
   // waits for its connections to close.
   const open = new Set<ServerResponse>();
@@ -64,7 +71,7 @@ export const eventRoutes: FastifyPluginAsync<{ events: DeviceEventFeed }> = asyn
       config: { access: 'read-only' },
       schema: {
         summary: 'Device events as a Server-Sent Events stream',
-        description: `Event types: ${DEVICE_EVENT_TYPES.join(', ')} (docs/webhooks-and-streams.md). The stream stays open; a comment line is sent every ${HEARTBEAT_MS / 1000} s.`,
+        description: `Event types: ${DEVICE_EVENT_TYPES.join(', ')} (docs/webhooks-and-streams.md). The stream stays open; a comment line is sent every ${heartbeatMs / 1000} s; a stream whose token is revoked ends then.`,
         tags: ['devices'],
         security: BEARER,
         produces: ['text/event-stream'],
@@ -97,7 +104,12 @@ export const eventRoutes: FastifyPluginAsync<{ events: DeviceEventFeed }> = asyn
       const unsubscribe = opts.events.subscribe(filter, (e) => {
         raw.write(`id: ${++seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
       });
-      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => {
+        raw.write(': keep-alive\n\n');
+        void tokenStands(request, opts.tokens).then((stands) => {
+          if (!stands) raw.end();
+        });
+      }, heartbeatMs);
       heartbeat.unref();
       open.add(raw);
       raw.once('close', () => {

@@ -7,13 +7,19 @@ import {
   type DeviceEventFeed,
   type DeviceEventFilter,
 } from '../../hub/device-events.js';
-import { BEARER } from '../auth.js';
+import type { TokenStore } from '../../store/ports.js';
+import { BEARER, tokenStands } from '../auth.js';
 import { ApiError, apiErrorSchema, toApiError } from '../errors.js';
 import { type EventQuery, eventQueryProperties, filterOfQuery } from './events.js';
 
 export interface StreamOptions {
   events: DeviceEventFeed;
-  /** A ping every this many ms; a client that has not answered the previous one is cut. */
+  /** Checked at every ping: a stream whose token was revoked is closed (1008). */
+  tokens?: TokenStore;
+  /**
+   * A ping every this many ms; a client that has not answered the previous one is cut. Also
+   * the keep-alive comment interval of `/api/events`.
+   */
   pingIntervalMs?: number;
   /** A client with more than this many bytes not yet taken is dropped (1008). */
   maxBufferedBytes?: number;
@@ -109,6 +115,12 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
         }
         alive = false;
         socket.ping();
+        void tokenStands(request, opts.tokens).then((stands) => {
+          if (stands || socket.readyState !== socket.OPEN) return;
+          log.info('event stream token revoked: closed');
+          stop();
+          socket.close(CLOSE_POLICY_VIOLATION, 'token revoked');
+        });
       }, pingMs);
       ping.unref();
       socket.on('pong', () => {
