@@ -20,7 +20,9 @@ Endpoint names (and MQTT client ids) are <endpoint-prefix><index>: LwM2M devices
 indexes 0..N-1 and MQTT devices the ones after them. With --psk-prefix, LwM2M device i uses the
 PSK identity <psk-prefix><i> and the key --psk-key (hex), for coaps:// and for a coaps://
 Bootstrap-Server. MQTT devices publish JSON on devices/<id>/telemetry; with
---mqtt-username-prefix, device i logs in as <prefix><i> with --mqtt-password.
+--mqtt-username-prefix, device i logs in as <prefix><i> with --mqtt-password. Managed MQTT
+devices (--managed-mqtt, indexes after the plain MQTT ones) are LwM2M devices over MQTT
+(docs/lwm2m-over-mqtt.md) with the same objects and the same login.
 
 With --rpk or --x509 (instead of a PSK), each LwM2M device has its own ECDSA P-256 key pair,
 derived from --seed when given (the same seed, the same keys), else random. --rpk presents the
