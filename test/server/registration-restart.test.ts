@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { Code } from '../../src/coap/code.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
@@ -36,27 +36,36 @@ async function startProcess(dataDir: string) {
 
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 
+/** Our client library over UDP, registered with the server on `port`. */
+async function registeredDevice(t: TestContext, port: number, name: string, manufacturer: string) {
+  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+  const endpoint = new CoapEndpoint(transport);
+  t.after(() => endpoint.close());
+  const device = new Lwm2mClient({
+    endpoint,
+    server: udpPeer('127.0.0.1', port),
+    name,
+    objects: [
+      new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
+      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
+      new DeviceObject({ manufacturer }),
+    ],
+  });
+  t.after(() => device.close());
+  return { endpoint, registrationId: await device.register() };
+}
+
 test('an LwM2M registration survives a restart on the same data directory: the Update is 2.04 and the API reads the device (LwM2M-TS-Core 1.1 §6.2.2)', async (t) => {
   const dataDir = tempDir(t);
   const first = new Tandem({ config: testConfig(t, { dataDir }) });
   t.after(() => first.stop());
   await first.start();
-  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-  const endpoint = new CoapEndpoint(transport);
-  t.after(() => endpoint.close());
-  const firstPort = first.address('coap')!.port;
-  const device = new Lwm2mClient({
-    endpoint,
-    server: udpPeer('127.0.0.1', firstPort),
-    name: 'durable-1',
-    objects: [
-      new SecurityObject([{ serverUri: `coap://127.0.0.1:${firstPort}`, shortServerId: 1 }]),
-      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({ manufacturer: 'Tandem Labs', serialNumber: 'SN-R' }),
-    ],
-  });
-  t.after(() => device.close());
-  const registrationId = await device.register();
+  const { endpoint, registrationId } = await registeredDevice(
+    t,
+    first.address('coap')!.port,
+    'durable-1',
+    'Tandem Labs',
+  );
   const { token } = await issueToken(first.store.tokens, 'operator', 'restart test');
   await first.stop();
 
@@ -86,22 +95,12 @@ test('an LwM2M registration survives a restart on the same data directory: the U
 test('an LwM2M registration survives kill -9 of the server process (SQLite WAL)', async (t) => {
   const dataDir = tempDir(t);
   const first = await startProcess(dataDir);
-  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-  const endpoint = new CoapEndpoint(transport);
-  t.after(() => endpoint.close());
-  const coap = portOf(first.addresses.coap!);
-  const device = new Lwm2mClient({
-    endpoint,
-    server: udpPeer('127.0.0.1', coap),
-    name: 'crash-1',
-    objects: [
-      new SecurityObject([{ serverUri: `coap://127.0.0.1:${coap}`, shortServerId: 1 }]),
-      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({ manufacturer: 'Crash Test', serialNumber: 'SN-K' }),
-    ],
-  });
-  t.after(() => device.close());
-  const registrationId = await device.register();
+  const { endpoint, registrationId } = await registeredDevice(
+    t,
+    portOf(first.addresses.coap!),
+    'crash-1',
+    'Crash Test',
+  );
   first.cli.child.kill('SIGKILL');
   assert.equal((await first.cli.done).code, null, 'killed, not stopped');
 

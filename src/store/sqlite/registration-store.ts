@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { Lwm2mVersion, Registration } from '../../lwm2m/server/registration.js';
 import {
+  MemoryRegistrationStore,
   RegistrationConflictError,
   type RegistrationPatch,
-  type RegistrationStore,
   type RegistrationUpdate,
 } from '../../lwm2m/server/registration-store.js';
 import type { PeerIdentity } from '../../transport/datagram.js';
@@ -89,20 +89,20 @@ const PATCH_COLUMNS: Record<keyof RegistrationPatch, readonly (keyof Registratio
  * LwM2M registrations in the embedded store, so that a device stays registered across a restart
  * (or a crash) of Tandem: its next Update with its registration ID is answered 2.04, and the
  * server reaches it at the address it last spoke from. The process owns the database file, so
- * the registrations are also kept in memory (loaded when the store opens): reads are map
- * look-ups, and each change is one synchronous statement (a transaction for a Register that
- * replaces one) that writes only the columns it changes.
+ * the registrations are also kept in memory (loaded when the store opens; the memory store's
+ * rules and reads serve): reads are map look-ups, and each change is written first, in one
+ * synchronous statement (a transaction for a Register that replaces one) of the columns it
+ * changes.
  */
-export class SqliteRegistrationStore implements RegistrationStore {
+export class SqliteRegistrationStore extends MemoryRegistrationStore {
   readonly #db: Database.Database;
   readonly #q;
-  readonly #byId = new Map<string, Registration>();
-  readonly #idByEndpoint = new Map<string, string>();
   /** UPDATE statements by the set of patched fields. */
   readonly #updates = new Map<string, Database.Statement>();
   readonly #replace: (old: Registration, registration: Registration) => void;
 
   constructor(db: Database.Database) {
+    super();
     this.#db = db;
     this.#q = {
       all: db.prepare(`SELECT ${COLUMNS.join(', ')} FROM lwm2m_registrations`),
@@ -116,79 +116,39 @@ export class SqliteRegistrationStore implements RegistrationStore {
       q.remove.run(old.id);
       q.insert.run(params(registration));
     });
-    for (const row of q.all.all() as RegistrationRow[]) this.#keep(fromRow(row));
+    // The memory store's add is synchronous under its promise: the rows are in when this returns.
+    for (const row of q.all.all() as RegistrationRow[]) void super.add(fromRow(row));
   }
 
-  async add(registration: Registration): Promise<Registration | undefined> {
-    const taken = this.#byId.get(registration.id);
+  override async add(registration: Registration): Promise<Registration | undefined> {
+    const taken = await this.getById(registration.id);
     if (taken && taken.endpoint !== registration.endpoint) {
       throw new RegistrationConflictError(registration.id);
     }
     // LwM2M-TS-Core 1.1 §6.2.1: a new Register of an endpoint name replaces its registration.
-    const oldId = this.#idByEndpoint.get(registration.endpoint);
-    const old = oldId === undefined ? undefined : this.#byId.get(oldId);
-    if (old) {
-      this.#replace(old, registration);
-      this.#byId.delete(old.id);
-    } else this.#q.insert.run(params(registration));
-    this.#keep(registration);
-    return old;
+    const old = await this.getByEndpoint(registration.endpoint);
+    if (old) this.#replace(old, registration);
+    else this.#q.insert.run(params(registration));
+    return super.add(registration);
   }
 
-  async update(id: string, patch: RegistrationPatch): Promise<RegistrationUpdate | undefined> {
-    const previous = this.#byId.get(id);
+  override async update(
+    id: string,
+    patch: RegistrationPatch,
+  ): Promise<RegistrationUpdate | undefined> {
+    const previous = await this.getById(id);
     if (!previous) return undefined;
-    const current: Registration = { ...previous, ...patch };
     const fields = (Object.keys(patch) as (keyof RegistrationPatch)[]).sort();
     if (fields.length > 0) {
       const columns = ['id' as const, ...fields.flatMap((f) => PATCH_COLUMNS[f])];
-      this.#updateStatement(fields).run(params(current, columns));
+      this.#updateStatement(fields).run(params({ ...previous, ...patch }, columns));
     }
-    this.#byId.set(id, current);
-    return { previous, current };
+    return super.update(id, patch);
   }
 
-  async remove(id: string): Promise<Registration | undefined> {
-    const registration = this.#byId.get(id);
-    if (!registration) return undefined;
+  override async remove(id: string): Promise<Registration | undefined> {
     this.#q.remove.run(id);
-    this.#byId.delete(id);
-    if (this.#idByEndpoint.get(registration.endpoint) === id) {
-      this.#idByEndpoint.delete(registration.endpoint);
-    }
-    return registration;
-  }
-
-  async removeIfExpired(id: string, now: number): Promise<Registration | undefined> {
-    const registration = this.#byId.get(id);
-    if (!registration || registration.expiresAt > now) return undefined;
-    return this.remove(id);
-  }
-
-  async getById(id: string): Promise<Registration | undefined> {
-    return this.#byId.get(id);
-  }
-
-  async getByEndpoint(endpoint: string): Promise<Registration | undefined> {
-    const id = this.#idByEndpoint.get(endpoint);
-    return id === undefined ? undefined : this.#byId.get(id);
-  }
-
-  async all(): Promise<Registration[]> {
-    return [...this.#byId.values()];
-  }
-
-  async expired(now: number): Promise<Registration[]> {
-    return [...this.#byId.values()].filter((r) => r.expiresAt <= now);
-  }
-
-  async size(): Promise<number> {
-    return this.#byId.size;
-  }
-
-  #keep(registration: Registration): void {
-    this.#byId.set(registration.id, registration);
-    this.#idByEndpoint.set(registration.endpoint, registration.id);
+    return super.remove(id);
   }
 
   #updateStatement(fields: readonly (keyof RegistrationPatch)[]): Database.Statement {
