@@ -139,6 +139,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The application topics under `tandem/` (docs/application-topics.md). */
+    bridge: z
+      .object({
+        /** Publish device data retained: a new subscriber gets each resource's last value. */
+        retainData: z.boolean().default(false),
+        /** QoS of the data and events published. */
+        qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
+      })
+      .strict()
+      .prefault({}),
     storage: z
       .object({
         /** Telemetry points are written in batches of at most this many... */

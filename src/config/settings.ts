@@ -11,7 +11,8 @@ export type SettingKind =
   | 'integer'
   | 'logLevel'
   | 'duration'
-  | 'storageBackend';
+  | 'storageBackend'
+  | 'qos';
 
 export interface Setting {
   /** Dotted key in the configuration object, e.g. `listeners.http.port`. */
@@ -140,6 +141,21 @@ export const SETTINGS: readonly Setting[] = [
     env: 'TANDEM_ALLOW_ANONYMOUS',
     kind: 'boolean',
     description: 'let devices connect without credentials even beyond loopback (logs a warning)',
+  },
+  {
+    key: 'bridge.retainData',
+    flag: '--bridge-retain-data',
+    env: 'TANDEM_BRIDGE_RETAIN_DATA',
+    kind: 'boolean',
+    description:
+      "publish device data on tandem/ retained: new subscribers get each resource's last value",
+  },
+  {
+    key: 'bridge.qos',
+    flag: '--bridge-qos',
+    env: 'TANDEM_BRIDGE_QOS',
+    kind: 'qos',
+    description: 'QoS (0, 1 or 2) of the device data and events published on tandem/ (default 0)',
   },
   {
     key: 'shutdownTimeoutMs',

@@ -254,6 +254,8 @@ export class Tandem {
         ...(this.#mqttData ? { mqttData: this.#mqttData } : {}),
         tokens: this.store.tokens,
         anonymousReads: this.apiAnonymousReads,
+        retainData: this.config.bridge.retainData,
+        qos: this.config.bridge.qos,
         clock: this.clock,
         logger: this.logger.child({ component: 'bridge' }),
       });

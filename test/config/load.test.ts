@@ -119,9 +119,11 @@ describe('configuration', () => {
                     ? '90s'
                     : s.kind === 'storageBackend'
                       ? 'sqlite'
-                      : '/y';
+                      : s.kind === 'qos'
+                        ? '2'
+                        : '/y';
       const expected =
-        s.kind === 'port' || s.kind === 'integer'
+        s.kind === 'port' || s.kind === 'integer' || s.kind === 'qos'
           ? Number(raw)
           : s.kind === 'boolean'
             ? true
@@ -250,6 +252,18 @@ describe('configuration errors name the key, the source and the reason', () => {
     const fromFile = loadConfig({ cwd, env: {} }).config.telemetry;
     assert.equal(fromFile.retention, 7 * 86_400_000);
     assert.deepEqual(fromFile.rollups, [{ interval: 300_000, retention: 365 * 86_400_000 }]);
+  });
+
+  test('a bridge QoS that MQTT does not have, from the environment and from the file', (t) => {
+    expectConfigError(
+      () => loadConfig({ cwd: tempDir(t), env: { TANDEM_BRIDGE_QOS: '3' } }),
+      'bridge.qos',
+      /expected a QoS of 0, 1 or 2/,
+      /TANDEM_BRIDGE_QOS/,
+    );
+    const cwd = tempDir(t);
+    writeFileSync(join(cwd, 'tandem.config.json'), '{"bridge":{"qos":3}}');
+    expectConfigError(() => loadConfig({ cwd, env: {} }), 'bridge.qos', /./, /config file/);
   });
 
   test('a retention that is no duration, from the environment', (t) => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { issueToken } from '../../src/hub/api-tokens.js';
-import { Bridge } from '../../src/hub/bridge.js';
 import type { SensorInstance } from '../../src/lwm2m/client/index.js';
 import type { Tandem } from '../../src/server/tandem.js';
 import { lwm2mDevice } from '../helpers/lwm2m-device.js';
@@ -74,36 +73,20 @@ describe('bridge to applications (tandem/ topics)', () => {
     assert.equal(message.properties?.contentType, 'application/json');
   });
 
-  test("with retainData, a new subscriber gets each path's last value", async (t) => {
-    const tandem = await startTandem(t);
-    // A second bridge on the same server and broker, with retained data.
-    const retaining = new Bridge({
-      broker: tandem.mqtt.broker,
-      servers: [tandem.lwm2m.server],
-      commands: tandem.commands,
-      anonymousReads: false,
-      clock: tandem.clock,
-      logger: tandem.logger,
-      retainData: true,
-    });
-    t.after(() => retaining.close());
+  test("with bridge.retainData, a new subscriber gets each path's last value, at bridge.qos", async (t) => {
+    const tandem = await startTandem(t, { bridge: { retainData: true, qos: 1 } });
     const device = await lwm2mDevice(t, tandem, 'dev1');
     await device.register();
     const early = await application(t, tandem);
-    await early.client.subscribeAsync('tandem/devices/dev1/data/#');
+    await early.client.subscribeAsync('tandem/devices/dev1/data/#', { qos: 1 });
     await device.send(['/3/0/0']);
-    // Both bridges published; the retained copy is in the broker once both arrived.
-    await early.next('tandem/devices/dev1/data/3/0/0');
-    await new Promise<void>((resolve) => {
-      const seen = () =>
-        early.received.filter((p) => p.topic === 'tandem/devices/dev1/data/3/0/0').length >= 2;
-      if (seen()) resolve();
-      else early.client.on('message', () => seen() && resolve());
-    });
+    const live = await early.next('tandem/devices/dev1/data/3/0/0');
+    assert.equal(live.qos, 1);
     const late = await application(t, tandem);
-    await late.client.subscribeAsync('tandem/devices/dev1/data/#');
+    await late.client.subscribeAsync('tandem/devices/dev1/data/#', { qos: 1 });
     const retained = await late.next('tandem/devices/dev1/data/3/0/0');
     assert.equal(retained.retain, true);
+    assert.equal(retained.qos, 1);
     assert.equal(json(retained).value, 'Tandem Labs');
   });
 
