@@ -2,7 +2,7 @@ import type { TandemConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import { PostgresStore } from './postgres/index.js';
 import { SqliteStore } from './sqlite/index.js';
-import type { TelemetryRetention } from './telemetry-rollups.js';
+import { DEFAULT_RETENTION, type TelemetryRetention } from './telemetry-rollups.js';
 
 /** The retention of `telemetry` in the configuration (durations already in ms). */
 export function retentionOf(telemetry: TandemConfig['telemetry']): TelemetryRetention {
@@ -10,7 +10,7 @@ export function retentionOf(telemetry: TandemConfig['telemetry']): TelemetryRete
     rawMs: telemetry.retention,
     rollups: telemetry.rollups.map((r) => ({ intervalMs: r.interval, retentionMs: r.retention })),
     sweepIntervalMs: telemetry.sweepInterval,
-    sweepBatch: 1000,
+    sweepBatch: DEFAULT_RETENTION.sweepBatch,
   };
 }
 

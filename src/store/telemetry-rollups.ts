@@ -35,7 +35,7 @@ export const DEFAULT_RETENTION: TelemetryRetention = {
     { intervalMs: 3_600_000, retentionMs: 730 * DAY },
   ],
   sweepIntervalMs: 60_000,
-  sweepBatch: 1000,
+  sweepBatch: 500,
 };
 
 /** What one batch of points adds to one bucket; backends merge it into the stored bucket. */
