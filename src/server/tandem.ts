@@ -425,7 +425,7 @@ export class Tandem {
         },
         // A managed MQTT device is reachable while connected (docs/lwm2m-over-mqtt.md).
         onConnect: (client, info) => this.#managedMqtt?.clientConnected(client, info),
-        onDisconnect: (client) => this.#managedMqtt?.clientDisconnected(client.clientId),
+        onDisconnect: (client, info) => this.#managedMqtt?.clientDisconnected(client, info),
         // What plain MQTT devices publish is their telemetry, through their profile.
         onMessage: (client, message) => {
           const id = deviceOf(client.context);

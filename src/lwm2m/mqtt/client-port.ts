@@ -58,6 +58,15 @@ export interface MqttClientPortOptions {
 /** The server as the client sees it: the broker, one peer. */
 export const MQTT_SERVER_PEER: DatagramPeer = { key: 'mqtt:server', address: 'mqtt', port: 0 };
 
+/** What the device sends, never the server: nothing to answer when one arrives. */
+const DEVICE_OPERATIONS = new Set<number>([
+  Op.register,
+  Op.update,
+  Op.deregister,
+  Op.notify,
+  Op.send,
+]);
+
 interface Pending {
   readonly resolve: (response: CoapResponse) => void;
   readonly reject: (error: Error) => void;
@@ -171,6 +180,8 @@ export class MqttClientPort implements ClientCoapPort {
         this.#answered(token, responseFields(message));
         return;
       }
+      // The device's own operations come back only as its will, delivered by the broker.
+      if (DEVICE_OPERATIONS.has(kind.request)) return;
       const response = await this.#handle(kind.request, message, token);
       await this.#publish(responseMessage(token, response));
     } catch (e) {

@@ -2,8 +2,9 @@
  * The LwM2M server of managed MQTT devices (docs/lwm2m-over-mqtt.md): the `Lwm2mServer`
  * (registrations, operations, observations, Send, queue mode) over the convention's topics
  * instead of CoAP, so that the hub runs the same code for both kinds of device. It knows the
- * broker through `publish` and the three calls that the broker's hooks make: `handlePublish`
- * (from `authorizePublish`, before routing), `clientConnected` and `clientDisconnected`.
+ * broker through `publish` and the three calls that the broker's hooks make, all needed:
+ * `handlePublish` (from `authorizePublish`, before routing), `clientConnected` (`onConnect`)
+ * and `clientDisconnected` (`onDisconnect`).
  *
  * A device is reachable while its MQTT connection is open. A request to a registered device
  * that is not connected (it disconnected, cleanly or by keep-alive loss, and its registration
@@ -85,6 +86,10 @@ export class MqttLwm2mServer extends Lwm2mServer {
   readonly #logger: Logger | undefined;
   /** Devices not connected: their requests wait here (awake = connected). */
   readonly #offline: RequestQueue;
+  /** The connections the broker has accepted (onConnect), by `connectionKey`. */
+  readonly #connected = new Set<string>();
+  /** The will on its device topic of each connected client. */
+  readonly #wills = new Map<string, { endpoint: string; payload: Buffer }>();
   /** MQTT client id → the endpoint it speaks for. */
   readonly #endpointOf = new Map<string, string>();
 
@@ -131,6 +136,10 @@ export class MqttLwm2mServer extends Lwm2mServer {
    * otherwise the message is taken here and never routed: 0x10 (accepted, MQTT 5.0 §3.4.2.1)
    * for a device's message on its own topic, 0x87 when the client may not speak for the
    * endpoint, 0x90 for another topic under `devices/{id}/lwm2m/`.
+   *
+   * The broker also asks here about a CONNECT's will, before the connection is up: a will on
+   * the device's topic is accepted and kept, and taken as the device's message when the
+   * connection ends without DISCONNECT (MQTT-3.1.2-8), e.g. a De-register.
    */
   handlePublish(client: ClientInfo, message: MqttMessage): boolean | number | undefined {
     const topic = parseTopic(message.topic);
@@ -148,22 +157,33 @@ export class MqttLwm2mServer extends Lwm2mServer {
       }
       return false;
     }
+    if (!this.#connected.has(connectionKey(client))) {
+      this.#wills.set(client.clientId, { endpoint, payload: message.payload });
+      return true;
+    }
     void this.#uplink(client, endpoint, message.payload);
     return ReasonCode.NoMatchingSubscribers;
   }
 
   /** For the broker's `onConnect`: with its session present, the device can be reached. */
   clientConnected(client: ClientInfo, info: { sessionPresent: boolean }): void {
+    this.#connected.add(connectionKey(client));
     const endpoint = this.#endpointOf.get(client.clientId);
     if (info.sessionPresent && endpoint !== undefined) this.#seen(endpoint, client);
   }
 
   /**
    * For the broker's `onDisconnect`: the device cannot be reached until it is back; its
-   * registration lives on until it de-registers or its lifetime ends (LwM2M-TS-Core 1.1 §6.2).
+   * registration lives on until it de-registers or its lifetime ends (LwM2M-TS-Core 1.1 §6.2),
+   * or its will says otherwise.
    */
-  clientDisconnected(clientId: string): void {
-    const endpoint = this.#endpointOf.get(clientId);
+  clientDisconnected(client: ClientInfo, info: { graceful: boolean }): void {
+    this.#connected.delete(connectionKey(client));
+    const will = this.#wills.get(client.clientId);
+    this.#wills.delete(client.clientId);
+    // MQTT-3.1.2-8: the will is due when the connection ends without DISCONNECT 0x00.
+    if (will && !info.graceful) void this.#uplink(client, will.endpoint, will.payload);
+    const endpoint = this.#endpointOf.get(client.clientId);
     if (endpoint !== undefined) this.#offline.asleep(endpoint);
   }
 
@@ -336,6 +356,11 @@ function peerOf(client: ClientInfo): DatagramPeer {
     address: client.remoteAddress,
     port: client.remotePort,
   };
+}
+
+/** One connection of a client (an address and port is one open connection at a time). */
+function connectionKey(client: ClientInfo): string {
+  return `${client.clientId} ${client.transport} ${client.remoteAddress} ${client.remotePort}`;
 }
 
 /** The token of a message that may be no message at all. */

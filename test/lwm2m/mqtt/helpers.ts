@@ -39,7 +39,7 @@ export async function startManaged(
       }),
       authorizePublish: (client, message) => server?.handlePublish(client, message) ?? true,
       onConnect: (client, info) => server?.clientConnected(client, info),
-      onDisconnect: (client) => server?.clientDisconnected(client.clientId),
+      onDisconnect: (client, info) => server?.clientDisconnected(client, info),
     },
   });
   server = new MqttLwm2mServer({

@@ -4,11 +4,14 @@
  * session; they fail when the time-to-live passes or the registration ends.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Code } from '../../../src/coap/code.js';
 import type { Lwm2mSingleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mError } from '../../../src/lwm2m/server/errors.js';
+import type { Registration } from '../../../src/lwm2m/server/registration.js';
 import {
+  cbor,
   type ManagedSetup,
   managedDevice,
   rawDevice,
@@ -78,6 +81,33 @@ describe('offline managed devices', () => {
     assert.equal((await back.next((m) => m.get(2) === 2)).get(18), 204);
     await back.send({ 18: 205, 2: request.get(2), 19: 0, 7: Buffer.from('Back') });
     assert.equal(((await reading).content as Lwm2mSingleResource).value.value, 'Back');
+  });
+
+  test('a will on the device topic is taken when the connection is lost (MQTT-3.1.2-8): a De-register ends the registration', async () => {
+    const will = {
+      topic: 'devices/off-5/lwm2m/rd/off-5',
+      payload: cbor({ 1: 8, 2: 99 }),
+      qos: 1 as const,
+    };
+    const raw = await rawDevice(setup.tb, 'off-5', { will });
+    await registerRaw(setup, raw);
+    const gone = once(setup.server, 'deregistered') as Promise<[Registration]>;
+    // No DISCONNECT: the network goes.
+    raw.mqtt.stream.destroy();
+    assert.equal((await gone)[0].endpoint, 'off-5');
+  });
+
+  test('after a clean DISCONNECT the will is not taken and the registration lives on', async () => {
+    const will = {
+      topic: 'devices/off-6/lwm2m/rd/off-6',
+      payload: cbor({ 1: 8, 2: 99 }),
+      qos: 1 as const,
+    };
+    const raw = await rawDevice(setup.tb, 'off-6', { will });
+    await registerRaw(setup, raw);
+    await raw.mqtt.endAsync();
+    await waitUntil(() => !setup.tb.broker.isConnected('off-6'));
+    assert.ok(await setup.server.getRegistration('off-6'));
   });
 
   test('an operation on an endpoint that is not registered fails at once (LWM2M_ERR_NOT_REGISTERED)', async () => {
