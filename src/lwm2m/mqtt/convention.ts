@@ -121,8 +121,12 @@ export function deviceTopic(endpoint: string): string {
 export function parseTopic(
   topic: string,
 ): { kind: 'device'; endpoint: string } | { kind: 'invalid'; owner: string } | undefined {
+  // Every message of every MQTT device passes here: most leave after two comparisons.
+  if (!topic.startsWith('devices/')) return undefined;
+  const second = topic.indexOf('/', 8);
+  if (second < 0 || !topic.startsWith('/lwm2m', second)) return undefined;
   const levels = topic.split('/');
-  if (levels.length < 3 || levels[0] !== 'devices' || levels[2] !== 'lwm2m') return undefined;
+  if (levels[2] !== 'lwm2m') return undefined;
   const owner = levels[1]!;
   // §8.2: ENDPOINT has to match the endpoint name, here also the device's own level.
   if (levels.length === 5 && levels[3] === 'rd' && levels[4] === owner && owner !== '') {
