@@ -132,9 +132,9 @@ export const streamRoutes: FastifyPluginAsync<StreamOptions> = async (app, opts)
       };
       socket.once('close', stop);
       socket.on('message', (data, isBinary) => {
-        const answer = (body: unknown) => {
-          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(body));
-        };
+        // A stream being closed (too slow, token revoked) takes no new filter.
+        if (socket.readyState !== socket.OPEN) return;
+        const answer = (body: unknown) => socket.send(JSON.stringify(body));
         try {
           const next = parseFilterMessage(isBinary ? undefined : data.toString());
           unsubscribe();
