@@ -90,6 +90,8 @@ export class MqttLwm2mServer extends Lwm2mServer {
   readonly #connected = new Set<string>();
   /** The will on its device topic of each connected client. */
   readonly #wills = new Map<string, { endpoint: string; payload: Buffer }>();
+  /** Each client's messages still being handled, the last one's promise. */
+  readonly #chains = new Map<string, Promise<void>>();
   /** MQTT client id → the endpoint it speaks for. */
   readonly #endpointOf = new Map<string, string>();
 
@@ -161,7 +163,7 @@ export class MqttLwm2mServer extends Lwm2mServer {
       this.#wills.set(client.clientId, { endpoint, payload: message.payload });
       return true;
     }
-    void this.#uplink(client, endpoint, message.payload);
+    this.#inOrder(client, endpoint, message.payload);
     return ReasonCode.NoMatchingSubscribers;
   }
 
@@ -182,7 +184,7 @@ export class MqttLwm2mServer extends Lwm2mServer {
     const will = this.#wills.get(client.clientId);
     this.#wills.delete(client.clientId);
     // MQTT-3.1.2-8: the will is due when the connection ends without DISCONNECT 0x00.
-    if (will && !info.graceful) void this.#uplink(client, will.endpoint, will.payload);
+    if (will && !info.graceful) this.#inOrder(client, will.endpoint, will.payload);
     const endpoint = this.#endpointOf.get(client.clientId);
     if (endpoint !== undefined) this.#offline.asleep(endpoint);
   }
@@ -291,6 +293,22 @@ export class MqttLwm2mServer extends Lwm2mServer {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Handles a client's messages one after the other, in the order they came (MQTT 5.0 §4.6):
+   * a Register and the Update right behind it must not overtake each other.
+   */
+  #inOrder(client: ClientInfo, endpoint: string, payload: Buffer): void {
+    const id = client.clientId;
+    const previous = this.#chains.get(id);
+    const next = previous
+      ? previous.then(() => this.#uplink(client, endpoint, payload))
+      : this.#uplink(client, endpoint, payload);
+    this.#chains.set(id, next);
+    void next.then(() => {
+      if (this.#chains.get(id) === next) this.#chains.delete(id);
+    });
+  }
 
   async #uplink(client: ClientInfo, endpoint: string, payload: Buffer): Promise<void> {
     let token: number | undefined;

@@ -143,6 +143,19 @@ describe('raw devices on the convention (LwM2M-TS-Transport 1.2 §8)', () => {
     assert.equal((await raw.next((m) => m.get(2) === 3)).get(18), 404);
   });
 
+  test("a device's messages are handled in their order (MQTT 5.0 §4.6): Register, Update and Send sent at once", async () => {
+    const raw = await rawDevice(setup.tb, 'raw-12');
+    await Promise.all([
+      raw.send(registerFields(1)),
+      raw.send({ 1: 7, 2: 2, 8: 600 }),
+      raw.send({ 1: 24, 2: 3, 19: 110, 7: Buffer.from('[{"n":"/3303/0/5700","v":1}]') }),
+    ]);
+    assert.equal((await raw.next((m) => m.get(2) === 1)).get(18), 201);
+    assert.equal((await raw.next((m) => m.get(2) === 2)).get(18), 204);
+    assert.equal((await raw.next((m) => m.get(2) === 3)).get(18), 204);
+    assert.equal((await setup.server.getRegistration('raw-12'))?.lifetime, 600);
+  });
+
   test('a message larger than maxMessageBytes is answered 413', async () => {
     const raw = await rawDevice(setup.tb, 'raw-7');
     await raw.send(registerFields(1, { 7: Buffer.alloc(4096, 0x20) }));
