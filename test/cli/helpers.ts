@@ -2,18 +2,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, type TestContext } from 'node:test';
-import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
 import { issueToken } from '../../src/hub/api-tokens.js';
-import {
-  DeviceObject,
-  Lwm2mClient,
-  SecurityObject,
-  type SensorInstance,
-  ServerObject,
-  TemperatureObject,
-} from '../../src/lwm2m/client/index.js';
 import type { Tandem } from '../../src/server/tandem.js';
+import { lwm2mDevice } from '../helpers/lwm2m-device.js';
 import { startTandem } from '../helpers/tandem.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -86,47 +77,23 @@ export async function linesOf(cli: CliRun, count: number, limitMs = 60_000): Pro
 
 export const ADMIN = 'cli-ops-admin-token-0123456789abcdef01234567';
 
-/** A started Tandem with one LwM2M device registered over CoAP (our client library). */
+/** A started Tandem with one LwM2M device, `dev1`, registered over CoAP (our client library). */
 export async function startWithDevice(t: TestContext) {
   const tandem = await startTandem(t, {}, { adminToken: ADMIN });
   let reboots = 0;
-  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-  const endpoint = new CoapEndpoint(transport);
-  const port = tandem.address('coap')!.port;
-  const device = new Lwm2mClient({
-    endpoint,
-    server: udpPeer('127.0.0.1', port),
-    name: 'dev1',
-    objects: [
-      new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
-      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({
-        manufacturer: 'Tandem Labs',
-        serialNumber: 'SN-7',
-        onReboot: () => reboots++,
-      }),
-      new TemperatureObject(),
-    ],
-  });
-  t.after(async () => {
-    device.close();
-    await endpoint.close();
-  });
+  const device = await lwm2mDevice(t, tandem, 'dev1', { onReboot: () => reboots++ });
   await device.register();
   const url = `http://127.0.0.1:${tandem.address('http')!.port}`;
   return {
     tandem,
     device,
-    endpoint,
     url,
     env: { TANDEM_URL: url, TANDEM_TOKEN: ADMIN },
     reboots: () => reboots,
   };
 }
 
-export const sensor = (device: Lwm2mClient) =>
-  device.objects.get(3303)!.instances.get(0) as SensorInstance;
-
+/** A new API token of `role`. */
 export async function tokenOf(tandem: Tandem, role: 'read-only' | 'operator'): Promise<string> {
   return (await issueToken(tandem.store.tokens, role, role)).token;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { linesOf, runCli, sensor, spawnCli, startWithDevice } from './helpers.js';
+import { temperatureSensor as sensor } from '../helpers/lwm2m-device.js';
+import { linesOf, runCli, spawnCli, startWithDevice } from './helpers.js';
 
 describe('tandem observe', () => {
   test('prints the current value, then each notification, and cancels after --count (LwM2M-TS-Core 1.1 §6.4.1)', async (t) => {

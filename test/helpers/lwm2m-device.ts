@@ -13,9 +13,14 @@ import type { Tandem } from '../../src/server/tandem.js';
 
 /**
  * Our LwM2M client over UDP to a started Tandem (Device and Temperature objects), not yet
- * registered, closed when the test ends.
+ * registered, closed when the test ends. `onReboot` is called when /3/0/4 is executed.
  */
-export async function lwm2mDevice(t: TestContext, tandem: Tandem, name: string) {
+export async function lwm2mDevice(
+  t: TestContext,
+  tandem: Tandem,
+  name: string,
+  options: { onReboot?: () => void } = {},
+) {
   const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
   const endpoint = new CoapEndpoint(transport);
   const port = tandem.address('coap')!.port;
@@ -26,7 +31,11 @@ export async function lwm2mDevice(t: TestContext, tandem: Tandem, name: string) 
     objects: [
       new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
       new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({ manufacturer: 'Tandem Labs', serialNumber: 'SN-7' }),
+      new DeviceObject({
+        manufacturer: 'Tandem Labs',
+        serialNumber: 'SN-7',
+        ...(options.onReboot ? { onReboot: options.onReboot } : {}),
+      }),
       new TemperatureObject(),
     ],
   });
