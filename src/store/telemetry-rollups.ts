@@ -128,8 +128,8 @@ export function queryLimit(limit: number | undefined): number {
 
 /**
  * The bucket query on table `telemetry_rollups` in the SQL that SQLite and Postgres share:
- * the kept buckets of the source interval merged into buckets of the asked one, `last` taken
- * from the merged bucket whose last point is the latest. `param` writes the placeholder of a
+ * the kept buckets of the asked interval, or those of the source interval merged into buckets
+ * of the asked one, `last` taken from the merged bucket whose last point is the latest. `param` writes the placeholder of a
  * named parameter in the backend's syntax.
  */
 export function bucketQuery(
@@ -139,31 +139,36 @@ export function bucketQuery(
 ): { sql: string; params: Record<string, unknown> } {
   const source = sourceInterval(q.intervalMs, kept);
   const i = q.intervalMs;
-  const params: Record<string, unknown> = { d: q.deviceId, r: source, i };
-  const where = [`device_id = ${param('d')}`, `resolution = ${param('r')}`];
-  if (q.path !== undefined) {
-    params.p = q.path;
-    where.push(`path = ${param('p')}`);
-  }
+  // Only the parameters the statement names are passed (SQLite refuses others).
+  const params: Record<string, unknown> = {};
+  const use = (name: string, value: unknown) => {
+    params[name] = value;
+    return param(name);
+  };
+  const where = [`device_id = ${use('d', q.deviceId)}`, `resolution = ${use('r', source)}`];
+  if (q.path !== undefined) where.push(`path = ${use('p', q.path)}`);
   // Whole buckets of the asked interval: from rounded down, to extended to its bucket's end.
-  if (q.from !== undefined) {
-    params.f = q.from - (((q.from % i) + i) % i);
-    where.push(`bucket >= ${param('f')}`);
+  if (q.from !== undefined) where.push(`bucket >= ${use('f', q.from - (((q.from % i) + i) % i))}`);
+  if (q.to !== undefined) where.push(`bucket < ${use('t', q.to - (((q.to % i) + i) % i) + i)}`);
+  const from = `FROM telemetry_rollups WHERE ${where.join(' AND ')}`;
+  const limit = `LIMIT ${queryLimit(q.limit)}`;
+  if (source === i) {
+    // The kept buckets as they are: nothing to merge.
+    const sql = `SELECT path, bucket AS ts, min, max, sum, num_count, count, last ${from}
+      ORDER BY bucket DESC, path ${limit}`;
+    return { sql, params };
   }
-  if (q.to !== undefined) {
-    params.t = q.to - (((q.to % i) + i) % i) + i;
-    where.push(`bucket < ${param('t')}`);
-  }
+  const width = use('i', i);
   const sql = `WITH agg AS (
-      SELECT path, bucket - bucket % ${param('i')} AS b, MIN(min) AS min, MAX(max) AS max,
+      SELECT path, bucket - bucket % ${width} AS b, MIN(min) AS min, MAX(max) AS max,
         SUM(sum) AS sum, SUM(num_count) AS num_count, SUM(count) AS count
-      FROM telemetry_rollups WHERE ${where.join(' AND ')}
-      GROUP BY path, b ORDER BY b DESC, path LIMIT ${queryLimit(q.limit)}
+      ${from}
+      GROUP BY path, b ORDER BY b DESC, path ${limit}
     )
     SELECT agg.path, agg.b AS ts, agg.min, agg.max, agg.sum, agg.num_count, agg.count,
       (SELECT r.last FROM telemetry_rollups r
         WHERE r.device_id = ${param('d')} AND r.resolution = ${param('r')} AND r.path = agg.path
-          AND r.bucket >= agg.b AND r.bucket < agg.b + ${param('i')}
+          AND r.bucket >= agg.b AND r.bucket < agg.b + ${width}
         ORDER BY r.last_ts DESC LIMIT 1) AS last
     FROM agg ORDER BY agg.b DESC, agg.path`;
   return { sql, params };

@@ -117,9 +117,7 @@ describe('postgres store', () => {
         last: 21,
       },
     ]);
-    const pool = new pg.Pool({ connectionString: url });
-    t.after(() => pool.end());
-    const { rows } = await pool.query('SELECT id FROM devices');
+    const { rows } = await tandem.store.pool.query('SELECT id FROM devices');
     assert.deepEqual(rows, [{ id: 'pg-dev' }]);
   });
 });
