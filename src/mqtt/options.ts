@@ -163,8 +163,8 @@ export interface MqttBrokerStats {
    * `maxQueuedMessages`, the newest message is dropped), `packetTooLarge` (over the client's
    * Maximum Packet Size [MQTT-3.1.2-25]), `expired` (Message Expiry passed [MQTT-3.3.2-5]),
    * `offlineQos0` (QoS 0 for a session without a connection, which keeps only QoS 1/2
-   * (MQTT 5.0 §4.1)), `sessionEnded` (queued or unacknowledged when its session ended: expiry,
-   * Clean Start, or ended by the server (MQTT 5.0 §4.1)).
+   * (MQTT 5.0 §4.1)), `sessionEnded` (queued, or in flight without PUBACK/PUBREC, when its
+   * session ended: expiry, Clean Start, or ended by the server (MQTT 5.0 §4.1)).
    */
   dropped: {
     queueFull: number;

@@ -365,13 +365,18 @@ export class Session {
     return out;
   }
 
-  /** Releases counters when the session ends; what it still held counts as dropped. */
+  /**
+   * Releases counters when the session ends. What it still held counts as dropped: queued, and
+   * in flight without PUBACK/PUBREC; a QoS 2 message waiting for PUBCOMP was received.
+   */
   dispose(): void {
     this.releaseWaiters();
     const stats = this.#host.stats;
     stats.messages.inflight -= this.inflight.size;
     stats.messages.queued -= this.queue.length;
-    stats.dropped.sessionEnded += this.inflight.size + this.queue.length;
+    let undelivered = this.queue.length;
+    for (const d of this.inflight.values()) if (d.state !== 'pubrel') undelivered++;
+    stats.dropped.sessionEnded += undelivered;
     this.#inflight = undefined;
     this.queue.length = 0;
   }

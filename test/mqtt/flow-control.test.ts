@@ -242,6 +242,33 @@ describe('outgoing queue and backpressure', () => {
     }
   });
 
+  test('does not count as dropped a QoS 2 message the client acknowledged with PUBREC when its session ends [MQTT-4.3.3]', async () => {
+    const tb = await startBroker();
+    try {
+      const raw = await tb.raw();
+      await raw.connect({
+        clientId: 'half',
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
+      });
+      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2', qos: 2 }] });
+      await raw.next('suback');
+      await tb.broker.publish({ topic: 'q2', payload: Buffer.from('a'), qos: 2 });
+      const first = pub(await raw.next('publish'));
+      raw.send({ cmd: 'pubrec', messageId: first.messageId! });
+      await raw.next('pubrel');
+      await tb.broker.publish({ topic: 'q2', payload: Buffer.from('b'), qos: 2 });
+      await raw.next('publish');
+      raw.send({ cmd: 'disconnect' });
+      await raw.waitClosed();
+      const again = await tb.raw();
+      await again.connect({ clientId: 'half', clean: true });
+      assert.equal(tb.broker.stats.dropped.sessionEnded, 1);
+    } finally {
+      await tb.close();
+    }
+  });
+
   test('keeps delivering to others while one subscriber stops reading', async () => {
     const tb = await startBroker({ limits: { maxQueuedMessages: 50 } });
     try {
