@@ -7,6 +7,7 @@ import { deviceKey } from '../../src/sim/index.js';
 import { runCli } from '../cli/helpers.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
+import { coapsAndApi } from './helpers.js';
 
 const ADMIN_TOKEN = 'b7e2d4c19a0f3586bb21df04e8c5e7f39d2a1b0c8e4f6d35';
 
@@ -21,14 +22,7 @@ describe('tandem sim --rpk and --x509', () => {
       '--rpk',
       '--server-cert',
       join(tandem.config.dataDir, 'dtls', 'dev-cert.pem'),
-      '--lwm2m-url',
-      `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-      '--api-url',
-      `http://127.0.0.1:${tandem.address('http')!.port}`,
-      '--api-token',
-      ADMIN_TOKEN,
-      '--duration',
-      '3',
+      ...coapsAndApi(tandem, ADMIN_TOKEN),
     ];
     const first = await runCli(['sim', ...args, '--seed', '11']);
     assert.equal(first.code, 0, first.stderr);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { FleetSummary } from '../../src/sim/index.js';
 import { type CliRun, spawnCli } from '../cli/helpers.js';
 import { startTandem } from '../helpers/tandem.js';
-import { names, registeredCount, until } from './helpers.js';
+import { coapsAndApi, names, registeredCount, until } from './helpers.js';
 
 const ADMIN_TOKEN = 'a3f1c9e07b5d2468aa10ce93f7b4d6e28c1f0a9b7d3e5c24';
 
@@ -75,14 +75,7 @@ describe('tandem sim', () => {
       'api-',
       '--psk-key',
       key,
-      '--lwm2m-url',
-      `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-      '--api-url',
-      `http://127.0.0.1:${tandem.address('http')!.port}`,
-      '--api-token',
-      ADMIN_TOKEN,
-      '--duration',
-      '3',
+      ...coapsAndApi(tandem, ADMIN_TOKEN),
     ];
     const first = await finish(sim(args));
     assert.equal(first.code, 0, first.stderr);

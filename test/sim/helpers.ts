@@ -88,3 +88,15 @@ export const allRegistered = (tandem: Tandem, prefix: string, count: number) =>
     `${count} registrations`,
     async () => (await registeredCount(tandem, names(prefix, 0, count))) === count,
   );
+
+/** `tandem sim` flags for a Tandem's coaps listener and its API (with `token`), for 3 s. */
+export const coapsAndApi = (tandem: Tandem, token: string) => [
+  '--lwm2m-url',
+  `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
+  '--api-url',
+  `http://127.0.0.1:${tandem.address('http')!.port}`,
+  '--api-token',
+  token,
+  '--duration',
+  '3',
+];

@@ -5,13 +5,28 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Code } from '../../src/coap/code.js';
 import type { Tandem } from '../../src/server/tandem.js';
-import { deviceKey, loadOrCreateCa, serverTrust } from '../../src/sim/index.js';
+import {
+  deviceKey,
+  type FleetOptionsInput,
+  loadOrCreateCa,
+  serverTrust,
+} from '../../src/sim/index.js';
 import { tempDir } from '../helpers/tmp.js';
 import { allRegistered, QUICK, startTandemAndFleet, until } from './helpers.js';
 
 /** The development certificate a test Tandem generated for its coaps listener, as trust. */
 const devCertTrust = (tandem: Tandem) =>
   serverTrust(readFileSync(join(tandem.config.dataDir, 'dtls', 'dev-cert.pem'), 'utf8'));
+
+/** Devices `<prefix>0..count-1` over the Tandem's coaps, trusting its development certificate. */
+const overCoaps =
+  (count: number, prefix: string, options: Partial<FleetOptionsInput>) => (tandem: Tandem) => ({
+    lwm2m: count,
+    lwm2mUrl: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
+    endpointPrefix: prefix,
+    serverTrust: devCertTrust(tandem),
+    ...options,
+  });
 
 const spkiOf = (index: number) =>
   createPublicKey(deviceKey(index, QUICK.seed)).export({ format: 'der', type: 'spki' });
@@ -20,13 +35,7 @@ describe('simulated devices with raw public keys and X.509 certificates', () => 
   test('devices register over DTLS with their raw public keys (RFC 7250, LwM2M-TS-Transport 1.1 §5.2.8.2)', async (t) => {
     const { tandem, fleet } = await startTandemAndFleet(
       t,
-      (tandem) => ({
-        lwm2m: 3,
-        lwm2mUrl: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-        endpointPrefix: 'rpk-',
-        security: 'rpk',
-        serverTrust: devCertTrust(tandem),
-      }),
+      overCoaps(3, 'rpk-', { security: 'rpk' }),
       {},
       async (tandem) => {
         // The keys come from the seed: the registry can hold them before the fleet starts.
@@ -51,13 +60,10 @@ describe('simulated devices with raw public keys and X.509 certificates', () => 
   });
 
   test("a device whose key is no device's is refused 4.03, and the fleet counts the error", async (t) => {
-    const { tandem, fleet } = await startTandemAndFleet(t, (tandem) => ({
-      lwm2m: 1,
-      lwm2mUrl: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-      endpointPrefix: 'stranger-',
-      security: 'rpk',
-      serverTrust: devCertTrust(tandem),
-    }));
+    const { tandem, fleet } = await startTandemAndFleet(
+      t,
+      overCoaps(1, 'stranger-', { security: 'rpk' }),
+    );
     await until('an error', () => fleet.counters.errors >= 1);
     assert.match(fleet.errorSamples[0]!, /^stranger-0: .*4\.03/);
     assert.equal(await tandem.lwm2m.server.getRegistration('stranger-0'), undefined);
@@ -69,14 +75,7 @@ describe('simulated devices with raw public keys and X.509 certificates', () => 
     assert.equal(ca.created, true);
     const { tandem, fleet } = await startTandemAndFleet(
       t,
-      (tandem) => ({
-        lwm2m: 3,
-        lwm2mUrl: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-        endpointPrefix: 'x509-',
-        security: 'x509',
-        ca,
-        serverTrust: devCertTrust(tandem),
-      }),
+      overCoaps(3, 'x509-', { security: 'x509', ca }),
       { lwm2m: { trustStore: join(dir, 'ca.pem') } },
     );
     await allRegistered(tandem, 'x509-', 3);
@@ -97,15 +96,7 @@ describe('simulated devices with raw public keys and X.509 certificates', () => 
     assert.notEqual(trusted.cert, other.cert);
     const { tandem, fleet } = await startTandemAndFleet(
       t,
-      (tandem) => ({
-        lwm2m: 1,
-        lwm2mUrl: `coaps://127.0.0.1:${tandem.address('coaps')!.port}`,
-        endpointPrefix: 'untrusted-',
-        security: 'x509',
-        ca: other,
-        serverTrust: devCertTrust(tandem),
-        requestTimeoutMs: 1000,
-      }),
+      overCoaps(1, 'untrusted-', { security: 'x509', ca: other, requestTimeoutMs: 1000 }),
       { lwm2m: { trustStore: join(dir, 'ca.pem') } },
     );
     await until('an error', () => fleet.counters.errors >= 1);
