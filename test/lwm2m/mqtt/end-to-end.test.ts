@@ -147,29 +147,39 @@ async function application(t: TestContext, tandem: Tandem, token: string) {
   };
 }
 
+/** The REST API of a started Tandem with a token: status and JSON body of each call. */
+function apiOf(tandem: Tandem, token: string) {
+  const http = `http://127.0.0.1:${tandem.address('http')!.port}`;
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${http}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+  };
+}
+
+/** A device with an MQTT login, created through the API. */
+async function createMqttDevice(api: ReturnType<typeof apiOf>, id: string, password: string) {
+  const created = await api('POST', '/api/devices', {
+    id,
+    protocol: 'mqtt',
+    credentials: { mqtt: { username: id, password } },
+  });
+  assert.equal(created.status, 201);
+}
+
 describe('one device model for CoAP and managed MQTT devices (issue 6)', () => {
   test('the same REST calls and MQTT commands read, write, execute and observe both, and their data is stored', async (t) => {
     const tandem = await startTandem(t);
     const operator = (await issueToken(tandem.store.tokens, 'operator')).token;
-    const http = `http://127.0.0.1:${tandem.address('http')!.port}`;
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${http}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${operator}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-    };
-    const created = await api('POST', '/api/devices', {
-      id: 'mq1',
-      protocol: 'mqtt',
-      credentials: { mqtt: { username: 'mq1', password: 'secret-mq1' } },
-    });
-    assert.equal(created.status, 201);
+    const api = apiOf(tandem, operator);
+    await createMqttDevice(api, 'mq1', 'secret-mq1');
     const coap = await lwm2mDevice(t, tandem, 'co1');
     await coap.register();
     const managed = await mqttDevice(t, tandem, 'mq1', 'secret-mq1');
@@ -225,20 +235,8 @@ describe('one device model for CoAP and managed MQTT devices (issue 6)', () => {
   test('a device speaks only for its own endpoint; a deleted device loses its registration and cannot connect', async (t) => {
     const tandem = await startTandem(t);
     const admin = (await issueToken(tandem.store.tokens, 'admin')).token;
-    const http = `http://127.0.0.1:${tandem.address('http')!.port}`;
-    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
-    for (const id of ['own1', 'own2']) {
-      const res = await fetch(`${http}/api/devices`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          id,
-          protocol: 'mqtt',
-          credentials: { mqtt: { username: id, password: `pw-${id}` } },
-        }),
-      });
-      assert.equal(res.status, 201);
-    }
+    const api = apiOf(tandem, admin);
+    for (const id of ['own1', 'own2']) await createMqttDevice(api, id, `pw-${id}`);
     await mqttDevice(t, tandem, 'own1', 'pw-own1');
     const url = `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`;
     const other = await mqtt.connectAsync(url, {
@@ -277,8 +275,7 @@ describe('one device model for CoAP and managed MQTT devices (issue 6)', () => {
     );
     assert.ok(await tandem.managedMqtt.getRegistration('own1'));
     // Deleting the device revokes its login: connection closed, registration removed.
-    const deleted = await fetch(`${http}/api/devices/own1`, { method: 'DELETE', headers });
-    assert.equal(deleted.status, 204);
+    assert.equal((await api('DELETE', '/api/devices/own1')).status, 204);
     for (;;) {
       if (!(await tandem.managedMqtt.getRegistration('own1'))) break;
       await new Promise((r) => setTimeout(r, 20));

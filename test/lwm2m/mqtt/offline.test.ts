@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { Code } from '../../../src/coap/code.js';
+import { deviceTopic } from '../../../src/lwm2m/mqtt/convention.js';
 import type { Lwm2mSingleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mError } from '../../../src/lwm2m/server/errors.js';
 import type { Registration } from '../../../src/lwm2m/server/registration.js';
@@ -84,13 +85,7 @@ describe('offline managed devices', () => {
   });
 
   test('a will on the device topic is taken when the connection is lost (MQTT-3.1.2-8): a De-register ends the registration', async () => {
-    const will = {
-      topic: 'devices/off-5/lwm2m/rd/off-5',
-      payload: cbor({ 1: 8, 2: 99 }),
-      qos: 1 as const,
-    };
-    const raw = await rawDevice(setup.tb, 'off-5', { will });
-    await registerRaw(setup, raw);
+    const raw = await registeredWithWill(setup, 'off-5');
     const gone = once(setup.server, 'deregistered') as Promise<[Registration]>;
     // No DISCONNECT: the network goes.
     raw.mqtt.stream.destroy();
@@ -98,13 +93,7 @@ describe('offline managed devices', () => {
   });
 
   test('after a clean DISCONNECT the will is not taken and the registration lives on', async () => {
-    const will = {
-      topic: 'devices/off-6/lwm2m/rd/off-6',
-      payload: cbor({ 1: 8, 2: 99 }),
-      qos: 1 as const,
-    };
-    const raw = await rawDevice(setup.tb, 'off-6', { will });
-    await registerRaw(setup, raw);
+    const raw = await registeredWithWill(setup, 'off-6');
     await raw.mqtt.endAsync();
     await waitUntil(() => !setup.tb.broker.isConnected('off-6'));
     assert.ok(await setup.server.getRegistration('off-6'));
@@ -117,6 +106,14 @@ describe('offline managed devices', () => {
     );
   });
 });
+
+/** A raw device registered with a will on its topic: a De-register (T §8.3.2 operation 8). */
+async function registeredWithWill(setup: ManagedSetup, name: string) {
+  const will = { topic: deviceTopic(name), payload: cbor({ 1: 8, 2: 99 }), qos: 1 as const };
+  const raw = await rawDevice(setup.tb, name, { will });
+  await registerRaw(setup, raw);
+  return raw;
+}
 
 /** A raw device that registered and then disconnected (its registration lives on). */
 async function registeredThenGone(setup: ManagedSetup, name: string): Promise<void> {
