@@ -65,8 +65,13 @@ describe('tandem observe', () => {
     assert.match(unknown.stderr, /TANDEM_ERR_DEVICE_NOT_FOUND/);
   });
 
-  test('a path the device does not have exits 4 with 4.04', async (t) => {
-    const { env } = await startWithDevice(t);
+  test('--duration ends a quiet observation and cancels it; a path the device lacks exits 4', async (t) => {
+    const { env, tandem } = await startWithDevice(t);
+    const quiet = await runCli(['observe', 'dev1', '/3303/0/5700', '--duration', '1'], env);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.match(quiet.stdout, /^\S+Z {2}\/3303\/0\/5700 {2}Sensor Value = 20 Cel\n$/);
+    assert.equal(tandem.lwm2m.server.observations('dev1').length, 0);
+
     const absent = await runCli(['observe', 'dev1', '/3303/7/5700', '--count', '1'], env);
     assert.equal(absent.code, 4);
     assert.match(absent.stderr, /CoAP 4\.04/);

@@ -56,11 +56,16 @@ export async function observeAction(
     }
   });
   try {
-    const current = await Promise.race([
-      api.call<NodeJson>('POST', operationUrl(device, path, '/observe', opts)),
-      stop,
-    ]);
-    if (typeof current === 'string') return;
+    const started = api.call<NodeJson>('POST', operationUrl(device, path, '/observe', opts));
+    const current = await Promise.race([started, stop]);
+    if (typeof current === 'string') {
+      // Stopped while the Observe was under way: an observation it still starts is cancelled.
+      observing = await started.then(
+        () => true,
+        () => false,
+      );
+      return;
+    }
     observing = true;
     printCurrent(device, current, opts.json === true);
     let seen = 0;
