@@ -183,7 +183,8 @@ export interface BucketRow {
   sum: number | null;
   num_count: number | string;
   count: number | string;
-  last: TelemetryValue;
+  /** JSON, as `telemetry.value`. */
+  last: string;
 }
 
 export function bucketFromRow(r: BucketRow): TelemetryBucket {
@@ -195,7 +196,7 @@ export function bucketFromRow(r: BucketRow): TelemetryBucket {
     max: r.max,
     avg: numCount > 0 && r.sum !== null ? r.sum / numCount : null,
     count: Number(r.count),
-    last: r.last,
+    last: JSON.parse(r.last) as TelemetryValue,
   };
 }
 
@@ -323,4 +324,67 @@ export class RetentionSweeper {
       failed(err);
     }
   }
+}
+
+/**
+ * The write buffer of a telemetry store: `onFull` runs once a batch is full, and
+ * `flushIntervalMs` after the first point of a partial batch.
+ */
+export class TelemetryBuffer {
+  points: TelemetryPoint[] = [];
+  readonly #clock: Clock;
+  readonly #batchSize: number;
+  readonly #flushIntervalMs: number;
+  readonly #onFull: () => void;
+  #timer: TimerHandle | undefined;
+
+  constructor(options: {
+    clock: Clock;
+    batchSize: number;
+    flushIntervalMs: number;
+    onFull: () => void;
+  }) {
+    this.#clock = options.clock;
+    this.#batchSize = options.batchSize;
+    this.#flushIntervalMs = options.flushIntervalMs;
+    this.#onFull = options.onFull;
+  }
+
+  add(points: readonly TelemetryPoint[]): void {
+    this.points.push(...points);
+    if (this.points.length >= this.#batchSize) this.#onFull();
+    else if (!this.#timer && this.points.length > 0) {
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        this.#onFull();
+      }, this.#flushIntervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  /** Everything buffered, leaving the buffer empty and its timer stopped. */
+  take(): TelemetryPoint[] {
+    if (this.#timer) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const batch = this.points;
+    this.points = [];
+    return batch;
+  }
+}
+
+/** A row of the raw `telemetry` table, the value as JSON text (both backends). */
+export function pointFromRow(r: {
+  device_id: string;
+  path: string;
+  ts: number;
+  value: string;
+}): TelemetryPoint {
+  return {
+    deviceId: r.device_id,
+    path: r.path,
+    ts: r.ts,
+    value: JSON.parse(r.value) as TelemetryValue,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import type {
   TelemetryBucket,
   TelemetryBucketQuery,
@@ -6,15 +6,16 @@ import type {
   TelemetryPoint,
   TelemetryQuery,
   TelemetryStore,
-  TelemetryValue,
 } from '../ports.js';
 import {
   type BucketRow,
   bucketFromRow,
   bucketQuery,
+  pointFromRow,
   queryLimit,
   RetentionSweeper,
   rollupDeltas,
+  TelemetryBuffer,
   type TelemetryRetention,
 } from '../telemetry-rollups.js';
 import type { PgQuery, PgTransact } from './query.js';
@@ -32,16 +33,12 @@ const CHUNK_MS = 86_400_000;
 export class PgTelemetryStore implements TelemetryStore {
   readonly #query: PgQuery;
   readonly #transact: PgTransact;
-  readonly #clock: Clock;
-  readonly #batchSize: number;
-  readonly #flushIntervalMs: number;
   readonly #maxPending: number;
   readonly #onError: (err: unknown) => void;
   readonly #sweeper: RetentionSweeper;
   readonly intervals: readonly number[];
-  #buffer: TelemetryPoint[] = [];
+  readonly #buffer: TelemetryBuffer;
   #writing = 0;
-  #timer: TimerHandle | undefined;
   /** The flush in progress; flushes run one after the other. */
   #flushing: Promise<void> = Promise.resolve();
   /** Points dropped because the buffer overflowed while the database failed. */
@@ -61,9 +58,12 @@ export class PgTelemetryStore implements TelemetryStore {
   ) {
     this.#query = query;
     this.#transact = transact;
-    this.#clock = options.clock;
-    this.#batchSize = options.batchSize;
-    this.#flushIntervalMs = options.flushIntervalMs;
+    this.#buffer = new TelemetryBuffer({
+      ...options,
+      onFull: () => {
+        this.flush().catch(this.#onError);
+      },
+    });
     this.#maxPending = Math.max(100 * options.batchSize, 100_000);
     this.#onError = options.onError;
     this.intervals = options.retention.rollups.map((r) => r.intervalMs).sort((a, b) => a - b);
@@ -97,7 +97,7 @@ export class PgTelemetryStore implements TelemetryStore {
   }
 
   get pending(): number {
-    return this.#buffer.length + this.#writing;
+    return this.#buffer.points.length + this.#writing;
   }
 
   get expired(): TelemetryExpiry {
@@ -105,16 +105,7 @@ export class PgTelemetryStore implements TelemetryStore {
   }
 
   append(points: readonly TelemetryPoint[]): void {
-    this.#buffer.push(...points);
-    if (this.#buffer.length >= this.#batchSize) {
-      this.flush().catch(this.#onError);
-    } else if (!this.#timer && this.#buffer.length > 0) {
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#timer = undefined;
-        this.flush().catch(this.#onError);
-      }, this.#flushIntervalMs);
-      this.#timer.unref?.();
-    }
+    this.#buffer.add(points);
   }
 
   async query(query: TelemetryQuery): Promise<TelemetryPoint[]> {
@@ -128,21 +119,11 @@ export class PgTelemetryStore implements TelemetryStore {
     if (query.path !== undefined) add('path =', query.path);
     if (query.from !== undefined) add('ts >=', query.from);
     if (query.to !== undefined) add('ts <=', query.to);
-    const { rows } = await this.#query<{
-      device_id: string;
-      path: string;
-      ts: number;
-      value: string;
-    }>(
+    const { rows } = await this.#query<Parameters<typeof pointFromRow>[0]>(
       `SELECT device_id, path, ts, value FROM telemetry WHERE ${where.join(' AND ')} ORDER BY ts DESC, seq DESC LIMIT ${queryLimit(query.limit)}`,
       args,
     );
-    return rows.map((r) => ({
-      deviceId: r.device_id,
-      path: r.path,
-      ts: r.ts,
-      value: JSON.parse(r.value) as TelemetryValue,
-    }));
+    return rows.map(pointFromRow);
   }
 
   async buckets(query: TelemetryBucketQuery): Promise<TelemetryBucket[]> {
@@ -152,11 +133,11 @@ export class PgTelemetryStore implements TelemetryStore {
       return `$${order.indexOf(name) + 1}`;
     });
     await this.flush();
-    const { rows } = await this.#query<BucketRow & { last: string }>(
+    const { rows } = await this.#query<BucketRow>(
       sql,
       order.map((name) => params[name]),
     );
-    return rows.map((r) => bucketFromRow({ ...r, last: JSON.parse(r.last) as TelemetryValue }));
+    return rows.map(bucketFromRow);
   }
 
   async sweep(): Promise<void> {
@@ -166,10 +147,6 @@ export class PgTelemetryStore implements TelemetryStore {
 
   /** Writes everything buffered so far; resolves when it is committed. */
   flush(): Promise<void> {
-    if (this.#timer) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
     // A failed flush was reported to its caller; the next one tries again.
     this.#flushing = this.#flushing.catch(() => undefined).then(() => this.#writeBuffer());
     return this.#flushing;
@@ -182,17 +159,17 @@ export class PgTelemetryStore implements TelemetryStore {
   }
 
   async #writeBuffer(): Promise<void> {
-    if (this.#buffer.length === 0) return;
-    const batch = this.#buffer;
-    this.#buffer = [];
+    const batch = this.#buffer.take();
+    if (batch.length === 0) return;
     this.#writing = batch.length;
     try {
       await this.#write(batch);
     } catch (err) {
-      this.#buffer = batch.concat(this.#buffer);
-      const excess = this.#buffer.length - this.#maxPending;
+      const buffer = this.#buffer;
+      buffer.points = batch.concat(buffer.points);
+      const excess = buffer.points.length - this.#maxPending;
       if (excess > 0) {
-        this.#buffer.splice(0, excess);
+        buffer.points.splice(0, excess);
         this.dropped += excess;
       }
       throw err;

@@ -7,15 +7,16 @@ import type {
   TelemetryPoint,
   TelemetryQuery,
   TelemetryStore,
-  TelemetryValue,
 } from '../ports.js';
 import {
   type BucketRow,
   bucketFromRow,
   bucketQuery,
+  pointFromRow,
   queryLimit,
   RetentionSweeper,
   rollupDeltas,
+  TelemetryBuffer,
   type TelemetryRetention,
 } from '../telemetry-rollups.js';
 
@@ -28,15 +29,11 @@ import {
  */
 export class SqliteTelemetryStore implements TelemetryStore {
   readonly #db: Database.Database;
-  readonly #clock: Clock;
-  readonly #batchSize: number;
-  readonly #flushIntervalMs: number;
   readonly #insert: Database.Statement;
   readonly #rollup: Database.Statement;
   readonly #sweeper: RetentionSweeper;
   readonly intervals: readonly number[];
-  #buffer: TelemetryPoint[] = [];
-  #timer: ReturnType<Clock['setTimeout']> | undefined;
+  readonly #buffer: TelemetryBuffer;
 
   constructor(
     db: Database.Database,
@@ -49,9 +46,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
     },
   ) {
     this.#db = db;
-    this.#clock = options.clock;
-    this.#batchSize = options.batchSize;
-    this.#flushIntervalMs = options.flushIntervalMs;
+    this.#buffer = new TelemetryBuffer({ ...options, onFull: () => this.flush() });
     this.intervals = options.retention.rollups.map((r) => r.intervalMs).sort((a, b) => a - b);
     this.#insert = db.prepare(
       'INSERT INTO telemetry (device_id, path, ts, value) VALUES (?, ?, ?, ?)',
@@ -93,7 +88,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   get pending(): number {
-    return this.#buffer.length;
+    return this.#buffer.points.length;
   }
 
   get expired(): TelemetryExpiry {
@@ -101,15 +96,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   append(points: readonly TelemetryPoint[]): void {
-    this.#buffer.push(...points);
-    if (this.#buffer.length >= this.#batchSize) this.flush();
-    else if (!this.#timer && this.#buffer.length > 0) {
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#timer = undefined;
-        this.flush();
-      }, this.#flushIntervalMs);
-      this.#timer.unref?.();
-    }
+    this.#buffer.add(points);
   }
 
   async query(query: TelemetryQuery): Promise<TelemetryPoint[]> {
@@ -132,20 +119,15 @@ export class SqliteTelemetryStore implements TelemetryStore {
       .prepare(
         `SELECT device_id, path, ts, value FROM telemetry WHERE ${where.join(' AND ')} ORDER BY ts DESC, rowid DESC LIMIT ${queryLimit(query.limit)}`,
       )
-      .all(...args) as { device_id: string; path: string; ts: number; value: string }[];
-    return rows.map((r) => ({
-      deviceId: r.device_id,
-      path: r.path,
-      ts: r.ts,
-      value: JSON.parse(r.value) as TelemetryValue,
-    }));
+      .all(...args) as Parameters<typeof pointFromRow>[0][];
+    return rows.map(pointFromRow);
   }
 
   async buckets(query: TelemetryBucketQuery): Promise<TelemetryBucket[]> {
     const { sql, params } = bucketQuery(query, this.intervals, (name) => `@${name}`);
     this.flush();
-    const rows = this.#db.prepare(sql).all(params) as (BucketRow & { last: string })[];
-    return rows.map((r) => bucketFromRow({ ...r, last: JSON.parse(r.last) as TelemetryValue }));
+    const rows = this.#db.prepare(sql).all(params) as BucketRow[];
+    return rows.map(bucketFromRow);
   }
 
   /** Deletes every expired point and bucket now (the timer does it in the background). */
@@ -156,13 +138,8 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   /** Writes the buffer and its rollups in one transaction. Synchronous: safe from a signal handler. */
   flush(): void {
-    if (this.#timer) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (this.#buffer.length === 0) return;
-    const batch = this.#buffer;
-    this.#buffer = [];
+    const batch = this.#buffer.take();
+    if (batch.length === 0) return;
     const deltas = rollupDeltas(batch, this.intervals);
     this.#db.transaction(() => {
       for (const p of batch) this.#insert.run(p.deviceId, p.path, p.ts, JSON.stringify(p.value));
