@@ -119,5 +119,10 @@ describe('postgres store', () => {
     ]);
     const { rows } = await tandem.store.pool.query('SELECT id FROM devices');
     assert.deepEqual(rows, [{ id: 'pg-dev' }]);
+    // Points of 2026-01-01 are far older than the 30 days of raw retention; the hour stays.
+    await tandem.store.telemetry.sweep();
+    const metrics = await (await fetch(`http://${tandem.addresses().http}/metrics`)).text();
+    assert.match(metrics, /^tandem_telemetry_expired_total\{kind="point"\} 2$/m);
+    assert.match(metrics, /^tandem_telemetry_expired_total\{kind="bucket"\} 1$/m);
   });
 });
