@@ -15,11 +15,17 @@ export interface UdpTransportOptions {
   readonly port?: number;
   /** Bind an IPv6 socket to IPv6 only (default false: `::` also takes IPv4). */
   readonly ipv6Only?: boolean;
-  /** Socket receive buffer in bytes (SO_RCVBUF), for bursts of datagrams; OS default if unset. */
+  /**
+   * Socket receive buffer in bytes (SO_RCVBUF), for bursts of datagrams from many devices
+   * while the event loop is busy: default 4 MiB (Linux caps it at net.core.rmem_max; its own
+   * default of about 200 kB holds a few hundred notifications).
+   */
   readonly recvBufferSize?: number;
   readonly sendBufferSize?: number;
   readonly logger?: Logger;
 }
+
+const DEFAULT_RECV_BUFFER = 4 << 20;
 
 /** A UDP peer (address and port), keyed `udp:address:port` (IPv4) or `udp:[address]:port`. */
 export function udpPeer(address: string, port: number): DatagramPeer {
@@ -64,7 +70,7 @@ export class UdpTransport implements DatagramTransport {
     const socket = createSocket({
       type: ipv6 ? 'udp6' : 'udp4',
       ipv6Only: options.ipv6Only ?? false,
-      ...(options.recvBufferSize ? { recvBufferSize: options.recvBufferSize } : {}),
+      recvBufferSize: options.recvBufferSize ?? DEFAULT_RECV_BUFFER,
       ...(options.sendBufferSize ? { sendBufferSize: options.sendBufferSize } : {}),
     });
     const transport = new UdpTransport(socket, options.logger, ipv6);
