@@ -7,44 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { issueToken } from '../../src/hub/api-tokens.js';
-import type { Tandem } from '../../src/server/tandem.js';
 import type { ApiRole } from '../../src/store/ports.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { httpApi, type Json } from '../helpers/http-api.js';
 import { lwm2mDevice } from '../helpers/lwm2m-device.js';
 import { readEvents } from '../helpers/sse.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
 
-type Json = Record<string, unknown>;
-
-async function api(tandem: Tandem) {
-  const tokens = {} as Record<ApiRole, string>;
-  for (const role of ['admin', 'operator', 'read-only'] as const) {
-    tokens[role] = (await issueToken(tandem.store.tokens, role, role)).token;
-  }
-  const base = `http://127.0.0.1:${tandem.address('http')!.port}`;
-  return async (method: string, url: string, opts: { as?: ApiRole; body?: unknown } = {}) => {
-    const headers: Record<string, string> = {};
-    if (opts.as) headers.authorization = `Bearer ${tokens[opts.as]}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${base}${url}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      json: (text ? JSON.parse(text) : undefined) as Json,
-    };
-  };
-}
-
 /** Polls the command until `done` says so (the device answers asynchronously). */
 async function waitFor(
-  call: Awaited<ReturnType<typeof api>>,
+  call: Awaited<ReturnType<typeof httpApi>>['call'],
   url: string,
   done: (c: Json) => boolean,
 ): Promise<Json> {
@@ -58,13 +31,14 @@ async function waitFor(
 
 async function setup(t: TestContext, dataDir?: string) {
   const tandem = await startTandem(t, dataDir ? { dataDir } : {});
-  const call = await api(tandem);
+  const api = await httpApi(tandem);
+  const { call } = api;
   assert.equal(
     (await call('POST', '/api/devices', { as: 'admin', body: { id: 'dev1', protocol: 'lwm2m' } }))
       .status,
     201,
   );
-  return { tandem, call };
+  return { tandem, ...api };
 }
 
 describe('queued commands (REST)', () => {
@@ -114,13 +88,11 @@ describe('queued commands (REST)', () => {
   });
 
   test('each state of a command is a command event on /api/events, its result included', async (t) => {
-    const { tandem, call } = await setup(t);
-    const token = (await issueToken(tandem.store.tokens, 'read-only', 'sse')).token;
+    const { tandem, call, tokens, base } = await setup(t);
     const abort = new AbortController();
     t.after(() => abort.abort());
-    const base = `http://127.0.0.1:${tandem.address('http')!.port}`;
     const stream = await fetch(`${base}/api/events?device=dev1&type=command`, {
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization: `Bearer ${tokens['read-only']}` },
       signal: abort.signal,
     });
     const reading = readEvents(
@@ -264,7 +236,7 @@ describe('queued commands (REST)', () => {
     await store.close();
 
     const second = await startTandem(t, { dataDir });
-    const call = await api(second);
+    const { call } = await httpApi(second);
     const lost = await call('GET', '/api/devices/dev1/commands/inflight', { as: 'read-only' });
     assert.equal(lost.json.status, 'failed');
     assert.match((lost.json.error as Json).message as string, /may have run/);

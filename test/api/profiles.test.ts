@@ -8,34 +8,16 @@ import { execFile } from 'node:child_process';
 import { describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { issueToken } from '../../src/hub/api-tokens.js';
-import type { ApiRole } from '../../src/store/ports.js';
+import { httpApi, type Json } from '../helpers/http-api.js';
 import { readEvents } from '../helpers/sse.js';
 import { startTandem } from '../helpers/tandem.js';
 
 const run = promisify(execFile);
-type Json = Record<string, unknown>;
 
 async function setup(t: TestContext) {
   // Devices may publish under plant/ too, as a factory's sensors do.
   const tandem = await startTandem(t, { mqtt: { deviceTopics: ['devices/%d/#', 'plant/#'] } });
-  const tokens = {} as Record<ApiRole, string>;
-  for (const role of ['admin', 'operator', 'read-only'] as const) {
-    tokens[role] = (await issueToken(tandem.store.tokens, role, role)).token;
-  }
-  const base = `http://127.0.0.1:${tandem.address('http')!.port}`;
-  const call = async (method: string, url: string, opts: { as?: ApiRole; body?: unknown } = {}) => {
-    const headers: Record<string, string> = {};
-    if (opts.as) headers.authorization = `Bearer ${tokens[opts.as]}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${base}${url}`, {
-      method,
-      headers,
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Json };
-  };
+  const { call, tokens, base } = await httpApi(tandem);
   /** mosquitto_pub as device `id` (user name and password `<id>-secret`), QoS 1. */
   const publish = (id: string, topic: string, message: string) =>
     run('/usr/bin/mosquitto_pub', [
