@@ -8,6 +8,9 @@ import { Code } from '../../src/coap/code.js';
 import { type Lwm2mSingleResource, singleResource } from '../../src/lwm2m/node/lwm2m-node.js';
 import { Value } from '../../src/lwm2m/node/lwm2m-value.js';
 import type { Tandem } from '../../src/server/tandem.js';
+import type { FleetSummary } from '../../src/sim/index.js';
+import { spawnCli } from '../cli/helpers.js';
+import { startTandem } from '../helpers/tandem.js';
 import { names, startTandemAndFleet, until } from './helpers.js';
 
 /** A Tandem and `count` managed MQTT devices (`sim-0`...), all registered. */
@@ -107,5 +110,44 @@ describe('simulated managed MQTT devices', () => {
     assert.equal(summary.lwm2m.managedMqtt, 2);
     assert.equal(summary.lwm2m.peakRegistered, 2);
     assert.equal(summary.errors.count, 0, summary.errors.samples.join('; '));
+  });
+
+  test('tandem sim --managed-mqtt 2 --api-url: the devices are created with MQTT logins, register as themselves, de-register at the end', async (t) => {
+    const admin = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
+    const tandem = await startTandem(t, {}, { adminToken: admin });
+    const registered: string[] = [];
+    tandem.managedMqtt.on('registered', (e) => registered.push(e.registration.endpoint));
+    const { code, stdout, stderr } = await spawnCli([
+      'sim',
+      '--mqtt',
+      '1',
+      '--managed-mqtt',
+      '2',
+      '--endpoint-prefix',
+      'cli-',
+      '--mqtt-url',
+      `mqtt://127.0.0.1:${tandem.address('mqtt')!.port}`,
+      '--mqtt-username-prefix',
+      'cli-',
+      '--mqtt-password',
+      'cli-password',
+      '--api-url',
+      `http://127.0.0.1:${tandem.address('http')!.port}`,
+      '--api-token',
+      admin,
+      '--duration',
+      '3',
+      '--json',
+    ]).done;
+    assert.equal(code, 0, stderr);
+    const summary = JSON.parse(stdout) as FleetSummary;
+    assert.equal(summary.lwm2m.managedMqtt, 2);
+    assert.equal(summary.lwm2m.peakRegistered, 2);
+    assert.equal(summary.mqtt.peakConnected, 1);
+    assert.equal(summary.errors.count, 0, summary.errors.samples.join('\n'));
+    // Plain MQTT devices take the first indexes, managed ones the next (--help).
+    assert.deepEqual(registered.sort(), ['cli-1', 'cli-2']);
+    assert.equal((await tandem.devices.get('cli-1'))?.protocol, 'mqtt');
+    assert.equal(await tandem.managedMqtt.getRegistration('cli-1'), undefined, 'de-registered');
   });
 });
