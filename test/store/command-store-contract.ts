@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import { type CommandRecord, type Store, StoreConflictError } from '../../src/store/ports.js';
+import { testOnStore } from './contract.js';
 
 /**
  * The behaviour every backend's CommandStore owes the hub's command queue
@@ -8,15 +9,7 @@ import { type CommandRecord, type Store, StoreConflictError } from '../../src/st
  */
 export function commandStoreContract(backend: string, open: () => Promise<Store>): void {
   describe(`${backend} command store contract`, () => {
-    const withStore = (name: string, fn: (store: Store) => Promise<void>) =>
-      test(name, async () => {
-        const store = await open();
-        try {
-          await fn(store);
-        } finally {
-          await store.close();
-        }
-      });
+    const withStore = testOnStore(open);
 
     const record = (id: string, deviceId: string, createdAt: number): CommandRecord => ({
       id,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import { type Store, StoreConflictError } from '../../src/store/ports.js';
+import { testOnStore } from './contract.js';
 
 /**
  * The behaviour every backend's ProfileStore owes the hub (src/hub/profile-service.ts). Each
@@ -8,15 +9,7 @@ import { type Store, StoreConflictError } from '../../src/store/ports.js';
  */
 export function profileStoreContract(backend: string, open: () => Promise<Store>): void {
   describe(`${backend} profile store contract`, () => {
-    const withStore = (name: string, fn: (store: Store) => Promise<void>) =>
-      test(name, async () => {
-        const store = await open();
-        try {
-          await fn(store);
-        } finally {
-          await store.close();
-        }
-      });
+    const withStore = testOnStore(open);
 
     const mappings = [
       { topic: 'plant/+/temperature', path: '/3303/0/5700' },
