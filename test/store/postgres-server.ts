@@ -114,6 +114,26 @@ export async function startPostgres(): Promise<PostgresServer> {
       child.once('error', reject);
     });
     const admin = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
+    // SIGINT to the postmaster (pid on the first line of postmaster.pid) is its fast shutdown:
+    // clients are disconnected, nothing waits for them.
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    // A test process that ends without stop() (a failed hook, the runner's timeout, Ctrl-C)
+    // must not leave the server running; signals skip 'exit' handlers, so they are caught too.
+    const orphaned = () => {
+      try {
+        process.kill(postmaster, 'SIGINT');
+      } catch {
+        // Already gone.
+      }
+      cleanUp();
+    };
+    const signalled = (signal: NodeJS.Signals) => {
+      orphaned();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    };
+    process.once('exit', orphaned);
+    process.once('SIGINT', signalled);
+    process.once('SIGTERM', signalled);
     let n = 0;
     return {
       port,
@@ -129,11 +149,11 @@ export async function startPostgres(): Promise<PostgresServer> {
         return `postgres://${SUPERUSER}@127.0.0.1:${port}/${name}`;
       },
       async stop() {
-        // SIGINT to the postmaster (pid on the first line of postmaster.pid) is its fast
-        // shutdown: clients are disconnected, nothing waits for them.
-        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.off('exit', orphaned);
+        process.off('SIGINT', signalled);
+        process.off('SIGTERM', signalled);
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        process.kill(pid, 'SIGINT');
+        process.kill(postmaster, 'SIGINT');
         await exited;
         cleanUp();
       },
