@@ -4,22 +4,8 @@ import {
   type CommandStore,
   StoreConflictError,
 } from '../ports.js';
+import { COMMAND_COLUMNS, type CommandRow, commandFromRow } from '../rows.js';
 import { isUniqueViolation, type PgQuery } from './query.js';
-
-interface CommandRow {
-  id: string;
-  device_id: string;
-  command: string;
-  status: CommandStatus;
-  by_token: string | null;
-  created_at: number;
-  updated_at: number;
-  expires_at: number;
-  outcome: string | null;
-}
-
-const COLUMNS =
-  'id, device_id, command, status, by_token, created_at, updated_at, expires_at, outcome';
 
 /** The hub's queued commands (table `commands`), as in the SQLite store. */
 export class PgCommandStore implements CommandStore {
@@ -32,7 +18,7 @@ export class PgCommandStore implements CommandStore {
   async create(r: CommandRecord): Promise<void> {
     try {
       await this.#query(
-        `INSERT INTO commands (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        `INSERT INTO commands (${COMMAND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
           r.id,
           r.deviceId,
@@ -56,7 +42,7 @@ export class PgCommandStore implements CommandStore {
     change: { status: CommandStatus; updatedAt: number; outcome?: Record<string, unknown> },
   ): Promise<CommandRecord | undefined> {
     const { rows } = await this.#query<CommandRow>(
-      `UPDATE commands SET status = $1, updated_at = $2, outcome = COALESCE($3, outcome) WHERE id = $4 RETURNING ${COLUMNS}`,
+      `UPDATE commands SET status = $1, updated_at = $2, outcome = COALESCE($3, outcome) WHERE id = $4 RETURNING ${COMMAND_COLUMNS}`,
       [
         change.status,
         change.updatedAt,
@@ -64,30 +50,30 @@ export class PgCommandStore implements CommandStore {
         id,
       ],
     );
-    return rows[0] && toRecord(rows[0]);
+    return rows[0] && commandFromRow(rows[0]);
   }
 
   async get(id: string): Promise<CommandRecord | undefined> {
     const { rows } = await this.#query<CommandRow>(
-      `SELECT ${COLUMNS} FROM commands WHERE id = $1`,
+      `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = $1`,
       [id],
     );
-    return rows[0] && toRecord(rows[0]);
+    return rows[0] && commandFromRow(rows[0]);
   }
 
   async list(deviceId: string, limit: number): Promise<CommandRecord[]> {
     const { rows } = await this.#query<CommandRow>(
-      `SELECT ${COLUMNS} FROM commands WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      `SELECT ${COMMAND_COLUMNS} FROM commands WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
       [deviceId, limit],
     );
-    return rows.map(toRecord);
+    return rows.map(commandFromRow);
   }
 
   async unfinished(): Promise<CommandRecord[]> {
     const { rows } = await this.#query<CommandRow>(
-      `SELECT ${COLUMNS} FROM commands WHERE status IN ('queued', 'sent') ORDER BY created_at, id`,
+      `SELECT ${COMMAND_COLUMNS} FROM commands WHERE status IN ('queued', 'sent') ORDER BY created_at, id`,
     );
-    return rows.map(toRecord);
+    return rows.map(commandFromRow);
   }
 
   async prune(before: number): Promise<number> {
@@ -97,20 +83,4 @@ export class PgCommandStore implements CommandStore {
     );
     return rowCount ?? 0;
   }
-}
-
-function toRecord(row: CommandRow): CommandRecord {
-  return {
-    id: row.id,
-    deviceId: row.device_id,
-    command: JSON.parse(row.command) as Record<string, unknown>,
-    status: row.status,
-    ...(row.by_token !== null ? { by: row.by_token } : {}),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-    ...(row.outcome !== null
-      ? { outcome: JSON.parse(row.outcome) as Record<string, unknown> }
-      : {}),
-  };
 }

@@ -1,13 +1,6 @@
 import { type ProfileRecord, type ProfileStore, StoreConflictError } from '../ports.js';
+import { type ProfileRow, profileFromRow } from '../rows.js';
 import type { PgQuery } from './query.js';
-
-interface ProfileRow {
-  id: string;
-  description: string;
-  mappings: string;
-  created_at: number;
-  updated_at: number;
-}
 
 /** SQLSTATE 23503: a foreign key refused the change. */
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -37,17 +30,17 @@ export class PgProfileStore implements ProfileStore {
       [p.id, p.description, JSON.stringify(p.mappings), now],
     );
     const row = rows[0]!;
-    return { profile: toRecord(row), created: row.created };
+    return { profile: profileFromRow(row), created: row.created };
   }
 
   async get(id: string): Promise<ProfileRecord | undefined> {
     const { rows } = await this.#query<ProfileRow>('SELECT * FROM profiles WHERE id = $1', [id]);
-    return rows[0] && toRecord(rows[0]);
+    return rows[0] && profileFromRow(rows[0]);
   }
 
   async list(): Promise<ProfileRecord[]> {
     const { rows } = await this.#query<ProfileRow>('SELECT * FROM profiles ORDER BY id');
-    return rows.map(toRecord);
+    return rows.map(profileFromRow);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -89,14 +82,4 @@ export class PgProfileStore implements ProfileStore {
     );
     return rows[0]?.profile_id;
   }
-}
-
-function toRecord(row: ProfileRow): ProfileRecord {
-  return {
-    id: row.id,
-    description: row.description,
-    mappings: JSON.parse(row.mappings) as ProfileRecord['mappings'],
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }

@@ -5,21 +5,7 @@ import {
   type CommandStore,
   StoreConflictError,
 } from '../ports.js';
-
-interface CommandRow {
-  id: string;
-  device_id: string;
-  command: string;
-  status: CommandStatus;
-  by_token: string | null;
-  created_at: number;
-  updated_at: number;
-  expires_at: number;
-  outcome: string | null;
-}
-
-const COLUMNS =
-  'id, device_id, command, status, by_token, created_at, updated_at, expires_at, outcome';
+import { COMMAND_COLUMNS, type CommandRow, commandFromRow } from '../rows.js';
 
 /** The hub's queued commands (table `commands`, migration 7). */
 export class SqliteCommandStore implements CommandStore {
@@ -27,16 +13,18 @@ export class SqliteCommandStore implements CommandStore {
 
   constructor(db: Database.Database) {
     this.#q = {
-      insert: db.prepare(`INSERT INTO commands (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: db.prepare(
+        `INSERT INTO commands (${COMMAND_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
       update: db.prepare(
         'UPDATE commands SET status = ?, updated_at = ?, outcome = coalesce(?, outcome) WHERE id = ?',
       ),
-      get: db.prepare(`SELECT ${COLUMNS} FROM commands WHERE id = ?`),
+      get: db.prepare(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = ?`),
       list: db.prepare(
-        `SELECT ${COLUMNS} FROM commands WHERE device_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+        `SELECT ${COMMAND_COLUMNS} FROM commands WHERE device_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
       ),
       unfinished: db.prepare(
-        `SELECT ${COLUMNS} FROM commands WHERE status IN ('queued', 'sent') ORDER BY created_at, id`,
+        `SELECT ${COMMAND_COLUMNS} FROM commands WHERE status IN ('queued', 'sent') ORDER BY created_at, id`,
       ),
       prune: db.prepare(
         "DELETE FROM commands WHERE status NOT IN ('queued', 'sent') AND updated_at < ?",
@@ -78,34 +66,18 @@ export class SqliteCommandStore implements CommandStore {
 
   async get(id: string): Promise<CommandRecord | undefined> {
     const row = this.#q.get.get(id) as CommandRow | undefined;
-    return row && toRecord(row);
+    return row && commandFromRow(row);
   }
 
   async list(deviceId: string, limit: number): Promise<CommandRecord[]> {
-    return (this.#q.list.all(deviceId, limit) as CommandRow[]).map(toRecord);
+    return (this.#q.list.all(deviceId, limit) as CommandRow[]).map(commandFromRow);
   }
 
   async unfinished(): Promise<CommandRecord[]> {
-    return (this.#q.unfinished.all() as CommandRow[]).map(toRecord);
+    return (this.#q.unfinished.all() as CommandRow[]).map(commandFromRow);
   }
 
   async prune(before: number): Promise<number> {
     return this.#q.prune.run(before).changes;
   }
-}
-
-function toRecord(row: CommandRow): CommandRecord {
-  return {
-    id: row.id,
-    deviceId: row.device_id,
-    command: JSON.parse(row.command) as Record<string, unknown>,
-    status: row.status,
-    ...(row.by_token !== null ? { by: row.by_token } : {}),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-    ...(row.outcome !== null
-      ? { outcome: JSON.parse(row.outcome) as Record<string, unknown> }
-      : {}),
-  };
 }

@@ -1,13 +1,6 @@
 import type Database from 'better-sqlite3';
 import { type ProfileRecord, type ProfileStore, StoreConflictError } from '../ports.js';
-
-interface ProfileRow {
-  id: string;
-  description: string;
-  mappings: string;
-  created_at: number;
-  updated_at: number;
-}
+import { type ProfileRow, profileFromRow } from '../rows.js';
 
 /** Device profiles and which device has which (tables `profiles`, `device_profiles`, migration 9). */
 export class SqliteProfileStore implements ProfileStore {
@@ -45,16 +38,16 @@ export class SqliteProfileStore implements ProfileStore {
     const created =
       this.#q.replace.run(p.description, mappings, now, p.id).changes === 0 &&
       this.#q.insert.run(p.id, p.description, mappings, now, now).changes === 1;
-    return { profile: toRecord(this.#q.get.get(p.id) as ProfileRow), created };
+    return { profile: profileFromRow(this.#q.get.get(p.id) as ProfileRow), created };
   }
 
   async get(id: string): Promise<ProfileRecord | undefined> {
     const row = this.#q.get.get(id) as ProfileRow | undefined;
-    return row && toRecord(row);
+    return row && profileFromRow(row);
   }
 
   async list(): Promise<ProfileRecord[]> {
-    return (this.#q.list.all() as ProfileRow[]).map(toRecord);
+    return (this.#q.list.all() as ProfileRow[]).map(profileFromRow);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -81,14 +74,4 @@ export class SqliteProfileStore implements ProfileStore {
   async profileOf(deviceId: string): Promise<string | undefined> {
     return (this.#q.profileOf.get(deviceId) as { profile_id: string } | undefined)?.profile_id;
   }
-}
-
-function toRecord(row: ProfileRow): ProfileRecord {
-  return {
-    id: row.id,
-    description: row.description,
-    mappings: JSON.parse(row.mappings) as ProfileRecord['mappings'],
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }

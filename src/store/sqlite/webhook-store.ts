@@ -5,19 +5,7 @@ import {
   type WebhookRecord,
   type WebhookStore,
 } from '../ports.js';
-
-interface WebhookRow {
-  id: string;
-  url: string;
-  events: string;
-  devices: string;
-  paths: string;
-  secret: string | null;
-  description: string;
-  created_at: number;
-}
-
-const COLUMNS = 'id, url, events, devices, paths, secret, description, created_at';
+import { WEBHOOK_COLUMNS, type WebhookRow, webhookFromRow } from '../rows.js';
 
 /** Webhooks (table `webhooks`, migration 6). */
 export class SqliteWebhookStore implements WebhookStore {
@@ -27,9 +15,11 @@ export class SqliteWebhookStore implements WebhookStore {
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.#now = now;
     this.#q = {
-      insert: db.prepare(`INSERT INTO webhooks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      get: db.prepare(`SELECT ${COLUMNS} FROM webhooks WHERE id = ?`),
-      list: db.prepare(`SELECT ${COLUMNS} FROM webhooks ORDER BY created_at, id`),
+      insert: db.prepare(
+        `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      get: db.prepare(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?`),
+      list: db.prepare(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`),
       delete: db.prepare('DELETE FROM webhooks WHERE id = ?'),
     };
   }
@@ -52,32 +42,19 @@ export class SqliteWebhookStore implements WebhookStore {
       }
       throw err;
     }
-    return toRecord(this.#q.get.get(w.id) as WebhookRow);
+    return webhookFromRow(this.#q.get.get(w.id) as WebhookRow);
   }
 
   async get(id: string): Promise<WebhookRecord | undefined> {
     const row = this.#q.get.get(id) as WebhookRow | undefined;
-    return row && toRecord(row);
+    return row && webhookFromRow(row);
   }
 
   async list(): Promise<WebhookRecord[]> {
-    return (this.#q.list.all() as WebhookRow[]).map(toRecord);
+    return (this.#q.list.all() as WebhookRow[]).map(webhookFromRow);
   }
 
   async delete(id: string): Promise<boolean> {
     return this.#q.delete.run(id).changes > 0;
   }
-}
-
-function toRecord(row: WebhookRow): WebhookRecord {
-  return {
-    id: row.id,
-    url: row.url,
-    events: JSON.parse(row.events) as string[],
-    devices: JSON.parse(row.devices) as string[],
-    paths: JSON.parse(row.paths) as string[],
-    ...(row.secret !== null ? { secret: row.secret } : {}),
-    description: row.description,
-    createdAt: row.created_at,
-  };
 }
