@@ -31,6 +31,11 @@ describe('tandem sim --rpk and --x509', () => {
     const spki = createPublicKey(deviceKey(1, 11)).export({ format: 'der', type: 'spki' });
     assert.equal((await tandem.store.devices.findByRawPublicKey(spki))?.deviceId, 'rpkapi-1');
 
+    // The same seed under other names: the keys are those of the first devices.
+    const taken = await runCli(['sim', ...args, '--seed', '11', '--endpoint-prefix', 'other-']);
+    assert.equal(taken.code, 3);
+    assert.match(taken.stderr, /HTTP 409, TANDEM_ERR_CREDENTIAL_CONFLICT/);
+
     const again = await runCli(['sim', ...args]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /devices: 0 created, 2 already there \(given the fleet's keys\)/);

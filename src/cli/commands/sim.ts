@@ -312,8 +312,9 @@ async function caFrom(certPath: string, keyPath: string, quiet: boolean): Promis
 /**
  * Creates every device of the fleet through the API (POST /api/devices), with its PSK, raw
  * public key, certificate or MQTT login when the fleet has them. A device that exists already
- * (409) is left as it is, except that in RPK and X.509 modes its key or certificate is replaced
- * by the fleet's (PATCH): without --seed the keys are new on every run.
+ * (409 TANDEM_ERR_DEVICE_EXISTS) is left as it is, except that in RPK and X.509 modes its key
+ * or certificate is replaced by the fleet's (PATCH): without --seed the keys are new on every
+ * run. A credential another device holds (409 TANDEM_ERR_CREDENTIAL_CONFLICT) is an error.
  */
 async function provision(
   fleet: SimFleet,
@@ -350,7 +351,8 @@ async function provision(
         await api.call('POST', '/api/devices', device);
         created++;
       } catch (err) {
-        if (!(err instanceof ApiCallError && err.status === 409)) throw err;
+        // A credential of another device (TANDEM_ERR_CREDENTIAL_CONFLICT) is an error.
+        if (!(err instanceof ApiCallError && err.code === 'TANDEM_ERR_DEVICE_EXISTS')) throw err;
         existing++;
         const c = device.credentials as Record<string, unknown> | undefined;
         if (c?.rpk || c?.x509) {
