@@ -8,7 +8,7 @@ const valueAt = (device: Lwm2mClient, objectId: number, resourceId: number) =>
   (device.objects.get(objectId)!.instances.get(0)!.get(resourceId) as { value: unknown }).value;
 
 describe('tandem write and exec (live operations through the API)', () => {
-  test('write types a value by the model; --resources with --update; --string keeps text', async (t) => {
+  test('write types a value by the model; --values, --resources with --update; --string keeps text', async (t) => {
     const { env, device } = await startWithDevice(t);
     const write = await runCli(['write', 'dev1', '/3303/0/5750', 'greenhouse'], env);
     assert.equal(write.code, 0, write.stderr);
@@ -32,6 +32,21 @@ describe('tandem write and exec (live operations through the API)', () => {
     assert.equal(valueAt(device, 3, 14), '+02:00');
     assert.equal(valueAt(device, 3, 15), 'Europe/Paris');
     assert.equal(valueAt(device, 3, 0), 'Tandem Labs', 'a partial update keeps the others');
+
+    // A multiple resource: its instances replaced by those given (Server object, TS-Core 1.2).
+    const values = await runCli(
+      ['write', 'dev1', '/1/0/25', '--values', '{"0":"1.1","1":"1.2"}'],
+      env,
+    );
+    assert.equal(values.code, 0, values.stderr);
+    const versions = device.objects.get(1)!.instances.get(0)!.get(25) as Map<number, unknown>;
+    assert.deepEqual(
+      [...versions].map(([ri, v]) => [ri, (v as { value: unknown }).value]),
+      [
+        [0, '1.1'],
+        [1, '1.2'],
+      ],
+    );
 
     const neither = await runCli(['write', 'dev1', '/3/0/14'], env);
     assert.equal(neither.code, 2);
