@@ -350,6 +350,8 @@ async function main(): Promise<void> {
     notifyVsEcho: rate('tandem-notify') / rate('echo'),
     notifyNonVsNpmCoap: rate('tandem-notify-non') / rate('coap-npm'),
     notifyNonVsEcho: rate('tandem-notify-non') / rate('echo'),
+    serverNotifyVsNpmCoap: rate('lwm2m-notify') / rate('coap-npm'),
+    serverNotifyVsEcho: rate('lwm2m-notify') / rate('echo'),
     coapVsNpmCoap: rate('tandem-coap') / rate('coap-npm'),
     registerVsNpmCoap: rate('tandem-register') / rate('coap-npm'),
   };
@@ -398,6 +400,8 @@ async function main(): Promise<void> {
     `| Tandem CON notifications ingested / raw dgram echo | ${ratio(ratios.notifyVsEcho)} | ≥ 0.5 |`,
     `| Tandem NON notifications ingested / npm coap requests | ${ratio(ratios.notifyNonVsNpmCoap)} | |`,
     `| Tandem NON notifications ingested / raw dgram echo | ${ratio(ratios.notifyNonVsEcho)} | |`,
+    `| LwM2M server alone, CON notifications / npm coap requests | ${ratio(ratios.serverNotifyVsNpmCoap)} | |`,
+    `| LwM2M server alone, CON notifications / raw dgram echo | ${ratio(ratios.serverNotifyVsEcho)} | |`,
     `| Tandem CoAP requests / npm coap requests | ${ratio(ratios.coapVsNpmCoap)} | |`,
     `| Tandem LwM2M registrations / npm coap requests | ${ratio(ratios.registerVsNpmCoap)} | |`,
     '',
