@@ -159,6 +159,9 @@ function parseValue(setting: Setting, raw: string | boolean, source: string, cwd
     case 'duration':
       if (parseDuration(text) !== undefined) return text;
       return fail(`expected a duration such as 90s, 15m, 1h, 30d or 2y, got "${raw}"`);
+    case 'queuePolicy':
+      if (text === 'drop' || text === 'backpressure') return text;
+      return fail(`expected drop or backpressure, got "${raw}"`);
     case 'qos':
       // MQTT 5.0 §4.3: QoS 0, 1 or 2.
       if (/^[012]$/.test(text)) return Number(text);

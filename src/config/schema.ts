@@ -124,6 +124,13 @@ export const configSchema = z
          * its device id. Anonymous clients (development mode) are not restricted.
          */
         deviceTopics: z.array(z.string().min(1)).min(1).default(['devices/%d/#']),
+        /** Messages queued per client beyond those in flight (src/mqtt/README.md). */
+        maxQueuedMessages: z.number().int().min(1).default(10_000),
+        /**
+         * What a full queue of a connected subscriber does: `drop` the newest message (counted
+         * in $SYS and metrics), or `backpressure`: hold its publishers, losing nothing.
+         */
+        queueFullPolicy: z.enum(['drop', 'backpressure']).default('drop'),
       })
       .strict()
       .prefault({}),

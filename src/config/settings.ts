@@ -12,7 +12,8 @@ export type SettingKind =
   | 'logLevel'
   | 'duration'
   | 'storageBackend'
-  | 'qos';
+  | 'qos'
+  | 'queuePolicy';
 
 export interface Setting {
   /** Dotted key in the configuration object, e.g. `listeners.http.port`. */
@@ -141,6 +142,14 @@ export const SETTINGS: readonly Setting[] = [
     env: 'TANDEM_ALLOW_ANONYMOUS',
     kind: 'boolean',
     description: 'let devices connect without credentials even beyond loopback (logs a warning)',
+  },
+  {
+    key: 'mqtt.queueFullPolicy',
+    flag: '--mqtt-queue-full-policy',
+    env: 'TANDEM_MQTT_QUEUE_FULL_POLICY',
+    kind: 'queuePolicy',
+    description:
+      'a connected subscriber\'s full queue: "drop" the newest message (counted) or "backpressure" (hold publishers, lose nothing); default drop',
   },
   {
     key: 'bridge.retainData',

@@ -52,6 +52,10 @@ export class MqttService {
       clock: options.clock,
       hooks: options.hooks,
       version: options.version,
+      limits: {
+        maxQueuedMessages: options.config.mqtt.maxQueuedMessages,
+        queueFullPolicy: options.config.mqtt.queueFullPolicy,
+      },
       ...(options.persistence ? { persistence: options.persistence } : {}),
     });
   }

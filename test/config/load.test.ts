@@ -121,7 +121,9 @@ describe('configuration', () => {
                       ? 'sqlite'
                       : s.kind === 'qos'
                         ? '2'
-                        : '/y';
+                        : s.kind === 'queuePolicy'
+                          ? 'backpressure'
+                          : '/y';
       const expected =
         s.kind === 'port' || s.kind === 'integer' || s.kind === 'qos'
           ? Number(raw)
