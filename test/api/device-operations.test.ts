@@ -1,76 +1,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, type TestContext, test } from 'node:test';
-import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpTransport, udpPeer } from '../../src/coap/udp-transport.js';
-import { issueToken } from '../../src/hub/api-tokens.js';
-import {
-  DeviceObject,
-  Lwm2mClient,
-  SecurityObject,
-  type SensorInstance,
-  ServerObject,
-  TemperatureObject,
-} from '../../src/lwm2m/client/index.js';
-import type { ApiRole } from '../../src/store/ports.js';
+import type { Lwm2mClient, SensorInstance } from '../../src/lwm2m/client/index.js';
+import { httpApi } from '../helpers/http-api.js';
+import { lwm2mDevice } from '../helpers/lwm2m-device.js';
 import { startTandem } from '../helpers/tandem.js';
 
 /** A started Tandem, one registered LwM2M device (our client over UDP) and an HTTP caller. */
 async function setup(t: TestContext, name = 'dev1') {
   const tandem = await startTandem(t);
   let rebooted = 0;
-  const transport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
-  const endpoint = new CoapEndpoint(transport);
-  const port = tandem.address('coap')!.port;
-  const device = new Lwm2mClient({
-    endpoint,
-    server: udpPeer('127.0.0.1', port),
-    name,
-    objects: [
-      new SecurityObject([{ serverUri: `coap://127.0.0.1:${port}`, shortServerId: 1 }]),
-      new ServerObject([{ lifetime: 300, shortServerId: 1 }]),
-      new DeviceObject({
-        manufacturer: 'Tandem Labs',
-        serialNumber: 'SN-7',
-        onReboot: () => rebooted++,
-      }),
-      new TemperatureObject(),
-    ],
-  });
-  t.after(async () => {
-    device.close();
-    await endpoint.close();
-  });
+  const device = await lwm2mDevice(t, tandem, name, { onReboot: () => rebooted++ });
   await device.register();
-  const tokens = {} as Record<ApiRole, string>;
-  for (const role of ['admin', 'operator', 'read-only'] as const) {
-    tokens[role] = (await issueToken(tandem.store.tokens, role, role)).token;
-  }
-  const base = `http://127.0.0.1:${tandem.address('http')!.port}`;
-  const call = async (
-    method: string,
-    url: string,
-    opts: { as?: ApiRole; body?: unknown; text?: string } = {},
-  ) => {
-    const headers: Record<string, string> = {};
-    if (opts.as) headers.authorization = `Bearer ${tokens[opts.as]}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.body);
-    } else if (opts.text !== undefined) {
-      headers['content-type'] = 'text/plain';
-      body = opts.text;
-    }
-    const res = await fetch(`${base}${url}`, { method, headers, ...(body ? { body } : {}) });
-    const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-    };
-  };
-  return { tandem, device, endpoint, call, rebooted: () => rebooted };
+  const { call } = await httpApi(tandem);
+  return { tandem, device, call, rebooted: () => rebooted };
 }
 
 const sensor = (device: Lwm2mClient) =>
@@ -367,9 +310,9 @@ describe('live operations on an LwM2M device (REST)', () => {
   });
 
   test('a device that does not answer within ?timeout is a 504 TANDEM_ERR_DEVICE_TIMEOUT', async (t) => {
-    const { call, endpoint } = await setup(t);
+    const { call, device } = await setup(t);
     // The device goes silent: its socket is closed, the registration stays.
-    await endpoint.close();
+    await device.coap.close();
     const res = await call('GET', '/api/devices/dev1/3/0/0?timeout=300');
     assert.equal(res.status, 504);
     assert.equal(res.json!.code, 'TANDEM_ERR_DEVICE_TIMEOUT');

@@ -43,7 +43,8 @@ export async function lwm2mDevice(
     device.close();
     await endpoint.close();
   });
-  return device;
+  // `coap`: the device's CoAP endpoint; closing it makes the device go silent.
+  return Object.assign(device, { coap: endpoint });
 }
 
 /** The device's temperature sensor (/3303/0). */
