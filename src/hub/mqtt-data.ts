@@ -39,7 +39,7 @@ export function mqttDataJson(e: MqttDataEvent, model: Lwm2mModel): DataJson[] {
 export class MqttDeviceData {
   /** `data`: a message mapped onto resources (the bridge and the event feed follow it). */
   readonly events: TypedEmitter<{ data: MqttDataEvent }>;
-  /** The object model the profiles map onto (names, types and units of the values). */
+  /** The object model the profiles map onto (the profiles' own). */
   readonly model: Lwm2mModel;
   readonly #profiles: DeviceProfiles;
   readonly #telemetry: TelemetryStore;
@@ -50,13 +50,12 @@ export class MqttDeviceData {
 
   constructor(options: {
     profiles: DeviceProfiles;
-    model: Lwm2mModel;
     telemetry: TelemetryStore;
     clock: Clock;
     logger: Logger;
   }) {
     this.#profiles = options.profiles;
-    this.model = options.model;
+    this.model = options.profiles.model;
     this.#telemetry = options.telemetry;
     this.#clock = options.clock;
     this.#logger = options.logger;

@@ -17,7 +17,8 @@ import {
 export class DeviceProfiles {
   readonly #store: ProfileStore;
   readonly #devices: DeviceRegistry;
-  readonly #model: Lwm2mModel;
+  /** The object model that profiles map onto (names, types and units of the values). */
+  readonly model: Lwm2mModel;
   /** Mappers by profile id. */
   readonly #mappers = new Map<string, ProfileMapper>();
   /** Each device's profile id (null: none) once looked up. */
@@ -26,7 +27,7 @@ export class DeviceProfiles {
   constructor(options: { store: ProfileStore; devices: DeviceRegistry; model: Lwm2mModel }) {
     this.#store = options.store;
     this.#devices = options.devices;
-    this.#model = options.model;
+    this.model = options.model;
     this.#devices.events.on('deleted', ({ id }) => this.#assigned.delete(id));
   }
 
@@ -36,7 +37,7 @@ export class DeviceProfiles {
     definition: ProfileDefinition,
   ): Promise<{ profile: ProfileRecord; created: boolean }> {
     validateProfileId(id);
-    validateProfile(definition, this.#model);
+    validateProfile(definition, this.model);
     const put = await this.#store.put({
       id,
       description: definition.description ?? '',
@@ -116,7 +117,7 @@ export class DeviceProfiles {
     if (!mapper) {
       const profile = await this.#store.get(id);
       if (!profile) return null;
-      mapper = new ProfileMapper(profile, this.#model);
+      mapper = new ProfileMapper(profile, this.model);
       this.#mappers.set(id, mapper);
     }
     return mapper;

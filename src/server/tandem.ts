@@ -231,7 +231,6 @@ export class Tandem {
       });
       this.#mqttData = new MqttDeviceData({
         profiles: this.#profiles,
-        model: this.lwm2m.server.registry.modelFor(),
         telemetry: this.store.telemetry,
         clock: this.clock,
         logger: this.logger.child({ component: 'mqtt-data' }),

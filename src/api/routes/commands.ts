@@ -22,7 +22,7 @@ import {
 } from '../../hub/commands/queue.js';
 import { BEARER } from '../auth.js';
 import { deviceIdParams } from './device-schemas.js';
-import { errorResponses } from './lwm2m-schemas.js';
+import { deviceOperationErrorSchema, errorResponses } from './lwm2m-schemas.js';
 
 const STATUSES = ['queued', 'sent', 'succeeded', 'failed', 'expired', 'cancelled'];
 
@@ -95,7 +95,7 @@ export const commandRoutes: FastifyPluginAsync<{ queue: CommandQueue }> = async 
             },
           },
         },
-        response: { 202: commandSchema, ...errorResponses, 429: errorResponses[404] },
+        response: { 202: commandSchema, ...errorResponses, 429: deviceOperationErrorSchema },
       },
     },
     async (request, reply) => {
@@ -176,7 +176,7 @@ export const commandRoutes: FastifyPluginAsync<{ queue: CommandQueue }> = async 
         tags: ['commands'],
         security: BEARER,
         params: commandIdParams,
-        response: { 200: commandSchema, ...errorResponses, 409: errorResponses[404] },
+        response: { 200: commandSchema, ...errorResponses, 409: deviceOperationErrorSchema },
       },
     },
     async (request) => {

@@ -7,7 +7,7 @@ import { ATTRIBUTES } from '../../lwm2m/server/requests/write-attributes.js';
 import { API_ERRORS } from '../errors.js';
 
 /** The error body of the device-operation routes (the API's error body plus `coapCode`). */
-const deviceOperationErrorSchema = {
+export const deviceOperationErrorSchema = {
   type: 'object',
   required: ['statusCode', 'code', 'error', 'message'],
   properties: {

@@ -205,8 +205,7 @@ export class DeviceCommands {
 
   /** True when a protocol adapter holds a registration of the device. */
   async registered(deviceId: string): Promise<boolean> {
-    for (const server of this.#servers) if (await server.getRegistration(deviceId)) return true;
-    return false;
+    return (await this.#find(deviceId)) !== undefined;
   }
 
   /** The device's active observations, on whichever adapter holds them. */
@@ -214,11 +213,20 @@ export class DeviceCommands {
     return this.#servers.flatMap((server) => server.observations(deviceId));
   }
 
-  async #registration(deviceId: string): Promise<{ server: Lwm2mManagement; reg: Registration }> {
+  /** The adapter holding the device's registration, and the registration. */
+  async #find(
+    deviceId: string,
+  ): Promise<{ server: Lwm2mManagement; reg: Registration } | undefined> {
     for (const server of this.#servers) {
       const reg = await server.getRegistration(deviceId);
       if (reg) return { server, reg };
     }
+    return undefined;
+  }
+
+  async #registration(deviceId: string): Promise<{ server: Lwm2mManagement; reg: Registration }> {
+    const found = await this.#find(deviceId);
+    if (found) return found;
     // An endpoint outside the registry may register in the loopback development mode, so only
     // an id that is neither registered nor in the registry is an unknown device.
     if (this.#devices && !(await this.#devices.get(deviceId))) {
