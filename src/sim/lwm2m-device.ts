@@ -367,10 +367,15 @@ export class SimLwm2mDevice {
   /** Device /3/0/4 Reboot: answer 2.04 first, then De-register, stay down, come back. */
   #reboot(): void {
     const host = this.#host;
-    if (this.#state !== 'registered') return;
+    // A server may ask as soon as it has stored the registration, and its Execute can overtake
+    // the Register's 2.01: a device still 'connecting' has answered it and reboots too.
+    if (this.#state !== 'registered' && this.#state !== 'connecting') return;
     host.counters.reboots++;
     host.scheduler.after(host.options.rebootDelayMs, () => {
-      this.#restart(true, host.options.rebootDowntimeMs);
+      // A registration under way finishes first, so that the De-register goes out.
+      void this.#connecting?.then(() => {
+        if (this.#state === 'registered') this.#restart(true, host.options.rebootDowntimeMs);
+      });
     });
   }
 
