@@ -53,6 +53,18 @@ function codeOf(fn: () => unknown): string {
 
 // LwM2M-TS-Core 1.0 §6.4.3.1, Table 19/20: Read on /3/0, the Device object instance written as
 // its resource TLVs with no object instance TLV around them.
+//
+// Errata. The TLV examples as published are internally inconsistent in four places, reported in
+// https://github.com/OpenMobileAlliance/OMA_LwM2M_for_Developers/issues/281 (against TS 1.0.1;
+// issue #593 reports a byte of the same string missing from a table row of TS 1.2.2 §7.5.5.1-2):
+//   - Model Number: the header says 0x16 = 22 bytes but the published hex spells "Lightweigt"
+//     (21 bytes, the "h" 0x68 missing), so the Device instance is 120 bytes under a 0x79 = 121;
+//   - ACL instance 2, resource 2: the header 0x86 says 6 bytes, its two instances take 7 (0x87);
+//   - Server instance 0: the header 08 00 0D says 13 bytes, its resources take 15 (0x0F);
+//   - the object link example of §6.4.3.3 2) (issue #281's "6th example"; the issue text
+//     available here does not say which byte, so OBJ66_OBJECT below is only self-consistent).
+// The constants below are the corrected forms (the same bytes Eclipse Leshan's decoder tests use);
+// PUBLISHED_TYPOS holds the published forms, which the decoder must refuse rather than misread.
 const DEVICE_RESOURCES = hex(`
   C8 00 14 4F70656E204D6F62696C6520416C6C69616E6365   | 0 Manufacturer "Open Mobile Alliance"
   C8 01 16 4C69676874776569676874204D324D20436C69656E74 | 1 Model Number "Lightweight M2M Client"
@@ -93,6 +105,30 @@ const OBJ66_OBJECT = hex(`
   08 00 26 C8 00 0B 6D79536572766963652031 C8 01 0F 496E7465726E65742E31352E323334 C4 02 0043 0000
   08 01 26 C8 00 0B 6D79536572766963652032 C8 01 0F 496E7465726E65742E31352E323335 C4 02 FFFF FFFF
 `);
+
+// The bytes as published, quoted in issue #281, each with the path it was read at.
+const PUBLISHED_TYPOS: Array<[string, string, Buffer]> = [
+  [
+    'the Device instance with the 21-byte Model Number (§6.4.3.1)',
+    '/3/0',
+    Buffer.concat([
+      DEVICE_RESOURCES.subarray(0, 23),
+      hex('C8 01 16 4C696768747765696774204D324D20436C69656E74'),
+      DEVICE_RESOURCES.subarray(23 + 25),
+    ]),
+  ],
+  [
+    'the Access Control object with ACL length 6 (§6.4.3.2 B)',
+    '/2',
+    hex(`08 00 0E  C1 00 01  C1 01 00  83 02 41 7F 07  C1 03 7F
+         08 02 12  C1 00 03  C1 01 00  86 02 41 7F 07 61 01 36 01  C1 03 7F`),
+  ],
+  [
+    'the Server object with instance length 13 (§6.4.3.2 C)',
+    '/1',
+    hex('08 00 0D C1 00 01 C4 01 00 01 51 80 C1 06 01 C1 07 55'),
+  ],
+];
 
 function assertDevice(inst: Lwm2mObjectInstance): void {
   assert.equal(inst.id, 0);
@@ -206,6 +242,23 @@ describe('TLV spec vectors', () => {
       OBJ66_OBJECT.toString('hex'),
     );
   });
+});
+
+describe('TLV spec examples as published (errata, OMA_LwM2M_for_Developers#281)', () => {
+  it('the corrected Model Number TLV is the published one plus the missing "h" (0x68)', () => {
+    const corrected = DEVICE_RESOURCES.subarray(23, 48);
+    const published = PUBLISHED_TYPOS[0]![2].subarray(23, 47);
+    assert.equal(corrected.subarray(3).toString(), 'Lightweight M2M Client');
+    assert.equal(published.subarray(3).toString(), 'Lightweigt M2M Client');
+    assert.equal(corrected[2], 22);
+    assert.equal(DEVICE_OBJECT.length, 3 + 0x79);
+  });
+
+  for (const [name, at, bytes] of PUBLISHED_TYPOS) {
+    it(`refuses ${name} with a CodecError rather than misreading it`, () => {
+      assert.ok(codeOf(() => decode(bytes, ContentFormat.TLV, path(at), oma)));
+    });
+  }
 });
 
 describe('TLV values and nodes', () => {
