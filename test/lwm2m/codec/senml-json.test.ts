@@ -101,7 +101,7 @@ describe('SenML JSON spec vectors', () => {
     assert.deepEqual(again, node);
   });
 
-  it('reads and writes the RFC 8428 §5.1.1 single datapoint and §5.1.2 multiple datapoints examples byte for byte', () => {
+  it('RFC 8428 §5.1.1 and §5.1.2 (first example): reads and writes them byte for byte', () => {
     for (const text of [
       '[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]',
       '[{"bn":"urn:dev:ow:10e2073a01080063:","n":"voltage","u":"V","v":120.1},{"n":"current","u":"A","v":1.2}]',
@@ -110,7 +110,7 @@ describe('SenML JSON spec vectors', () => {
     }
   });
 
-  it('resolves base name, base time and relative time of the RFC 8428 §5.1.2 example', () => {
+  it('RFC 8428 §5.1.2 (second example): reads base name, base time, base unit, version and relative times', () => {
     const records = parseSenmlJson(Buffer.from(RFC8428_MULTIPLE));
     assert.equal(records.length, 7);
     assert.deepEqual(records[0], {
@@ -125,6 +125,165 @@ describe('SenML JSON spec vectors', () => {
     assert.deepEqual(records[1], { n: 'current', t: -5, v: 1.2 });
     assert.deepEqual(records[6], { n: 'current', v: 1.7 });
     assert.deepEqual(parseSenmlJson(formatSenmlJson(records)), records);
+  });
+});
+
+// RFC 8428 §5.1.3 to §5.1.7, as printed in the RFC (whitespace included).
+const RFC8428_EXAMPLES: Array<[string, string]> = [
+  [
+    '§5.1.3 Multiple Measurements',
+    `[
+     {"bn":"urn:dev:ow:10e2073a01080063","bt":1.320067464e+09,
+      "bu":"%RH","v":20},
+     {"u":"lon","v":24.30621},
+     {"u":"lat","v":60.07965},
+     {"t":60,"v":20.3},
+     {"u":"lon","t":60,"v":24.30622},
+     {"u":"lat","t":60,"v":60.07965},
+     {"t":120,"v":20.7},
+     {"u":"lon","t":120,"v":24.30623},
+     {"u":"lat","t":120,"v":60.07966},
+     {"u":"%EL","t":150,"v":98},
+     {"t":180,"v":21.2},
+     {"u":"lon","t":180,"v":24.30628},
+     {"u":"lat","t":180,"v":60.07967}
+   ]`,
+  ],
+  [
+    '§5.1.4 Resolved Data',
+    `[
+     {"n":"urn:dev:ow:10e2073a01080063","u":"%RH","t":1.320067464e+09,
+      "v":20},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lon","t":1.320067464e+09,
+      "v":24.30621},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lat","t":1.320067464e+09,
+      "v":60.07965},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"%RH","t":1.320067524e+09,
+      "v":20.3},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lon","t":1.320067524e+09,
+      "v":24.30622},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lat","t":1.320067524e+09,
+      "v":60.07965},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"%RH","t":1.320067584e+09,
+      "v":20.7},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lon","t":1.320067584e+09,
+      "v":24.30623},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lat","t":1.320067584e+09,
+      "v":60.07966},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"%EL","t":1.320067614e+09,
+      "v":98},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"%RH","t":1.320067644e+09,
+      "v":21.2},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lon","t":1.320067644e+09,
+      "v":24.30628},
+     {"n":"urn:dev:ow:10e2073a01080063","u":"lat","t":1.320067644e+09,
+      "v":60.07967}
+   ]`,
+  ],
+  [
+    '§5.1.5 Multiple Data Types',
+    `[
+    {"bn":"urn:dev:ow:10e2073a01080063:","n":"temp","u":"Cel","v":23.1},
+    {"n":"label","vs":"Machine Room"},
+    {"n":"open","vb":false},
+    {"n":"nfv-reader","vd":"aGkgCg"}
+  ]`,
+  ],
+  [
+    '§5.1.6 Collection of Resources',
+    `[
+     {"bn":"2001:db8::2/","bt":1.320078429e+09,
+      "n":"temperature","u":"Cel","v":25.2},
+     {"n":"humidity","u":"%RH","v":30},
+     {"bn":"2001:db8::1/","n":"temperature","u":"Cel","v":12.3},
+     {"n":"humidity","u":"%RH","v":67}
+   ]`,
+  ],
+  [
+    '§5.1.7 Setting an Actuator (first example)',
+    `[
+     {"bn":"urn:dev:ow:10e2073a01080063:"},
+     {"n":"temp","u":"Cel","v":23.1},
+     {"n":"heat","u":"/","v":1},
+     {"n":"fan","u":"/","v":0}
+   ]`,
+  ],
+  [
+    '§5.1.7 Setting an Actuator (second example)',
+    `[
+     {"bt":1.320078429e+09,"bu":"/","n":"2001:db8::3","v":1},
+     {"n":"2001:db8::4","v":1}
+   ]`,
+  ],
+  [
+    '§5.1.7 Setting an Actuator (third example)',
+    `[
+     {"bt":1.320078429e+09,"bu":"/","n":"2001:db8::3","v":0.5},
+     {"n":"2001:db8::4","v":0.5},
+     {"n":"2001:db8::3","t":0.1,"v":0},
+     {"n":"2001:db8::4","t":0.1,"v":0}
+   ]`,
+  ],
+];
+
+describe('RFC 8428 §5.1 examples in SenML JSON', () => {
+  for (const [source, text] of RFC8428_EXAMPLES) {
+    it(`RFC 8428 ${source}: reads every record and writes it back field for field`, () => {
+      const records = parseSenmlJson(Buffer.from(text));
+      // An independent reading of the same text: every member of every record, nothing else.
+      const plain = JSON.parse(text) as Array<Record<string, unknown>>;
+      assert.equal(records.length, plain.length);
+      records.forEach((r, i) => {
+        const { vd, ...rest } = r;
+        const want = { ...plain[i] };
+        if (vd !== undefined) {
+          assert.equal(vd.toString('base64url'), want.vd);
+          delete want.vd;
+        }
+        assert.deepEqual(rest, want, `record ${i}`);
+      });
+      // Our fields come out in the RFC's order, so the text is the RFC's less its whitespace;
+      // numbers are respelled in their shortest form ("bt":1.320067464e+09 as 1320067464):
+      // RFC 8428 §5 gives a number's meaning, not its spelling, and JSON has no canonical one.
+      assert.equal(formatSenmlJson(records).toString(), JSON.stringify(plain));
+    });
+  }
+
+  it('RFC 8428 §5.1.5: "vd" is base64url without padding (RFC 4648 §5), here the bytes of "hi \\n"', () => {
+    const records = parseSenmlJson(Buffer.from(RFC8428_EXAMPLES[2]![1]));
+    assert.deepEqual(records[3]!.vd, Buffer.from('hi \n'));
+    assert.equal(records[2]!.vb, false);
+    assert.equal(records[1]!.vs, 'Machine Room');
+  });
+
+  it('RFC 8428 §5.1.3 resolves (§4.6) to the records of §5.1.4', () => {
+    // §4.6: a resolved record has the base name prefixed to its name, base time added to its
+    // time and base unit as its unit; the base fields themselves are gone.
+    let bn = '';
+    let bt = 0;
+    let bu: string | undefined;
+    const resolved = parseSenmlJson(Buffer.from(RFC8428_EXAMPLES[0]![1])).map((r) => {
+      bn = r.bn ?? bn;
+      bt = r.bt ?? bt;
+      bu = r.bu ?? bu;
+      return { n: bn + (r.n ?? ''), u: r.u ?? bu, t: bt + (r.t ?? 0), v: r.v };
+    });
+    assert.deepEqual(resolved, parseSenmlJson(Buffer.from(RFC8428_EXAMPLES[1]![1])));
+  });
+
+  it('RFC 8428 §5.1.7 (first example): its first record has no value, which §4.2 requires', () => {
+    // §4.2: "Exactly one Value field MUST appear unless there is a Sum field". The RFC's own
+    // actuator example opens with a record holding only a base name. A SenML reader keeps such
+    // a record (LwM2M uses it for a path without value, LwM2M-TS-Core 1.1 §6.3.8); resolved as
+    // LwM2M, its name is no object path and is refused.
+    const text = RFC8428_EXAMPLES[4]![1];
+    assert.deepEqual(parseSenmlJson(Buffer.from(text))[0], {
+      bn: 'urn:dev:ow:10e2073a01080063:',
+    });
+    assert.equal(
+      codeOf(() => decodeComposite(Buffer.from(text), SENML_JSON, EMPTY_MODEL)),
+      'INVALID_PATH',
+    );
   });
 });
 
