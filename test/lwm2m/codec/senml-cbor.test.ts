@@ -10,8 +10,9 @@ import {
   encodeComposite,
 } from '../../../src/lwm2m/codec/lwm2m-codec.js';
 import { formatSenmlCbor, parseSenmlCbor } from '../../../src/lwm2m/codec/senml-cbor.js';
+import { parseSenmlJson } from '../../../src/lwm2m/codec/senml-json.js';
 import { EMPTY_MODEL } from '../../../src/lwm2m/model/object-model.js';
-import { singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
+import { resourceInstance, singleResource } from '../../../src/lwm2m/node/lwm2m-node.js';
 import { Lwm2mPath } from '../../../src/lwm2m/node/lwm2m-path.js';
 import { Value } from '../../../src/lwm2m/node/lwm2m-value.js';
 import { hex, linkModel, oma } from './vectors.js';
@@ -55,7 +56,9 @@ const DEVICE_SENML_CBOR = hex(`
 `);
 
 // RFC 8428 §6: the §5.1.2 example in SenML CBOR (bver -1, bn -2, bt -3, bu -4, n 0, u 1, v 2,
-// t 6), floats in their shortest exact width (1.5 as binary16).
+// t 6), floats in their shortest exact width (1.5 as binary16). Checked byte for byte against
+// the RFC's dump (0x00 to 0xc2). The dump gives the last record "6: 0" (t = 0), which the JSON
+// of §5.1.2 leaves out: the same record, since a missing time is zero (§4.5.3).
 const RFC8428_CBOR = hex(`
   87 a7 21 78 1b 75726e3a6465763a6f773a3130653230373361303130383030363a | bn "urn:dev:ow:10e2073a0108006:"
   22 fb 41d303a15b001062                            | bt 1276020076.001
@@ -116,6 +119,66 @@ describe('SenML CBOR spec vectors', () => {
     assert.equal(formatSenmlCbor(records).toString('hex'), RFC8428_CBOR.toString('hex'));
     const independent = cborx.decode(RFC8428_CBOR) as Map<number, unknown>[];
     assert.equal(independent[4]!.get(2), 1.5);
+  });
+});
+
+// RFC 8428 §5.1.2, second example, as printed.
+const RFC8428_JSON = `[
+     {"bn":"urn:dev:ow:10e2073a0108006:","bt":1.276020076001e+09,
+      "bu":"A","bver":5,
+      "n":"voltage","u":"V","v":120.1},
+     {"n":"current","t":-5,"v":1.2},
+     {"n":"current","t":-4,"v":1.3},
+     {"n":"current","t":-3,"v":1.4},
+     {"n":"current","t":-2,"v":1.5},
+     {"n":"current","t":-1,"v":1.6},
+     {"n":"current","v":1.7}
+   ]`;
+
+describe('SenML JSON and SenML CBOR agree (RFC 8428 §6)', () => {
+  it('RFC 8428 §6: the §5.1.2 JSON example written as CBOR is the §6 dump', () => {
+    const records = parseSenmlJson(Buffer.from(RFC8428_JSON));
+    // The dump writes the last record's zero time out (see RFC8428_CBOR).
+    records[6]!.t = 0;
+    assert.equal(formatSenmlCbor(records).toString('hex'), RFC8428_CBOR.toString('hex'));
+  });
+
+  it('RFC 8428 §6: the §6 dump read back is the §5.1.2 JSON example, field for field', () => {
+    const fromCbor = parseSenmlCbor(RFC8428_CBOR).map(({ vFloat: _f, ...r }) => r);
+    const fromJson = parseSenmlJson(Buffer.from(RFC8428_JSON));
+    fromJson[6]!.t = 0;
+    assert.deepEqual(fromCbor, fromJson);
+  });
+});
+
+// An object link in SenML CBOR, as the TS editor wrote it in answer to
+// https://github.com/OpenMobileAlliance/OMA_LwM2M_for_Developers/issues/484 (the TS itself gives
+// no such example): [{"n":"/65/0/0/0","vlo":"66:0"}], "vlo" a text key (LwM2M-TS-Core 1.1 §7.4.5).
+const OBJLNK_SENML_CBOR = hex(`
+  81                        | array(1)
+  a2                        | map(2)
+  00 69 2f36352f302f302f30  | n: "/65/0/0/0"
+  63 766c6f 64 36363a30     | "vlo": "66:0"
+`);
+
+describe('SenML CBOR object links (OMA_LwM2M_for_Developers#484)', () => {
+  it('decodes the object link example to /65/0/0/0 = 66:0, and our encoding decodes the same', () => {
+    const at = path('/65/0/0/0');
+    const node = decode(OBJLNK_SENML_CBOR, SENML_CBOR, at, linkModel);
+    assert.deepEqual(node, resourceInstance(0, Value.objlnk(66, 0)));
+    // We write a lone value's path as the base name, as the TS's single-resource examples do
+    // ({-2: "/65/0/0/0", "vlo": "66:0"}); the example uses the name. RFC 8428 §4.5.1 makes both
+    // the same record (the name is base name + name), so this is decode-only, and our bytes
+    // must read back to the same node.
+    const ours = encode(node, SENML_CBOR, at, linkModel);
+    assert.equal(ours.toString('hex'), '81a221692f36352f302f302f3063766c6f6436363a30');
+    assert.deepEqual(decode(ours, SENML_CBOR, at, linkModel), node);
+    assert.deepEqual(cborx.decode(ours), [
+      new Map<unknown, unknown>([
+        [-2, '/65/0/0/0'],
+        ['vlo', '66:0'],
+      ]),
+    ]);
   });
 });
 
