@@ -1,6 +1,6 @@
 import { CborFloat, CborTag, type CborValue, readCbor, writeCbor } from './cbor.js';
 import { CodecError } from './codec-error.js';
-import { MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
+import { checkSenmlVersion, MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
 
 /** RFC 8428 §6 Table 4: the integer labels of the SenML fields. */
 export const SenmlLabel = {
@@ -53,7 +53,7 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
   const doc = readCbor(bytes, { maxDepth: 3, wrapFloats: true });
   if (!Array.isArray(doc)) throw new CodecError('MALFORMED', 'SenML CBOR is not an array');
   if (doc.length > MAX_RECORDS) throw new CodecError('TOO_LARGE', 'too many SenML records');
-  return doc.map((item, i) => {
+  const records = doc.map((item, i) => {
     if (!(item instanceof Map)) throw new CodecError('MALFORMED', `SenML record ${i} is not a map`);
     const r: SenmlRecord = {};
     for (const [k, v] of item) {
@@ -111,6 +111,8 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
     }
     return r;
   });
+  checkSenmlVersion(records);
+  return records;
 }
 
 /** Records as CBOR, fields in the order of the RFC 8428 §6 example. */

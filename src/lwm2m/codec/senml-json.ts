@@ -1,6 +1,6 @@
 import { decodeUtf8 } from './byte-reader.js';
 import { CodecError } from './codec-error.js';
-import { MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
+import { checkSenmlVersion, MAX_RECORDS, type SenmlRecord, senmlCodec } from './senml.js';
 
 // RFC 8428 §5: vd is base64url (RFC 4648 §5) without padding. Standard base64 and padding are
 // accepted on input, since some clients send them.
@@ -46,7 +46,7 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
   // RFC 8428 §5: a SenML pack is a JSON array of record objects.
   if (!Array.isArray(doc)) throw new CodecError('MALFORMED', 'SenML JSON is not an array');
   if (doc.length > MAX_RECORDS) throw new CodecError('TOO_LARGE', 'too many SenML records');
-  return doc.map((item, i) => {
+  const records = doc.map((item, i) => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       throw new CodecError('MALFORMED', `SenML record ${i} is not an object`);
     }
@@ -92,6 +92,8 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
     if (vlo !== undefined) r.vlo = vlo;
     return r;
   });
+  checkSenmlVersion(records);
+  return records;
 }
 
 function num(v: number | bigint): string {

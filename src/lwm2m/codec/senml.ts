@@ -43,6 +43,33 @@ export interface SenmlRecord {
 /** The most records one payload may hold; more is TOO_LARGE (a bad packet costs its sender). */
 export const MAX_RECORDS = 65536;
 
+/** RFC 8428 §4.1: the SenML version this codec reads, and the default of a pack naming none. */
+export const SENML_VERSION = 10;
+
+/**
+ * RFC 8428 §4.4: a reader MUST NOT use a pack whose version is above the one it understands,
+ * and all records of a pack have the same version. A version is a positive integer (§4.1).
+ */
+export function checkSenmlVersion(records: readonly SenmlRecord[]): void {
+  let version: number | undefined;
+  records.forEach((r, i) => {
+    if (r.bver === undefined) return;
+    if (!Number.isInteger(r.bver) || r.bver < 1) {
+      throw new CodecError('TYPE_MISMATCH', `SenML record ${i}: "bver" is not a positive integer`);
+    }
+    if (r.bver > SENML_VERSION) {
+      throw new CodecError(
+        'MALFORMED',
+        `SenML record ${i}: version ${r.bver} is above ${SENML_VERSION}`,
+      );
+    }
+    if (version !== undefined && r.bver !== version) {
+      throw new CodecError('MALFORMED', `SenML record ${i}: version ${r.bver} after ${version}`);
+    }
+    version = r.bver;
+  });
+}
+
 const OBJLNK = /^(\d{1,5}):(\d{1,5})$/;
 
 function parseObjlnk(s: string, path: Lwm2mPath): Lwm2mValue {

@@ -230,6 +230,8 @@ describe('SenML CBOR hostile input', () => {
     ['trailing bytes', '80 00', 'TRAILING_BYTES'],
     ['a NaN value', '81a200662f332f302f3902f97e00', 'VALUE_OUT_OF_RANGE'],
     ['a string for an integer resource', '81a200662f332f302f39036131', 'TYPE_MISMATCH'],
+    // RFC 8428 §4.4: {bver: 11, n: "/3/0/9", v: 1} is of a version above ours (10).
+    ['a pack of SenML version 11 (RFC 8428 §4.4)', '81a320 0b 00662f332f302f39 0201', 'MALFORMED'],
   ];
   for (const [name, bytes, code] of cases) {
     it(`rejects ${name} with ${code}`, () => {

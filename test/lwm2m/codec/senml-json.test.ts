@@ -469,6 +469,18 @@ describe('SenML JSON hostile input', () => {
     ['nesting 100000 deep', '['.repeat(100000), 'MALFORMED'],
     ['balanced nesting 100000 deep', `${'['.repeat(100000)}${']'.repeat(100000)}`, 'MALFORMED'],
     ['a record nested in a record', '[{"n":"/3/0/9","v":{"v":1}}]', 'TYPE_MISMATCH'],
+    // RFC 8428 §4.4: a version above ours (10, §4.1) must not be used; one version per pack.
+    ['a pack of SenML version 11 (RFC 8428 §4.4)', '[{"bver":11,"n":"/3/0/9","v":1}]', 'MALFORMED'],
+    [
+      'two versions in one pack (RFC 8428 §4.4)',
+      '[{"bver":5,"n":"/3/0/9","v":1},{"bver":6,"n":"/3/0/10","v":1}]',
+      'MALFORMED',
+    ],
+    [
+      'a version that is no positive integer (RFC 8428 §4.1)',
+      '[{"bver":1.5,"n":"/3/0/9","v":1}]',
+      'TYPE_MISMATCH',
+    ],
   ];
   for (const [name, json, code, at] of cases) {
     it(`rejects ${name} with ${code}`, () => {
