@@ -51,6 +51,12 @@ function res(id: number, type: ResourceModel['type'], multiple = false): Resourc
   };
 }
 
+// Provenance. LwM2M-TS-Core 1.2 §7.4.6 defines this format, but its worked examples could not
+// be read for these tests (the stored copy of the TS HTML holds only its front matter, and no
+// implementation or OMA issue found quotes them). So no byte string here is transcribed from
+// the TS: they are Anjay Lite's test vectors, or our own encodings checked with an independent
+// CBOR reader (cbor-x). Replace them with the TS examples when those can be read.
+
 // A test object 13 with one resource of each type, shaped like the objects of the Anjay Lite
 // LwM2M CBOR tests (tests/anj/io/lwm2m_cbor_in.c and lwm2m_cbor_encoder.c).
 const model: Lwm2mModel = new StaticModel([

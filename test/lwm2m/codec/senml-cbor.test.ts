@@ -33,7 +33,9 @@ function codeOf(fn: () => unknown): string {
 }
 
 // LwM2M-TS-Core 1.1 §7.4.5: the Device instance of the §7.4.4 example in SenML CBOR
-// (labels of RFC 8428 §6 Table 4: bn = -2 → 0x21, n = 0, v = 2, vs = 3).
+// (labels of RFC 8428 §6 Table 4: bn = -2 → 0x21, n = 0, v = 2, vs = 3). Not re-read against
+// the TS here (its stored copy holds only the front matter): these bytes are the SenML JSON
+// example under the Table 4 labels, in preferred serialization (RFC 8949 §4.1).
 const DEVICE_SENML_CBOR = hex(`
   90                                                | array(16)
   a3 21 65 2f332f302f 00 61 30 03 74 4f70656e204d6f62696c6520416c6c69616e6365

@@ -38,7 +38,9 @@ function codeOf(fn: () => unknown): string {
 }
 
 // LwM2M-TS-Core 1.1 §7.4.4 (SenML JSON example): Read on /3/0, the Device object instance of
-// §7.4.3's TLV example.
+// §7.4.3's TLV example. Not re-read against the TS here (its stored copy holds only the front
+// matter); Eclipse Leshan's decoder test senml_json_decode_device_object_instance has the same
+// text byte for byte.
 const DEVICE_SENML_JSON =
   '[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},' +
   '{"n":"1","vs":"Lightweight M2M Client"},' +
