@@ -70,6 +70,9 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
         case SenmlLabel.bver:
           r.bver = finite(numberOf(expect(v, isNumber(v), 'bver', i)), 'bver', i);
           break;
+        case SenmlLabel.bv:
+          r.bv = finite(numberOf(expect(v, isNumber(v), 'bv', i)), 'bv', i);
+          break;
         case SenmlLabel.n:
           r.n = expect<string>(v, typeof v === 'string', 'n', i);
           break;
@@ -124,6 +127,7 @@ export function formatSenmlCbor(records: readonly SenmlRecord[]): Buffer {
       if (r.bt !== undefined) m.set(SenmlLabel.bt, r.bt);
       if (r.bu !== undefined) m.set(SenmlLabel.bu, r.bu);
       if (r.bver !== undefined) m.set(SenmlLabel.bver, r.bver);
+      if (r.bv !== undefined) m.set(SenmlLabel.bv, r.bv);
       if (r.n !== undefined) m.set(SenmlLabel.n, r.n);
       if (r.u !== undefined) m.set(SenmlLabel.u, r.u);
       if (r.t !== undefined) m.set(SenmlLabel.t, r.t);

@@ -63,6 +63,7 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
     const bver = finite(field<number>(o, 'bver', 'number', i), 'bver', i);
     const u = field<string>(o, 'u', 'string', i);
     const bt = finite(field<number>(o, 'bt', 'number', i), 'bt', i);
+    const bv = finite(field<number>(o, 'bv', 'number', i), 'bv', i);
     const n = field<string>(o, 'n', 'string', i);
     const t = finite(field<number>(o, 't', 'number', i), 't', i);
     const vs = field<string>(o, 'vs', 'string', i);
@@ -73,6 +74,7 @@ export function parseSenmlJson(bytes: Uint8Array): SenmlRecord[] {
     if (bt !== undefined) r.bt = bt;
     if (bu !== undefined) r.bu = bu;
     if (bver !== undefined) r.bver = bver;
+    if (bv !== undefined) r.bv = bv;
     if (n !== undefined) r.n = n;
     if (u !== undefined) r.u = u;
     if (t !== undefined) r.t = t;
@@ -110,6 +112,7 @@ export function formatSenmlJson(records: readonly SenmlRecord[]): Buffer {
     if (r.bt !== undefined) f.push(`"bt":${num(r.bt)}`);
     if (r.bu !== undefined) f.push(`"bu":${JSON.stringify(r.bu)}`);
     if (r.bver !== undefined) f.push(`"bver":${num(r.bver)}`);
+    if (r.bv !== undefined) f.push(`"bv":${num(r.bv)}`);
     if (r.n !== undefined) f.push(`"n":${JSON.stringify(r.n)}`);
     if (r.u !== undefined) f.push(`"u":${JSON.stringify(r.u)}`);
     if (r.t !== undefined) f.push(`"t":${num(r.t)}`);

@@ -25,6 +25,8 @@ export interface SenmlRecord {
   /** RFC 8428 §4.1 base unit and version: kept for SenML round trips, unused by LwM2M. */
   bu?: string;
   bver?: number;
+  /** RFC 8428 §4.5.4 base value: added to the `v` of this and later records (§4.6). */
+  bv?: number;
   n?: string;
   u?: string;
   t?: number;
@@ -189,11 +191,13 @@ export function recordsToPathValues(
   }
   let bn = '';
   let bt: number | undefined;
+  let bv: number | undefined;
   const out: Lwm2mPathValue[] = [];
   const seen = new Set<string>();
   for (const r of records) {
     if (r.bn !== undefined) bn = r.bn;
     if (r.bt !== undefined) bt = r.bt;
+    if (r.bv !== undefined) bv = r.bv;
     // LwM2M-TS-Core 1.1 §7.4.4: the resource path is the base name followed by the name.
     const path = parsePath(bn + (r.n ?? ''));
     const key = path.toString();
@@ -203,7 +207,7 @@ export function recordsToPathValues(
     const dedup = `${key}@${time ?? ''}`;
     if (seen.has(dedup)) throw new CodecError('DUPLICATE_PATH', `${key} appears twice`);
     seen.add(dedup);
-    const value = recordValue(r, path, model);
+    const value = recordValue(withBaseValue(r, bv), path, model);
     if (value !== undefined && !path.isResource() && !path.isResourceInstance()) {
       throw new CodecError('INVALID_PATH', `${key}: a value needs a resource path`);
     }
@@ -214,6 +218,20 @@ export function recordsToPathValues(
     });
   }
   return out;
+}
+
+/**
+ * RFC 8428 §4.6: a resolved record's value is the base value plus its own `v`. A record without
+ * `v` gets none (in LwM2M it names a path without a value, or holds a value of another type).
+ */
+function withBaseValue(r: SenmlRecord, bv: number | undefined): SenmlRecord {
+  if (bv === undefined || bv === 0 || r.v === undefined) return r;
+  if (typeof r.v === 'bigint') {
+    if (!Number.isInteger(bv)) return { ...r, v: Number(r.v) + bv, vFloat: true };
+    return { ...r, v: r.v + BigInt(bv) };
+  }
+  const v = r.v + bv;
+  return Number.isInteger(bv) ? { ...r, v } : { ...r, v, vFloat: true };
 }
 
 /**

@@ -210,6 +210,15 @@ describe('SenML CBOR values (LwM2M-TS-Core 1.1 §7.4.5)', () => {
   });
 });
 
+describe('SenML CBOR base value (RFC 8428 §4.5.4, §6 Table 4 label -5)', () => {
+  it('adds bv to v: [{-2: "/3303/0/", -5: 20, 0: "5700", 2: 1.5}] is 21.5', () => {
+    const bytes = hex('81 a4 21 68 2f 33 33 30 33 2f 30 2f 24 14 00 64 35 37 30 30 02 f9 3e 00');
+    const node = decode(bytes, ContentFormat.SENML_CBOR, Lwm2mPath.parse('/3303/0/5700'), oma);
+    assert.deepEqual(node, singleResource(5700, Value.float(21.5)));
+    assert.deepEqual(formatSenmlCbor(parseSenmlCbor(bytes)), bytes);
+  });
+});
+
 describe('SenML CBOR hostile input', () => {
   const cases: Array<[string, string, string]> = [
     ['an empty payload', '', 'TRUNCATED'],

@@ -496,6 +496,25 @@ describe('SenML JSON hostile input', () => {
   }
 });
 
+describe('SenML JSON base value (RFC 8428 §4.5.4, §4.6)', () => {
+  it('adds the base value to the v of its record and of the later ones, not to other values', () => {
+    const text =
+      '[{"bn":"/3303/0/","bv":20,"n":"5700","v":1.5},{"n":"5601","v":-2},' +
+      '{"n":"5701","vs":"Cel"},{"bv":0.25,"n":"5602","v":3}]';
+    const node = decode(Buffer.from(text), SENML_JSON, path('/3303/0'), oma) as Lwm2mObjectInstance;
+    const value = (id: number) => (node.resources.get(id) as Lwm2mSingleResource).value;
+    assert.deepEqual(value(5700), Value.float(21.5));
+    assert.deepEqual(value(5601), Value.float(18));
+    assert.deepEqual(value(5701), Value.string('Cel'));
+    assert.deepEqual(value(5602), Value.float(3.25));
+  });
+
+  it('keeps bv when a pack is read and written back', () => {
+    const text = '[{"bn":"/3303/0/","bv":20,"n":"5700","v":1.5}]';
+    assert.equal(formatSenmlJson(parseSenmlJson(Buffer.from(text))).toString(), text);
+  });
+});
+
 describe('SenML JSON times out of range', () => {
   it('rejects a Time past what a date can hold with VALUE_OUT_OF_RANGE', () => {
     for (const v of ['9007199254740991', '1e300', '99999999999999']) {
