@@ -5,6 +5,7 @@ import { SqliteRegistrationStore } from '../../src/store/sqlite/registration-sto
 import { tempDir } from '../helpers/tmp.js';
 import {
   registrationStoreContract,
+  sampleObservation,
   sampleRegistration,
 } from '../lwm2m/server/registration-store-contract.js';
 
@@ -42,4 +43,32 @@ test('registrations survive a restart of the store, expiry times included', asyn
     (await registrations.expired(62_000)).map((r) => r.id),
     ['id-1'],
   );
+});
+
+test('observations survive a restart of the store with their registration (RFC 7641 §3.6: their tokens stay known)', async (t) => {
+  const dataDir = tempDir(t);
+  const first = new SqliteStore({ dataDir });
+  const registrations = new SqliteRegistrationStore(first.db);
+  await registrations.add(sampleRegistration());
+  const composite = sampleObservation({
+    id: 'a1',
+    token: 'b2',
+    paths: ['/3/0/0', '/3303/0/5700'],
+    composite: true,
+    format: 112,
+  });
+  await registrations.addObservation(sampleObservation());
+  await registrations.addObservation(composite);
+  await registrations.removeObservation(sampleObservation().id);
+  await first.close();
+  const second = new SqliteStore({ dataDir });
+  t.after(() => second.close());
+  const reopened = new SqliteRegistrationStore(second.db);
+  assert.deepEqual(await reopened.observations(), [composite]);
+  // The rows went with the registration, not only the memory copy.
+  await reopened.remove('id-1');
+  const count = second.db.prepare('SELECT COUNT(*) AS n FROM lwm2m_observations').get() as {
+    n: number;
+  };
+  assert.equal(count.n, 0);
 });

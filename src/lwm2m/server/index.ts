@@ -27,6 +27,7 @@ export {
   type RegistrationPatch,
   type RegistrationStore,
   type RegistrationUpdate,
+  type StoredObservation,
 } from './registration-store.js';
 export * from './requests/create.js';
 export * from './requests/delete.js';

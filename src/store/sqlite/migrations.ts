@@ -268,6 +268,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_profiles_by_profile ON device_profiles (profile_id);
     `,
   },
+  {
+    version: 10,
+    name: 'lwm2m observations',
+    // The observations the devices accepted (RFC 7641 §3.1), so that their notifications are
+    // still matched by token after a restart; they go with their registration (LwM2M-TS-Core
+    // 1.2 §6.3), which the store deletes in the same transaction (the foreign key holds the
+    // line). Paths as a JSON array. Read once at start, like the registrations.
+    sql: `
+      CREATE TABLE lwm2m_observations (
+        id TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        registration_id TEXT NOT NULL REFERENCES lwm2m_registrations (id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        paths TEXT NOT NULL,
+        composite INTEGER NOT NULL,
+        format INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX lwm2m_observations_by_registration ON lwm2m_observations (registration_id);
+    `,
+  },
 ];
 
 export class MigrationError extends Error {

@@ -5,6 +5,7 @@ import {
   RegistrationConflictError,
   type RegistrationPatch,
   type RegistrationUpdate,
+  type StoredObservation,
 } from '../../lwm2m/server/registration-store.js';
 import type { PeerIdentity } from '../../transport/datagram.js';
 
@@ -34,6 +35,17 @@ interface RegistrationRow {
 }
 
 type SqlValue = string | number | Buffer | null;
+
+interface ObservationRow {
+  id: string;
+  token: string;
+  registration_id: string;
+  endpoint: string;
+  paths: string;
+  composite: number;
+  format: number;
+  created_at: number;
+}
 
 /** How a registration fills each column, in table order. */
 const COLUMN_VALUES: Record<keyof RegistrationRow, (r: Registration) => SqlValue> = {
@@ -92,7 +104,9 @@ const PATCH_COLUMNS: Record<keyof RegistrationPatch, readonly (keyof Registratio
  * the registrations are also kept in memory (loaded when the store opens; the memory store's
  * rules and reads serve): reads are map look-ups, and each change is written first, in one
  * synchronous statement (a transaction for a Register that replaces one) of the columns it
- * changes.
+ * changes. The observations of the registrations live beside them in `lwm2m_observations`, read
+ * at open and written through the same way; removing a registration removes them in the same
+ * transaction.
  */
 export class SqliteRegistrationStore extends MemoryRegistrationStore {
   readonly #db: Database.Database;
@@ -100,6 +114,7 @@ export class SqliteRegistrationStore extends MemoryRegistrationStore {
   /** UPDATE statements by the set of patched fields. */
   readonly #updates = new Map<string, Database.Statement>();
   readonly #replace: (old: Registration, registration: Registration) => void;
+  readonly #remove: (id: string) => void;
 
   constructor(db: Database.Database) {
     super();
@@ -110,14 +125,36 @@ export class SqliteRegistrationStore extends MemoryRegistrationStore {
         `INSERT INTO lwm2m_registrations (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
       ),
       remove: db.prepare('DELETE FROM lwm2m_registrations WHERE id = ?'),
+      allObservations: db.prepare(
+        'SELECT id, token, registration_id, endpoint, paths, composite, format, created_at FROM lwm2m_observations',
+      ),
+      putObservation: db.prepare(
+        `INSERT INTO lwm2m_observations (id, token, registration_id, endpoint, paths, composite, format, created_at)
+         VALUES (@id, @token, @registration_id, @endpoint, @paths, @composite, @format, @created_at)
+         ON CONFLICT (id) DO UPDATE SET token = excluded.token, registration_id = excluded.registration_id,
+           endpoint = excluded.endpoint, paths = excluded.paths, composite = excluded.composite,
+           format = excluded.format, created_at = excluded.created_at`,
+      ),
+      removeObservation: db.prepare('DELETE FROM lwm2m_observations WHERE id = ?'),
+      // The foreign key cascades too, but only while `PRAGMA foreign_keys` is on.
+      removeObservationsOf: db.prepare('DELETE FROM lwm2m_observations WHERE registration_id = ?'),
     };
     const q = this.#q;
     this.#replace = db.transaction((old: Registration, registration: Registration) => {
+      q.removeObservationsOf.run(old.id);
       q.remove.run(old.id);
       q.insert.run(params(registration));
     });
-    // The memory store's add is synchronous under its promise: the rows are in when this returns.
+    this.#remove = db.transaction((id: string) => {
+      q.removeObservationsOf.run(id);
+      q.remove.run(id);
+    });
+    // The memory store's methods are synchronous under their promises: the rows are in when
+    // this returns.
     for (const row of q.all.all() as RegistrationRow[]) void super.add(fromRow(row));
+    for (const row of q.allObservations.all() as ObservationRow[]) {
+      void super.addObservation(observationFromRow(row));
+    }
   }
 
   override async add(registration: Registration): Promise<Registration | undefined> {
@@ -147,8 +184,28 @@ export class SqliteRegistrationStore extends MemoryRegistrationStore {
   }
 
   override async remove(id: string): Promise<Registration | undefined> {
-    this.#q.remove.run(id);
+    this.#remove(id);
     return super.remove(id);
+  }
+
+  override async addObservation(observation: StoredObservation): Promise<boolean> {
+    if (!(await this.getById(observation.registrationId))) return false;
+    this.#q.putObservation.run({
+      id: observation.id,
+      token: observation.token,
+      registration_id: observation.registrationId,
+      endpoint: observation.endpoint,
+      paths: JSON.stringify(observation.paths),
+      composite: observation.composite ? 1 : 0,
+      format: observation.format,
+      created_at: observation.createdAt,
+    });
+    return super.addObservation(observation);
+  }
+
+  override async removeObservation(id: string): Promise<StoredObservation | undefined> {
+    this.#q.removeObservation.run(id);
+    return super.removeObservation(id);
   }
 
   #updateStatement(fields: readonly (keyof RegistrationPatch)[]): Database.Statement {
@@ -183,6 +240,19 @@ function identityOf(row: RegistrationRow): PeerIdentity | undefined {
     default:
       return undefined;
   }
+}
+
+function observationFromRow(row: ObservationRow): StoredObservation {
+  return {
+    id: row.id,
+    token: row.token,
+    registrationId: row.registration_id,
+    endpoint: row.endpoint,
+    paths: JSON.parse(row.paths),
+    composite: row.composite === 1,
+    format: row.format,
+    createdAt: row.created_at,
+  };
 }
 
 function fromRow(row: RegistrationRow): Registration {

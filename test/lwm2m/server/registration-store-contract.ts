@@ -4,6 +4,7 @@ import {
   type Registration,
   RegistrationConflictError,
   type RegistrationStore,
+  type StoredObservation,
 } from '../../../src/lwm2m/server/index.js';
 
 /** A registration with every field set, for store tests. */
@@ -25,6 +26,21 @@ export function sampleRegistration(overrides: Partial<Registration> = {}): Regis
     registeredAt: 1_000,
     lastUpdateAt: 1_000,
     expiresAt: 61_000,
+    ...overrides,
+  };
+}
+
+/** An observation of `sampleRegistration()`'s registration, for store tests. */
+export function sampleObservation(overrides: Partial<StoredObservation> = {}): StoredObservation {
+  return {
+    id: '0102030405060708',
+    token: '0102030405060708',
+    registrationId: 'id-1',
+    endpoint: 'ep-1',
+    paths: ['/3303/0/5700'],
+    composite: false,
+    format: 11542,
+    createdAt: 2_000,
     ...overrides,
   };
 }
@@ -142,6 +158,71 @@ export function registrationStoreContract(
         assert.equal((await store.removeIfExpired('id-1', 15_000))?.id, 'id-1');
         assert.equal(await store.removeIfExpired('id-1', 15_000), undefined);
         assert.equal(await store.size(), 1);
+      },
+    );
+
+    withStore('keeps, replaces, lists and removes observations by registration', async (store) => {
+      await store.add(sampleRegistration());
+      await store.add(sampleRegistration({ id: 'id-2', endpoint: 'ep-2' }));
+      const single = sampleObservation();
+      const composite = sampleObservation({
+        id: 'a1a2',
+        token: 'a1a2',
+        paths: ['/3303/0/5700', '/3/0/0'],
+        composite: true,
+        format: 112,
+      });
+      const other = sampleObservation({ id: 'b1', token: 'b1', registrationId: 'id-2' });
+      for (const o of [single, composite, other]) assert.equal(await store.addObservation(o), true);
+      const ids = async (registrationId?: string) =>
+        (await store.observations(registrationId)).map((o) => o.id).sort();
+      assert.deepEqual(await ids('id-1'), ['0102030405060708', 'a1a2']);
+      assert.deepEqual(await ids(), ['0102030405060708', 'a1a2', 'b1']);
+      assert.deepEqual(
+        (await store.observations('id-1')).find((o) => o.composite),
+        composite,
+        'paths, format and creation time are kept',
+      );
+      // The device moved: the same observation goes on under a new token.
+      const moved = { ...single, token: 'ffee' };
+      assert.equal(await store.addObservation(moved), true);
+      assert.deepEqual(
+        (await store.observations('id-1')).find((o) => o.id === single.id),
+        moved,
+      );
+      assert.deepEqual(await store.removeObservation(single.id), moved);
+      assert.equal(await store.removeObservation(single.id), undefined);
+      assert.deepEqual(await ids(), ['a1a2', 'b1']);
+    });
+
+    withStore('keeps no observation of a registration that is gone', async (store) => {
+      assert.equal(await store.addObservation(sampleObservation()), false);
+      assert.deepEqual(await store.observations(), []);
+    });
+
+    withStore(
+      'removing a registration removes its observations (LwM2M-TS-Core 1.2 §6.3)',
+      async (store) => {
+        await store.add(sampleRegistration({ expiresAt: 10_000 }));
+        await store.add(sampleRegistration({ id: 'id-2', endpoint: 'ep-2' }));
+        await store.addObservation(sampleObservation());
+        await store.addObservation(sampleObservation({ id: 'b1', registrationId: 'id-2' }));
+        // De-register (or the server's removal), and expiry.
+        await store.remove('id-2');
+        assert.deepEqual(await store.observations('id-2'), []);
+        await store.removeIfExpired('id-1', 10_000);
+        assert.deepEqual(await store.observations(), []);
+      },
+    );
+
+    withStore(
+      'a new Register of the endpoint ends the old registration’s observations (LwM2M-TS-Core 1.2 §6.3)',
+      async (store) => {
+        await store.add(sampleRegistration());
+        await store.addObservation(sampleObservation());
+        await store.add(sampleRegistration({ id: 'id-2' }));
+        assert.deepEqual(await store.observations(), []);
+        assert.equal(await store.removeObservation(sampleObservation().id), undefined);
       },
     );
   });
