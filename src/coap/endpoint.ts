@@ -33,7 +33,12 @@ import {
   MessageType,
 } from './message.js';
 import { MessageIdProvider } from './message-id.js';
-import { type NotificationListener, type Observation, ObserveClient } from './observe-client.js';
+import {
+  type NotificationListener,
+  type Observation,
+  type ObservationHandle,
+  ObserveClient,
+} from './observe-client.js';
 import {
   type ObserverEntry,
   type ServerObservation,
@@ -319,6 +324,19 @@ export class CoapEndpoint {
    */
   observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
     return this.#observeClient.observe(peer, params, listener);
+  }
+
+  /**
+   * Takes up an observation the peer accepted before (with this token, from a request like
+   * `params`) without sending anything; see `ObserveClient.resume`.
+   */
+  resumeObservation(
+    peer: DatagramPeer,
+    token: Buffer,
+    params: RequestParams,
+    listener: NotificationListener,
+  ): ObservationHandle {
+    return this.#observeClient.resume(peer, token, params, listener);
   }
 
   #partsOf(params: RequestParams): ExchangeParts {

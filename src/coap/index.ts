@@ -21,7 +21,7 @@ export * from './endpoint.js';
 export * from './errors.js';
 export * from './link-format.js';
 export * from './message.js';
-export type { NotificationListener, Observation } from './observe-client.js';
+export type { NotificationListener, Observation, ObservationHandle } from './observe-client.js';
 export { isNewerNotification } from './observe-client.js';
 export type { ServerObservation } from './observe-server.js';
 export * from './option.js';

@@ -42,10 +42,8 @@ export function isNewerNotification(v1: number, t1: number, v2: number, t2: numb
 
 export type NotificationListener = (notification: CoapResponse) => void;
 
-/** The handle returned by `endpoint.observe()`. */
-export interface Observation {
-  /** The response to the registration (RFC 7641 §3.1); rejects like `request()`. */
-  readonly response: Promise<CoapResponse>;
+/** An observation this endpoint holds as a client, to cancel or register again. */
+export interface ObservationHandle {
   /** The token that the server's notifications carry. */
   readonly token: Buffer;
   readonly peer: DatagramPeer;
@@ -59,6 +57,12 @@ export interface Observation {
   cancel(active?: boolean): Promise<CoapResponse | undefined>;
   /** Registers again with the same token (RFC 7641 §3.3.1), e.g. after Max-Age has passed. */
   reregister(): Promise<CoapResponse>;
+}
+
+/** The handle returned by `endpoint.observe()`. */
+export interface Observation extends ObservationHandle {
+  /** The response to the registration (RFC 7641 §3.1); rejects like `request()`. */
+  readonly response: Promise<CoapResponse>;
 }
 
 /** Endpoint-internal state of an observation. */
@@ -104,9 +108,32 @@ export class ObserveClient {
   }
 
   observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
-    const deps = this.#deps;
     // RFC 7252 §5.3.1: a random 8-byte token; it names the observation (RFC 7641 §3.1).
     const token = randomBytes(8);
+    const { key, state, handle, register } = this.#track(peer, token, params, listener);
+    const response = register(0);
+    response.catch(() => this.#end(key, state));
+    return Object.assign(handle, { response });
+  }
+
+  /**
+   * Takes up an observation that the peer accepted earlier, with its token, without sending
+   * anything: its notifications are delivered to `listener` from now on (a server that
+   * restarted resumes what it kept). There is no last sequence number to compare with, so the
+   * first notification is taken, as after a registration (RFC 7641 §3.4).
+   */
+  resume(
+    peer: DatagramPeer,
+    token: Buffer,
+    params: RequestParams,
+    listener: NotificationListener,
+  ): ObservationHandle {
+    return this.#track(peer, token, params, listener).handle;
+  }
+
+  /** Keeps the state of an observation under its peer and token, and makes its handle. */
+  #track(peer: DatagramPeer, token: Buffer, params: RequestParams, listener: NotificationListener) {
+    const deps = this.#deps;
     const key = tokenKey(peer.key, token);
     const base = deps.partsOf(params);
     const observeOptions = (value: number) =>
@@ -149,11 +176,8 @@ export class ObserveClient {
       return responseFromMessage({ ...message, options }, peer, payload);
     };
     this.#observations.set(key, state);
-    const response = register(0);
-    response.catch(() => this.#end(key, state));
     const observations = this.#observations;
-    return {
-      response,
+    const handle: ObservationHandle = {
       token,
       peer,
       get active() {
@@ -173,6 +197,7 @@ export class ObserveClient {
         return register(0);
       },
     };
+    return { key, state, handle, register };
   }
 
   /** The live observation that a response with this peer-and-token key belongs to. */

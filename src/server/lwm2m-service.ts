@@ -108,6 +108,8 @@ export class Lwm2mService {
       setHandler: () => undefined,
       request: (peer, params) => pick(peer).request(peer, params),
       observe: (peer, params, listener) => pick(peer).observe(peer, params, listener),
+      resumeObservation: (peer, token, params, listener) =>
+        pick(peer).resumeObservation(peer, token, params, listener),
     };
   }
 }

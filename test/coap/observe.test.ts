@@ -199,6 +199,52 @@ describe('Observe as client (RFC 7641)', () => {
     await s.endpoint.close();
   });
 
+  test('resumes an observation by its token without sending; its first notification is taken whatever its number (RFC 7641 §3.4, §3.6)', async () => {
+    const s = setup();
+    const token = Buffer.from('0102030405060708', 'hex');
+    const obs = s.endpoint.resumeObservation(
+      devicePeer,
+      token,
+      { code: Code.Get, path: '/3303/0/5700' },
+      (n) => s.seen.push(n),
+    );
+    await settle();
+    assert.equal(s.transport.take().length, 0, 'nothing is sent to the device');
+    assert.equal(obs.active, true);
+    // A restarted server has no last number: 3 is taken, then ordered as usual (2 is older).
+    for (const [seq, text] of [
+      [3, 'a'],
+      [2, 'old'],
+      [4, 'b'],
+    ] as const) {
+      s.transport.deliver(devicePeer, notification(token, seq, text));
+      assert.equal(s.transport.takeOne().type, MessageType.Ack, 'acknowledged, not RST');
+    }
+    await settle();
+    assert.deepEqual(
+      s.seen.map((n) => n.payload.toString()),
+      ['a', 'b'],
+    );
+    // Active cancel sends the GET with Observe=1 and the kept token.
+    const done = obs.cancel(true);
+    await settle();
+    const req = s.transport.takeOne();
+    assert.equal(getUintOption(req.options, OptionNumber.Observe), 1);
+    assert.deepEqual(req.token, token);
+    s.transport.deliver(devicePeer, {
+      type: MessageType.Ack,
+      code: Code.Content,
+      messageId: req.messageId,
+      token,
+      options: [],
+      payload: Buffer.from('last'),
+    });
+    assert.equal((await done)?.payload.toString(), 'last');
+    s.transport.deliver(devicePeer, notification(token, 5, 'late', MessageType.Non));
+    assert.equal(s.transport.takeOne().type, MessageType.Rst);
+    await s.endpoint.close();
+  });
+
   test('re-registers with the same token (RFC 7641 §3.3.1)', async () => {
     const s = setup();
     const obs = await register(s, 20);

@@ -7,7 +7,11 @@
 import type { Logger } from 'pino';
 import { Code } from '../../coap/code.js';
 import { CoapError, CoapTimeoutError } from '../../coap/errors.js';
-import type { NotificationListener, Observation } from '../../coap/observe-client.js';
+import type {
+  NotificationListener,
+  Observation,
+  ObservationHandle,
+} from '../../coap/observe-client.js';
 import type { CoapResponse, RequestHandler, RequestParams } from '../../coap/request.js';
 import type { ServerPublish } from '../../mqtt/broker.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
@@ -94,7 +98,26 @@ export class MqttServerPort implements ServerCoapPort {
   }
 
   observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation {
-    const token = this.#token();
+    const { handle, send } = this.#track(peer, this.#token(), params, listener);
+    return Object.assign(handle, { response: send() });
+  }
+
+  /**
+   * Listens again for the Notify messages of an observation the device accepted before a
+   * restart, without publishing anything; its token is never handed out again.
+   */
+  resumeObservation(
+    peer: DatagramPeer,
+    token: Buffer,
+    params: RequestParams,
+    listener: NotificationListener,
+  ): ObservationHandle {
+    const value = Number(token.readBigUInt64BE(Math.max(0, token.length - 8)));
+    if (value >= this.#nextToken && value < 0xffffffff) this.#nextToken = value + 1;
+    return this.#track(peer, value, params, listener).handle;
+  }
+
+  #track(peer: DatagramPeer, token: number, params: RequestParams, listener: NotificationListener) {
     const key = `${peer.key}|${token}`;
     const record: ObserveRecord = { listener, seq: 0, active: true };
     this.#observations.set(key, record);
@@ -115,9 +138,7 @@ export class MqttServerPort implements ServerCoapPort {
           throw e;
         },
       );
-    const response = send();
-    return {
-      response,
+    const handle: ObservationHandle = {
       token: tokenBytes(token),
       peer,
       get active() {
@@ -137,6 +158,7 @@ export class MqttServerPort implements ServerCoapPort {
         return send();
       },
     };
+    return { handle, send };
   }
 
   /** A device's message on its topic; answers what needs an answer. */

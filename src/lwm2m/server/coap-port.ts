@@ -2,7 +2,11 @@
  * What the LwM2M server needs of a CoAP endpoint. `CoapEndpoint` (src/coap) has this shape; the
  * server core never sees a socket, and tests may give it anything with these methods.
  */
-import type { NotificationListener, Observation } from '../../coap/observe-client.js';
+import type {
+  NotificationListener,
+  Observation,
+  ObservationHandle,
+} from '../../coap/observe-client.js';
 import type { CoapResponse, RequestHandler, RequestParams } from '../../coap/request.js';
 import type { DatagramPeer } from '../../transport/datagram.js';
 
@@ -13,4 +17,14 @@ export interface ServerCoapPort {
   request(peer: DatagramPeer, params: RequestParams): Promise<CoapResponse>;
   /** Observes a resource on a device (RFC 7641 as client). */
   observe(peer: DatagramPeer, params: RequestParams, listener: NotificationListener): Observation;
+  /**
+   * Listens again, without sending anything, for the notifications of an observation that the
+   * device accepted before a restart (`token`, from a request like `params`).
+   */
+  resumeObservation(
+    peer: DatagramPeer,
+    token: Buffer,
+    params: RequestParams,
+    listener: NotificationListener,
+  ): ObservationHandle;
 }

@@ -132,6 +132,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       emit: (event) => this.emit('notification', event),
       whenReachable: (reg, options, start) => this.#whenReachable(reg, options, start),
       deviceContext: (reg) => this.deviceContext(reg),
+      now: () => this.#clock.now(),
+      logger: this.#logger,
     });
     this.#registrations = new RegistrationHandler({
       store: this.store,
@@ -221,14 +223,20 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
    * from the stored times (the expired ones end now, with `expired` events) and requests reach
    * the devices at their stored addresses. A device that spoke over DTLS has lost its session
    * with the restart: it is reached again once it makes a new handshake (its next Update).
-   * Observations are not resumed: the CoAP layer matched their notifications by token, and the
-   * tokens died with the process, so a device's next notification is answered RST and ends
-   * the observation on its side (RFC 7641 §3.6); observe again after a restart.
+   * The observations the store kept of them are taken up again: the devices go on notifying
+   * under the same tokens (RFC 7641 §3.2), and those notifications are matched, decoded and
+   * emitted as `notification` events as before the restart instead of being answered RST,
+   * which would end the observation on the device's side (RFC 7641 §3.6). Until this
+   * returns, a notification is unknown: call it right after the endpoint starts.
    * Returns the registrations that are still alive.
    */
   async restore(): Promise<Registration[]> {
     const alive = await this.#registrations.restore();
     for (const registration of alive) this.#trackQueuePeer(undefined, registration);
+    const observations = await this.#observations.restore(alive);
+    if (observations.length > 0) {
+      this.#logger?.info({ observations: observations.length }, 'lwm2m: observations resumed');
+    }
     return alive;
   }
 
