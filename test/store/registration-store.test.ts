@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
-import { SqliteRegistrationStore } from '../../src/store/sqlite/registration-store.js';
+import { MQTT_TABLES, SqliteRegistrationStore } from '../../src/store/sqlite/registration-store.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   registrationStoreContract,
@@ -12,6 +12,27 @@ import {
 registrationStoreContract('sqlite', async () => {
   const store = new SqliteStore({ dataDir: ':memory:' });
   return { store: new SqliteRegistrationStore(store.db), close: () => store.close() };
+});
+
+registrationStoreContract('sqlite (managed MQTT tables)', async () => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  return { store: new SqliteRegistrationStore(store.db, MQTT_TABLES), close: () => store.close() };
+});
+
+test('the managed MQTT server’s registrations and observations are apart from the CoAP server’s', async (t) => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.after(() => store.close());
+  const coap = new SqliteRegistrationStore(store.db);
+  const mqtt = new SqliteRegistrationStore(store.db, MQTT_TABLES);
+  // The same endpoint name and registration ID on both servers.
+  await coap.add(sampleRegistration());
+  await mqtt.add(sampleRegistration({ peer: { key: 'mqtt:ep-1', address: 'x', port: 1 } }));
+  await mqtt.addObservation(sampleObservation());
+  assert.deepEqual(await coap.observations(), []);
+  await coap.remove('id-1');
+  assert.equal((await mqtt.getById('id-1'))?.peer.key, 'mqtt:ep-1');
+  assert.equal((await new SqliteRegistrationStore(store.db, MQTT_TABLES).observations()).length, 1);
+  assert.equal(await new SqliteRegistrationStore(store.db).size(), 0);
 });
 
 test('registrations survive a restart of the store, expiry times included', async (t) => {

@@ -206,6 +206,14 @@ export class MqttServerPort implements ServerCoapPort {
     await this.#publish(endpoint, responseMessage(token, { code, payload: text }));
   }
 
+  /**
+   * A registration kept across a restart: requests reach its client on its topic, and its
+   * Update and De-register name the registration again, before it speaks.
+   */
+  resume(peerKey: string, endpoint: string, registrationId: string): void {
+    this.#clients.set(peerKey, { endpoint, registrationPath: ['rd', registrationId] });
+  }
+
   /** The client is gone for good (its registration ended): forget what the port kept. */
   forget(peerKey: string): void {
     this.#clients.delete(peerKey);

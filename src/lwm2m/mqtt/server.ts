@@ -281,6 +281,24 @@ export class MqttLwm2mServer extends Lwm2mServer {
     );
   }
 
+  /**
+   * Resumes the registrations and observations a durable store kept (`Lwm2mServer.restore`):
+   * the port knows each device's topic and registration again, so its Update (LwM2M-TS-Core
+   * 1.1 §6.2.2) is accepted, requests reach it, and its Notify messages are taken instead of
+   * answered Cancel-Observe (RFC 7641 §3.6). A device counts as connected once it reconnects
+   * with its session, or speaks.
+   */
+  override async restore(): Promise<Registration[]> {
+    const alive = await super.restore();
+    for (const registration of alive) {
+      const { peer, endpoint, id } = registration;
+      this.#port.resume(peer.key, endpoint, id);
+      const clientId = MqttServerPort.clientIdOf(peer.key);
+      if (clientId !== undefined) this.#endpointOf.set(clientId, endpoint);
+    }
+    return alive;
+  }
+
   /** Requests waiting for a device: while it is offline, and (queue mode) asleep. */
   override queuedRequests(endpoint: string): number {
     return super.queuedRequests(endpoint) + this.#offline.pending(endpoint);

@@ -270,11 +270,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 10,
-    name: 'lwm2m observations',
+    name: 'lwm2m observations; managed MQTT registrations and observations',
     // The observations the devices accepted (RFC 7641 §3.1), so that their notifications are
     // still matched by token after a restart; they go with their registration (LwM2M-TS-Core
     // 1.2 §6.3), which the store deletes in the same transaction (the foreign key holds the
-    // line). Paths as a JSON array. Read once at start, like the registrations.
+    // line). Paths as a JSON array. Read once at start, like the registrations. The LwM2M
+    // server of managed MQTT devices keeps the same in tables of its own: its endpoint names
+    // and registration IDs are its own (a name may be registered on both servers).
     sql: `
       CREATE TABLE lwm2m_observations (
         id TEXT PRIMARY KEY,
@@ -287,6 +289,42 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX lwm2m_observations_by_registration ON lwm2m_observations (registration_id);
+      CREATE TABLE lwm2m_mqtt_registrations (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL UNIQUE,
+        lwm2m_version TEXT NOT NULL,
+        lifetime INTEGER NOT NULL,
+        binding TEXT NOT NULL,
+        queue_mode INTEGER NOT NULL,
+        sms_number TEXT,
+        peer_key TEXT NOT NULL,
+        peer_address TEXT NOT NULL,
+        peer_port INTEGER NOT NULL,
+        identity_kind TEXT CHECK (identity_kind IN ('psk', 'rpk', 'x509')),
+        identity_name TEXT,
+        identity_der BLOB,
+        root_path TEXT NOT NULL,
+        object_links TEXT NOT NULL,
+        object_versions TEXT NOT NULL,
+        content_formats TEXT NOT NULL,
+        additional_params TEXT NOT NULL,
+        preferred_content_format INTEGER,
+        registered_at INTEGER NOT NULL,
+        last_update_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE lwm2m_mqtt_observations (
+        id TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        registration_id TEXT NOT NULL REFERENCES lwm2m_mqtt_registrations (id) ON DELETE CASCADE,
+        endpoint TEXT NOT NULL,
+        paths TEXT NOT NULL,
+        composite INTEGER NOT NULL,
+        format INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX lwm2m_mqtt_observations_by_registration
+        ON lwm2m_mqtt_observations (registration_id);
     `,
   },
 ];

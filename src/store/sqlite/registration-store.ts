@@ -36,6 +36,24 @@ interface RegistrationRow {
 
 type SqlValue = string | number | Buffer | null;
 
+/** The tables of one LwM2M server's registrations and observations. */
+export interface RegistrationTables {
+  readonly registrations: string;
+  readonly observations: string;
+}
+
+/** The LwM2M server on CoAP (the default). */
+export const COAP_TABLES: RegistrationTables = {
+  registrations: 'lwm2m_registrations',
+  observations: 'lwm2m_observations',
+};
+
+/** The LwM2M server of managed MQTT devices (docs/lwm2m-over-mqtt.md). */
+export const MQTT_TABLES: RegistrationTables = {
+  registrations: 'lwm2m_mqtt_registrations',
+  observations: 'lwm2m_mqtt_observations',
+};
+
 interface ObservationRow {
   id: string;
   token: string;
@@ -110,34 +128,38 @@ const PATCH_COLUMNS: Record<keyof RegistrationPatch, readonly (keyof Registratio
  */
 export class SqliteRegistrationStore extends MemoryRegistrationStore {
   readonly #db: Database.Database;
+  readonly #tables: RegistrationTables;
   readonly #q;
   /** UPDATE statements by the set of patched fields. */
   readonly #updates = new Map<string, Database.Statement>();
   readonly #replace: (old: Registration, registration: Registration) => void;
   readonly #remove: (id: string) => void;
 
-  constructor(db: Database.Database) {
+  /** `tables`: the CoAP server's (default), or `MQTT_TABLES` for the managed MQTT devices. */
+  constructor(db: Database.Database, tables: RegistrationTables = COAP_TABLES) {
     super();
     this.#db = db;
+    this.#tables = tables;
+    const { registrations: r, observations: o } = tables;
     this.#q = {
-      all: db.prepare(`SELECT ${COLUMNS.join(', ')} FROM lwm2m_registrations`),
+      all: db.prepare(`SELECT ${COLUMNS.join(', ')} FROM ${r}`),
       insert: db.prepare(
-        `INSERT INTO lwm2m_registrations (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+        `INSERT INTO ${r} (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
       ),
-      remove: db.prepare('DELETE FROM lwm2m_registrations WHERE id = ?'),
+      remove: db.prepare(`DELETE FROM ${r} WHERE id = ?`),
       allObservations: db.prepare(
-        'SELECT id, token, registration_id, endpoint, paths, composite, format, created_at FROM lwm2m_observations',
+        `SELECT id, token, registration_id, endpoint, paths, composite, format, created_at FROM ${o}`,
       ),
       putObservation: db.prepare(
-        `INSERT INTO lwm2m_observations (id, token, registration_id, endpoint, paths, composite, format, created_at)
+        `INSERT INTO ${o} (id, token, registration_id, endpoint, paths, composite, format, created_at)
          VALUES (@id, @token, @registration_id, @endpoint, @paths, @composite, @format, @created_at)
          ON CONFLICT (id) DO UPDATE SET token = excluded.token, registration_id = excluded.registration_id,
            endpoint = excluded.endpoint, paths = excluded.paths, composite = excluded.composite,
            format = excluded.format, created_at = excluded.created_at`,
       ),
-      removeObservation: db.prepare('DELETE FROM lwm2m_observations WHERE id = ?'),
+      removeObservation: db.prepare(`DELETE FROM ${o} WHERE id = ?`),
       // The foreign key cascades too, but only while `PRAGMA foreign_keys` is on.
-      removeObservationsOf: db.prepare('DELETE FROM lwm2m_observations WHERE registration_id = ?'),
+      removeObservationsOf: db.prepare(`DELETE FROM ${o} WHERE registration_id = ?`),
     };
     const q = this.#q;
     this.#replace = db.transaction((old: Registration, registration: Registration) => {
@@ -214,7 +236,7 @@ export class SqliteRegistrationStore extends MemoryRegistrationStore {
     if (!statement) {
       const set = fields.flatMap((f) => PATCH_COLUMNS[f].map((c) => `${c} = @${c}`));
       statement = this.#db.prepare(
-        `UPDATE lwm2m_registrations SET ${set.join(', ')} WHERE id = @id`,
+        `UPDATE ${this.#tables.registrations} SET ${set.join(', ')} WHERE id = @id`,
       );
       this.#updates.set(key, statement);
     }
