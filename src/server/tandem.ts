@@ -31,7 +31,7 @@ import { openStore } from '../store/open.js';
 import type { DeviceCredentials, Store } from '../store/ports.js';
 import { PostgresStore } from '../store/postgres/index.js';
 import { SqliteStore } from '../store/sqlite/index.js';
-import { SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
+import { MQTT_TABLES, SqliteRegistrationStore } from '../store/sqlite/registration-store.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { packageVersion } from '../util/package-root.js';
 import { BootstrapService } from './bootstrap-service.js';
@@ -87,6 +87,7 @@ export class Tandem {
   #coap: CoapService | undefined;
   #lwm2m: Lwm2mService | undefined;
   #managedMqtt: MqttLwm2mServer | undefined;
+  #registry: ObjectRegistry | undefined;
   #bootstrap: BootstrapService | undefined;
   #devices: DeviceRegistry | undefined;
   #bridge: Bridge | undefined;
@@ -217,13 +218,14 @@ export class Tandem {
       }
       this.#registerMetrics();
       this.#warnIfOpen();
+      await this.#startManagedMqtt();
       await this.#startMqtt();
       await this.#startCoap();
       this.#startLwm2m();
       const attachLwm2m = this.#trackPresence(this.lwm2m.server, 'lwm2m');
-      // Registrations the store kept across a restart are online devices again.
+      // Registrations (and their observations) the store kept across a restart are online
+      // devices again.
       for (const registration of await this.lwm2m.restore()) attachLwm2m(registration);
-      this.#trackPresence(this.managedMqtt, 'mqtt');
       this.#profiles = new DeviceProfiles({
         store: this.store.profiles,
         devices: this.devices,
@@ -470,7 +472,9 @@ export class Tandem {
     }
   }
 
-  #startLwm2m(): void {
+  /** The OMA object registry, with the DDF files of `lwm2m.objectsDir` (loaded once). */
+  #objectRegistry(): ObjectRegistry {
+    if (this.#registry) return this.#registry;
     const { objectsDir } = this.config.lwm2m;
     let registry = omaRegistry();
     if (objectsDir) {
@@ -479,6 +483,43 @@ export class Tandem {
         this.logger.warn(failure, 'an LwM2M object definition could not be loaded');
       }
     }
+    this.#registry = registry;
+    return registry;
+  }
+
+  /**
+   * The LwM2M server of managed MQTT devices, with the registrations and observations its
+   * store kept across a restart. Started before the broker accepts connections, so that a
+   * device that reconnects at once is seen connecting (else its messages would be taken for
+   * its will) and its first Notify is matched.
+   */
+  async #startManagedMqtt(): Promise<void> {
+    const registry = this.#objectRegistry();
+    const anonymousAllowed = this.anonymousAllowed;
+    this.#managedMqtt = new MqttLwm2mServer({
+      publish: (message) => this.mqtt.broker.publish(message),
+      registry,
+      // Its registrations and observations survive a restart too, in tables of their own.
+      ...(this.#embedded()
+        ? { store: new SqliteRegistrationStore(this.#embedded()!.db, MQTT_TABLES) }
+        : {}),
+      clock: this.clock,
+      logger: this.logger.child({ component: 'lwm2m', transport: 'mqtt' }),
+      // The MQTT login must own the endpoint, as a DTLS identity must; a client without one
+      // only while anonymous access is allowed; applications never speak for a device.
+      authorize: (client, endpoint) => {
+        const context = client.context as { deviceId?: string; app?: AppLogin } | undefined;
+        if (context?.app) return false;
+        return context?.deviceId === undefined ? anonymousAllowed : context.deviceId === endpoint;
+      },
+    });
+    storeLwm2mTelemetry(this.#managedMqtt, this.store.telemetry, this.clock);
+    const attach = this.#trackPresence(this.#managedMqtt, 'mqtt');
+    for (const registration of await this.#managedMqtt.restore()) attach(registration);
+  }
+
+  #startLwm2m(): void {
+    const registry = this.#objectRegistry();
     const psk = this.psk;
     const policy = {
       anonymousAllowed: this.anonymousAllowed,
@@ -512,22 +553,6 @@ export class Tandem {
       clock: this.clock,
     });
     storeLwm2mTelemetry(this.#lwm2m.server, this.store.telemetry, this.clock);
-    this.#managedMqtt = new MqttLwm2mServer({
-      publish: (message) => this.mqtt.broker.publish(message),
-      registry,
-      clock: this.clock,
-      logger: logger.child({ transport: 'mqtt' }),
-      // The MQTT login must own the endpoint, as a DTLS identity must; a client without one
-      // only while anonymous access is allowed; applications never speak for a device.
-      authorize: (client, endpoint) => {
-        const context = client.context as { deviceId?: string; app?: AppLogin } | undefined;
-        if (context?.app) return false;
-        return context?.deviceId === undefined
-          ? policy.anonymousAllowed
-          : context.deviceId === endpoint;
-      },
-    });
-    storeLwm2mTelemetry(this.#managedMqtt, this.store.telemetry, this.clock);
   }
 
   /**

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { connect } from 'mqtt';
+import { DeviceObject, Lwm2mClient, TemperatureObject } from '../../src/lwm2m/client/index.js';
+import { MqttClientPort } from '../../src/lwm2m/mqtt/index.js';
 import type { Lwm2mSingleResource } from '../../src/lwm2m/node/lwm2m-node.js';
 import type { NotificationEvent } from '../../src/lwm2m/server/index.js';
 import { Tandem } from '../../src/server/tandem.js';
@@ -63,4 +66,69 @@ test('an observation survives a restart on the same database and port: the notif
     'the server rejected nothing with RST',
   );
   assert.equal(device.coap.observerCount, 1, 'the device still has its observation');
+});
+
+test('a managed MQTT device stays registered and observed across a restart: its Notify is emitted and stored, its Update is 2.04 (RFC 7641 §3.6, LwM2M-TS-Core 1.1 §6.2.2)', async (t) => {
+  const dataDir = tempDir(t);
+  const first = new Tandem({ config: testConfig(t, { dataDir }) });
+  t.after(() => first.stop());
+  await first.start();
+  const mqttPort = first.address('mqtt')!.port;
+  // A persistent session, and reconnection: the device comes back to the restarted broker.
+  const mqtt = connect(`mqtt://127.0.0.1:${mqttPort}`, {
+    protocolVersion: 5,
+    clientId: 'mq-thermo',
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 50,
+  });
+  t.after(() => mqtt.endAsync(true));
+  const port = new MqttClientPort({ mqtt, endpoint: 'mq-thermo' });
+  const temperature = new TemperatureObject();
+  const device = new Lwm2mClient({
+    endpoint: port,
+    server: { key: 'mqtt:server', address: 'mqtt', port: 0 },
+    name: 'mq-thermo',
+    objects: [new DeviceObject({ manufacturer: 'Tandem Labs' }), temperature],
+    lwm2mVersion: '1.2',
+    binding: 'M',
+    autoUpdate: false,
+  });
+  t.after(() => {
+    device.close();
+    port.close();
+  });
+  await port.start();
+  await device.register();
+  const observed = await first.managedMqtt.observe('mq-thermo', { path: '/3303/0/5700' });
+  const observation = observed.observation!;
+  assert.ok(observation, 'the device accepted the observation');
+  await first.stop();
+
+  const second = new Tandem({
+    config: testConfig(t, { dataDir, listeners: { mqtt: { port: mqttPort } } }),
+  });
+  t.after(() => second.stop());
+  await second.start();
+  assert.deepEqual(second.managedMqtt.observations('mq-thermo'), [observation]);
+  assert.equal(second.devices.isOnline('mq-thermo'), true);
+
+  const after = nextEvent<NotificationEvent>(second.managedMqtt, 'notification');
+  temperature.sensor(0).measure(18.75);
+  const event = await after;
+  assert.equal(valueIn(event), 18.75);
+  assert.equal(event.observation.id, observation.id);
+  const points = await second.store.telemetry.query({
+    deviceId: 'mq-thermo',
+    path: '/3303/0/5700',
+  });
+  assert.equal(points[0]?.value, 18.75);
+
+  // Requests reach it with tokens of their own; no Cancel-Observe reached it.
+  const read = await second.managedMqtt.read('mq-thermo', { path: '/3/0/0' });
+  assert.equal(read.code >> 5, 2);
+  assert.equal(device.observationCount, 1, 'the device still has its observation');
+  const updated = nextEvent(second.managedMqtt, 'updated');
+  await device.update();
+  await updated;
 });
