@@ -296,13 +296,20 @@ export class ObservationRegistry {
 
   /** Writes an observation (its current token) to the store. */
   async #persist(record: ObservationRecord): Promise<void> {
+    const current = () => this.#records.get(record.info.id) === record;
+    // An error notification or a cancel may have ended it already.
+    if (!current()) return;
     try {
       const kept = await this.#deps.store.addObservation(storedOf(record));
-      // The registration ended meanwhile, and with it the observation (LwM2M-TS-Core 1.2 §6.3).
-      if (!kept && this.#records.get(record.info.id) === record) {
+      if (!kept) {
+        // The registration ended meanwhile, and with it the observation (LwM2M-TS-Core 1.2 §6.3).
+        if (!current()) return;
         this.#records.delete(record.info.id);
         record.info.active = false;
         void record.coap.cancel(false);
+      } else if (!current()) {
+        // It ended while being written: its record goes too.
+        await this.#deps.store.removeObservation(record.info.id);
       }
     } catch (err) {
       // The observation goes on in this process; only a restart would lose it.
