@@ -67,9 +67,10 @@ export class Lwm2mService {
   }
 
   /**
-   * Resumes the registrations its store kept across a restart (see `Lwm2mServer.restore`): the
-   * plain CoAP ones are reached through the `coap` listener at their stored address; a DTLS
-   * device's session is gone, so it is reached again after its next handshake and Update.
+   * Resumes the registrations its store kept across a restart, and their observations (see
+   * `Lwm2mServer.restore`): the plain CoAP ones are reached through the `coap` listener at their
+   * stored address; a DTLS device's session is gone, so it is reached again (and its
+   * notifications arrive) after its next handshake.
    */
   restore(): Promise<Registration[]> {
     return this.server.restore();

@@ -122,9 +122,9 @@ const PATCH_COLUMNS: Record<keyof RegistrationPatch, readonly (keyof Registratio
  * the registrations are also kept in memory (loaded when the store opens; the memory store's
  * rules and reads serve): reads are map look-ups, and each change is written first, in one
  * synchronous statement (a transaction for a Register that replaces one) of the columns it
- * changes. The observations of the registrations live beside them in `lwm2m_observations`, read
+ * changes. The observations of the registrations live beside them (`lwm2m_observations`), read
  * at open and written through the same way; removing a registration removes them in the same
- * transaction.
+ * transaction. The managed MQTT devices' server has the same in tables of its own (`MQTT_TABLES`).
  */
 export class SqliteRegistrationStore extends MemoryRegistrationStore {
   readonly #db: Database.Database;
