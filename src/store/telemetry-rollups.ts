@@ -353,13 +353,30 @@ export class TelemetryBuffer {
   add(points: readonly TelemetryPoint[]): void {
     this.points.push(...points);
     if (this.points.length >= this.#batchSize) this.#onFull();
-    else if (!this.#timer && this.points.length > 0) {
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#timer = undefined;
-        this.#onFull();
-      }, this.#flushIntervalMs);
-      this.#timer.unref?.();
-    }
+    else if (this.points.length > 0) this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#timer) return;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#onFull();
+    }, this.#flushIntervalMs);
+    this.#timer.unref?.();
+  }
+
+  /**
+   * Puts a batch that could not be written back in front of the buffer, to go with the next
+   * flush (at the latest `flushIntervalMs` from now). Past `maxPending` points the oldest are
+   * dropped, so that a database that keeps failing cannot exhaust memory; returns how many.
+   */
+  putBack(batch: readonly TelemetryPoint[], maxPending: number): number {
+    this.points = batch.concat(this.points);
+    const excess = this.points.length - maxPending;
+    if (excess > 0) this.points.splice(0, excess);
+    // Not at once even when a batch is full: a database that fails keeps failing for a while.
+    if (this.points.length > 0) this.#arm();
+    return Math.max(excess, 0);
   }
 
   /** Everything buffered, leaving the buffer empty and its timer stopped. */

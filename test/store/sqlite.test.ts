@@ -7,12 +7,18 @@ import { MIGRATIONS, MigrationError, migrate } from '../../src/store/sqlite/migr
 import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { storeContract } from './contract.js';
+import { fileStore } from './sqlite-file.js';
 import { TEST_RETENTION, telemetryRollupContract } from './telemetry-contract.js';
 
 storeContract('sqlite (memory)', async () => new SqliteStore({ dataDir: ':memory:' }));
 telemetryRollupContract(
   'sqlite (memory)',
   async ({ clock, retention }) => new SqliteStore({ dataDir: ':memory:', clock, retention }),
+);
+// A file database: telemetry is written by the worker thread (the default).
+storeContract('sqlite (file, telemetry worker)', async () => fileStore());
+telemetryRollupContract('sqlite (file, telemetry worker)', async ({ clock, retention }) =>
+  fileStore({ clock, retention }),
 );
 
 describe('sqlite store', () => {
@@ -49,13 +55,14 @@ describe('sqlite store', () => {
     db.close();
   });
 
-  test('telemetry is written when a batch fills or the flush interval passes', async (t) => {
+  test('telemetry is written when a batch fills or the flush interval passes (no worker)', async (t) => {
     const clock = new ManualClock();
     const store = new SqliteStore({
       dataDir: tempDir(t),
       clock,
       batchSize: 3,
       flushIntervalMs: 1000,
+      telemetryWorker: false,
     });
     t.after(() => store.close());
     const point = (ts: number) => ({ deviceId: 'd', path: '/1/0/1', ts, value: ts });

@@ -21,7 +21,18 @@ export interface SqliteStoreOptions {
   batchSize?: number;
   flushIntervalMs?: number;
   retention?: TelemetryRetention;
+  /**
+   * Write telemetry from a worker thread (`storage.telemetryWorker`; default on). Ignored for
+   * `:memory:`, which only its own connection sees.
+   */
+  telemetryWorker?: boolean;
 }
+
+/**
+ * How long a connection waits for another's write transaction before SQLITE_BUSY: the main
+ * connection and the telemetry worker's take turns (SQLite has one writer at a time).
+ */
+const BUSY_TIMEOUT_MS = 5000;
 
 /** The embedded default store: one SQLite file in WAL mode, durable across a process crash. */
 export class SqliteStore implements Store {
@@ -37,8 +48,12 @@ export class SqliteStore implements Store {
   readonly bootstrapConfigs: SqliteBootstrapConfigStore;
   readonly schemaVersion: number;
   readonly path: string;
-  /** Told about a failed retention sweep (nobody awaits it); the owner replaces it to log. */
+  /**
+   * Told about a failed telemetry write or retention sweep (nobody awaits them); the owner
+   * replaces it to log.
+   */
   onError: (err: unknown) => void = () => undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.dataDir === ':memory:') this.path = ':memory:';
@@ -53,7 +68,7 @@ export class SqliteStore implements Store {
       // last transactions, which is the trade-off Mosquitto and most brokers make too.
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.schemaVersion = migrate(this.db);
     } catch (err) {
       this.db.close();
@@ -71,6 +86,9 @@ export class SqliteStore implements Store {
       flushIntervalMs: options.flushIntervalMs ?? 1000,
       retention: options.retention ?? DEFAULT_RETENTION,
       onError: (err) => this.onError(err),
+      ...(options.telemetryWorker !== false && this.path !== ':memory:'
+        ? { worker: { path: this.path, busyTimeoutMs: BUSY_TIMEOUT_MS } }
+        : {}),
     });
     this.mqtt = new SqliteMqttPersistence(this.db);
     this.bootstrapConfigs = new SqliteBootstrapConfigStore(this.db, () => clock.now());
@@ -87,13 +105,19 @@ export class SqliteStore implements Store {
   }
 
   async flush(): Promise<void> {
-    this.telemetry.flush();
     this.mqtt.flush();
+    await this.telemetry.flush();
   }
 
-  async close(): Promise<void> {
+  /** Writes everything buffered, stops the telemetry worker, then closes the database. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (!this.db.open) return;
-    this.telemetry.close();
+    await this.telemetry.close();
     this.mqtt.close();
     if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();

@@ -15,10 +15,25 @@ import {
   pointFromRow,
   queryLimit,
   RetentionSweeper,
-  rollupDeltas,
   TelemetryBuffer,
   type TelemetryRetention,
 } from '../telemetry-rollups.js';
+import { encodeBatch } from './telemetry-batch.js';
+import { TelemetryWorkerError, TelemetryWorkerLink } from './telemetry-worker-link.js';
+import { SqliteTelemetryWriter } from './telemetry-writer.js';
+
+export interface SqliteTelemetryOptions {
+  clock: Clock;
+  batchSize: number;
+  flushIntervalMs: number;
+  retention: TelemetryRetention;
+  onError: (err: unknown) => void;
+  /**
+   * Write from a worker thread with its own connection to this database file (never
+   * `:memory:`, which a second connection cannot share). Without it, on `db`'s thread.
+   */
+  worker?: { path: string; busyTimeoutMs: number };
+}
 
 /**
  * Telemetry is written in batches: one transaction per batch keeps SQLite's per-commit cost off
@@ -26,69 +41,78 @@ import {
  * The same transaction adds the batch to its rollup buckets (one upsert per bucket touched), so
  * downsampled data never needs a rescan of the raw points; a RetentionSweeper deletes what
  * expired in small batches.
+ *
+ * With a file database the batches are written by a worker thread (telemetry-worker.ts): the
+ * main thread, which runs the network endpoints, only buffers points and hands batches over.
+ * The retention deletes go to the worker too, between two batches, so that the two never wait
+ * for each other's write lock (the sweeper's timer and clock stay here). Reads stay on the
+ * main connection, after every batch handed over so far is acknowledged (read-your-writes).
+ *
+ * A batch that fails (its transaction rolled back: disk full, an SQL error) is reported to
+ * `onError`, counted in `failedBatches`, and put back in front of the buffer to be tried again
+ * with the next flush; past `maxPending` buffered points the oldest are dropped and counted in
+ * `dropped`, as the Postgres store does. A worker that dies is reported too: its batches are
+ * put back and from then on telemetry is written on the main thread.
  */
 export class SqliteTelemetryStore implements TelemetryStore {
   readonly #db: Database.Database;
-  readonly #insert: Database.Statement;
-  readonly #rollup: Database.Statement;
+  /** Writes on the main connection: without a worker, after it died, and left-overs on close. */
+  readonly #writer: SqliteTelemetryWriter;
   readonly #sweeper: RetentionSweeper;
+  readonly #onError: (err: unknown) => void;
+  readonly #maxPending: number;
   readonly intervals: readonly number[];
   readonly #buffer: TelemetryBuffer;
+  #link: TelemetryWorkerLink | undefined;
+  /** The batches handed to the worker and not yet acknowledged; each rejects if it failed. */
+  readonly #inFlight = new Set<Promise<void>>();
+  #inFlightPoints = 0;
+  /** Batches that could not be written (each reported to onError). */
+  failedBatches = 0;
+  /** Points dropped because the buffer overflowed while writes failed. */
+  dropped = 0;
 
-  constructor(
-    db: Database.Database,
-    options: {
-      clock: Clock;
-      batchSize: number;
-      flushIntervalMs: number;
-      retention: TelemetryRetention;
-      onError: (err: unknown) => void;
-    },
-  ) {
+  constructor(db: Database.Database, options: SqliteTelemetryOptions) {
     this.#db = db;
-    this.#buffer = new TelemetryBuffer({ ...options, onFull: () => this.flush() });
+    this.#onError = options.onError;
+    this.#maxPending = Math.max(100 * options.batchSize, 100_000);
+    this.#buffer = new TelemetryBuffer({
+      ...options,
+      // A failure is reported where it happens (#failed); nobody waits for this flush.
+      onFull: () => {
+        this.flush().catch(() => undefined);
+      },
+    });
     this.intervals = options.retention.rollups.map((r) => r.intervalMs).sort((a, b) => a - b);
-    this.#insert = db.prepare(
-      'INSERT INTO telemetry (device_id, path, ts, value) VALUES (?, ?, ?, ?)',
-    );
-    // SQLite's two-argument min() and max() are NULL when either side is: coalesce keeps the
-    // side that has a value.
-    this.#rollup = db.prepare(`
-      INSERT INTO telemetry_rollups
-        (device_id, path, resolution, bucket, count, num_count, sum, min, max, last, last_ts)
-      VALUES (@deviceId, @path, @intervalMs, @bucket, @count, @numCount, @sum, @min, @max, @last, @lastTs)
-      ON CONFLICT (device_id, resolution, path, bucket) DO UPDATE SET
-        count = count + excluded.count,
-        num_count = num_count + excluded.num_count,
-        sum = coalesce(sum + excluded.sum, sum, excluded.sum),
-        min = coalesce(min(min, excluded.min), min, excluded.min),
-        max = coalesce(max(max, excluded.max), max, excluded.max),
-        last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
-        last_ts = max(last_ts, excluded.last_ts)`);
-    const deletePoints = db.prepare(
-      'DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM telemetry WHERE ts < ? LIMIT ?)',
-    );
-    const deleteBuckets = db.prepare(
-      'DELETE FROM telemetry_rollups WHERE rowid IN (SELECT rowid FROM telemetry_rollups WHERE resolution = ? AND bucket <= ? LIMIT ?)',
-    );
+    this.#writer = new SqliteTelemetryWriter(db, this.intervals);
+    if (options.worker) this.#startWorker(options.worker);
+    const w = this.#writer;
     this.#sweeper = new RetentionSweeper(
       {
-        deletePoints: (olderThan, limit) => deletePoints.run(olderThan, limit).changes,
+        deletePoints: (olderThan, limit) =>
+          this.#link
+            ? this.#link.request({ type: 'deletePoints', olderThan, limit })
+            : w.deletePoints(olderThan, limit),
         deleteBuckets: (intervalMs, endsBy, limit) =>
-          deleteBuckets.run(intervalMs, endsBy - intervalMs, limit).changes,
+          this.#link
+            ? this.#link.request({ type: 'deleteBuckets', intervalMs, endsBy, limit })
+            : w.deleteBuckets(intervalMs, endsBy, limit),
         deleteOtherBuckets: (kept, limit) =>
-          db
-            .prepare(
-              `DELETE FROM telemetry_rollups WHERE rowid IN (SELECT rowid FROM telemetry_rollups WHERE resolution NOT IN (${kept.map(() => '?').join(', ')}) LIMIT ?)`,
-            )
-            .run(...kept, limit).changes,
+          this.#link
+            ? this.#link.request({ type: 'deleteOtherBuckets', kept, limit })
+            : w.deleteOtherBuckets(kept, limit),
       },
       { retention: options.retention, clock: options.clock, onError: options.onError },
     );
   }
 
+  /** The worker thread writing telemetry, while there is one (for diagnostics and tests). */
+  get worker(): TelemetryWorkerLink['worker'] | undefined {
+    return this.#link?.worker;
+  }
+
   get pending(): number {
-    return this.#buffer.points.length;
+    return this.#buffer.points.length + this.#inFlightPoints;
   }
 
   get expired(): TelemetryExpiry {
@@ -100,7 +124,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   async query(query: TelemetryQuery): Promise<TelemetryPoint[]> {
-    this.flush();
+    await this.flush();
     const where = ['device_id = ?'];
     const args: unknown[] = [query.deviceId];
     if (query.path !== undefined) {
@@ -125,31 +149,105 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   async buckets(query: TelemetryBucketQuery): Promise<TelemetryBucket[]> {
     const { sql, params } = bucketQuery(query, this.intervals, (name) => `@${name}`);
-    this.flush();
+    await this.flush();
     const rows = this.#db.prepare(sql).all(params) as BucketRow[];
     return rows.map(bucketFromRow);
   }
 
   /** Deletes every expired point and bucket now (the timer does it in the background). */
-  sweep(): Promise<void> {
-    this.flush();
-    return this.#sweeper.sweep();
+  async sweep(): Promise<void> {
+    await this.flush();
+    await this.#sweeper.sweep();
   }
 
-  /** Writes the buffer and its rollups in one transaction. Synchronous: safe from a signal handler. */
-  flush(): void {
+  /**
+   * Hands the buffer to the writer and resolves once every batch handed over so far is
+   * written with its rollups; rejects with the first failure among them (reported to
+   * `onError` already, its points back in the buffer). Without a worker the batch is written
+   * before this returns.
+   */
+  flush(): Promise<void> {
     const batch = this.#buffer.take();
-    if (batch.length === 0) return;
-    const deltas = rollupDeltas(batch, this.intervals);
-    this.#db.transaction(() => {
-      for (const p of batch) this.#insert.run(p.deviceId, p.path, p.ts, JSON.stringify(p.value));
-      for (const d of deltas) this.#rollup.run({ ...d, last: JSON.stringify(d.last) });
-    })();
+    if (batch.length > 0) {
+      if (this.#link) this.#handOver(this.#link, batch);
+      else {
+        try {
+          this.#writer.write(batch);
+        } catch (err) {
+          this.#failed(batch, err);
+          return Promise.reject(err);
+        }
+      }
+    }
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return Promise.all(this.#inFlight).then(() => undefined);
   }
 
-  /** Flushes and stops the retention sweeps. */
-  close(): void {
+  /**
+   * Flushes, stops the retention sweeps and the worker. Never rejects: what the worker could
+   * not write gets one last try on this thread, and what fails then is reported and dropped.
+   */
+  async close(): Promise<void> {
     this.#sweeper.close();
-    this.flush();
+    await this.flush().catch(() => undefined);
+    const link = this.#link;
+    this.#link = undefined;
+    await link?.close();
+    const rest = this.#buffer.take();
+    try {
+      this.#writer.write(rest);
+    } catch (err) {
+      this.failedBatches++;
+      this.dropped += rest.length;
+      this.#onError(err);
+    }
+  }
+
+  #startWorker(settings: { path: string; busyTimeoutMs: number }): void {
+    const link = new TelemetryWorkerLink({ ...settings, intervals: this.intervals }, (cause) =>
+      this.#workerLost(link, cause),
+    );
+    this.#link = link;
+    link.opened.catch((cause: unknown) => {
+      this.#workerLost(link, cause);
+      void link.terminate();
+    });
+  }
+
+  /** From now on telemetry is written on the main thread. */
+  #workerLost(link: TelemetryWorkerLink, cause: unknown): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    const err = new TelemetryWorkerError(
+      `the telemetry worker stopped (${(cause as Error).message}); telemetry is written on the main thread from now on`,
+    );
+    err.cause = cause;
+    this.#onError(err);
+  }
+
+  #handOver(link: TelemetryWorkerLink, batch: TelemetryPoint[]): void {
+    const { batch: columns, transfer } = encodeBatch(batch);
+    this.#inFlightPoints += batch.length;
+    const written: Promise<void> = link.request({ type: 'write', batch: columns }, transfer).then(
+      () => {
+        this.#inFlightPoints -= batch.length;
+        this.#inFlight.delete(written);
+      },
+      (err: unknown) => {
+        this.#inFlightPoints -= batch.length;
+        this.#inFlight.delete(written);
+        this.#failed(batch, err);
+        throw err;
+      },
+    );
+    // Reported by #failed; flush() hands the rejection to whoever waits.
+    written.catch(() => undefined);
+    this.#inFlight.add(written);
+  }
+
+  #failed(batch: readonly TelemetryPoint[], err: unknown): void {
+    this.failedBatches++;
+    this.#onError(err);
+    this.dropped += this.#buffer.putBack(batch, this.#maxPending);
   }
 }
