@@ -162,6 +162,12 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(100_000).default(500),
         /** ...or after at most this many milliseconds. */
         flushIntervalMs: z.number().int().min(1).max(60_000).default(1000),
+        /**
+         * SQLite: write telemetry batches from a worker thread with its own connection, off the
+         * thread that runs the listeners (docs/storage.md). A `:memory:` database is always
+         * written in-thread.
+         */
+        telemetryWorker: z.boolean().default(true),
         /** Where devices, tokens, telemetry and bootstrap configurations live (docs/storage.md). */
         backend: z.enum(STORAGE_BACKENDS).default('sqlite'),
         /** `postgres://user:password@host:port/database`, for backend `postgres`. */

@@ -188,6 +188,14 @@ export const SETTINGS: readonly Setting[] = [
     description: 'connection URL of the postgres backend, postgres://user:password@host/db',
   },
   {
+    key: 'storage.telemetryWorker',
+    flag: '--storage-telemetry-worker',
+    env: 'TANDEM_STORAGE_TELEMETRY_WORKER',
+    kind: 'boolean',
+    description:
+      "SQLite: write telemetry from a worker thread, off the listeners' thread (default true)",
+  },
+  {
     key: 'telemetry.retention',
     flag: '--telemetry-retention',
     env: 'TANDEM_TELEMETRY_RETENTION',

@@ -30,7 +30,12 @@ export async function openStore(
     flushIntervalMs: config.storage.flushIntervalMs,
     retention: retentionOf(config.telemetry),
   };
-  const local = new SqliteStore({ dataDir: config.dataDir, ...telemetry });
+  // With Postgres the local file holds no telemetry: no worker for it.
+  const local = new SqliteStore({
+    dataDir: config.dataDir,
+    ...telemetry,
+    telemetryWorker: config.storage.backend === 'sqlite' && config.storage.telemetryWorker,
+  });
   local.onError = onError;
   if (config.storage.backend === 'sqlite') return local;
   // The schema makes postgresUrl required with this backend.

@@ -67,6 +67,18 @@ describe('tandem CLI', () => {
     assert.match(stderr, /invalid configuration: listeners\.mqtt\.port \(from flag --mqtt-port\)/);
   });
 
+  test('a boolean flag takes an optional true or false', async (t) => {
+    const { code, stderr } = await run(
+      ['start', '--storage-telemetry-worker', 'maybe'],
+      tempDir(t),
+    );
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /storage\.telemetryWorker \(from flag --storage-telemetry-worker\): expected true or false/,
+    );
+  });
+
   test('an invalid config file exits 2 naming the key', async (t) => {
     const cwd = tempDir(t);
     writeFileSync(join(cwd, 'tandem.config.json'), '{"logLevel":"chatty"}');

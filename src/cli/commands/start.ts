@@ -19,7 +19,9 @@ export function startCommand(): Command {
     .exitOverride()
     .option('-c, --config <path>', 'configuration file (JSON or YAML)');
   for (const s of SETTINGS) {
-    const value = s.kind === 'boolean' ? '' : s.kind === 'port' ? ' <port>' : ' <value>';
+    // A boolean flag alone is true; `--flag false` turns off one that defaults to true.
+    const value =
+      s.kind === 'boolean' ? ' [true|false]' : s.kind === 'port' ? ' <port>' : ' <value>';
     command.addOption(new Option(`${s.flag}${value}`, s.description));
   }
   return command.addHelpText('after', HELP_FOOTER).action(async (opts: Record<string, unknown>) => {
