@@ -6,11 +6,12 @@
  * telemetry stored in SQLite, the MQTT bridge); memory per registered device.
  *
  *   node --import tsx bench/lwm2m/run.ts [row...] [--runs N] [--duration S] [--devices N]
- *     [--out DIR] [--profile DIR]
+ *     [--out DIR] [--profile DIR] [--telemetry-worker true|false]
  *
  * A row word (`echo`, `notify`...) selects the rows whose name contains it; without one, all
  * rows and the memory figure. `--profile DIR` writes a V8 CPU profile of every target process
- * there (`node --cpu-prof`). Writes lwm2m.md, lwm2m.json and lwm2m.svg to bench/results (or
+ * there (`node --cpu-prof`). `--telemetry-worker false` runs the whole server with
+ * `storage.telemetryWorker` off (telemetry written on the main thread). Writes lwm2m.md, lwm2m.json and lwm2m.svg to bench/results (or
  * --out).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -43,6 +44,7 @@ const { values: args, positionals } = parseArgs({
     window: { type: 'string', default: '8' },
     out: { type: 'string', default: join(import.meta.dirname, '..', 'results') },
     profile: { type: 'string' },
+    'telemetry-worker': { type: 'string', default: 'true' },
   },
 });
 const RUNS = Number(args.runs);
@@ -69,7 +71,8 @@ async function startTarget(name: TargetName): Promise<Target> {
   // The whole server's data directory (its SQLite store), removed with the target.
   const dataDir = name === 'tandem' ? mkdtempSync(join(tmpdir(), 'tandem-bench-lwm2m-')) : '';
   const removeDataDir = dataDir ? atExit(() => rmSync(dataDir, { recursive: true })) : () => {};
-  const child = fork(join(import.meta.dirname, 'targets.ts'), [name, dataDir], {
+  const worker = args['telemetry-worker'] === 'false' ? 'false' : 'true';
+  const child = fork(join(import.meta.dirname, 'targets.ts'), [name, dataDir, worker], {
     execArgv: ['--import', 'tsx', '--expose-gc', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -379,7 +382,7 @@ async function main(): Promise<void> {
     'What answers: `echo` a raw node:dgram echo; `coap-npm` the npm `coap` server answering 2.05;',
     "`tandem-coap` Tandem's CoAP endpoint answering 2.05; `tandem-register` Tandem's LwM2M server",
     'alone taking Registers of new endpoints (2.01); `tandem-notify` and `tandem-notify-non` the',
-    'whole Tandem server as `tandem start` runs it (default settings, SQLite store), ingesting',
+    `whole Tandem server as \`tandem start\` runs it (${args['telemetry-worker'] === 'false' ? 'default settings but `storage.telemetryWorker: false`' : 'default settings, telemetry written by the worker thread'}, SQLite store), ingesting`,
     'confirmable (each acknowledged with an empty ACK) and non-confirmable 2.05 notifications of',
     '64 observed devices: decoded with the object model, emitted as `notification` events,',
     'stored as telemetry and published by the MQTT bridge (no subscriber). The NON row counts the',

@@ -3,7 +3,8 @@
  * channel): `echo` (raw node:dgram echo, the physical limit), `coap-npm` (the npm `coap`
  * server), `tandem-coap` (Tandem's CoAP endpoint), `tandem-lwm2m` (Tandem's LwM2M server
  * alone) and `tandem` (the whole Tandem server as `tandem start` runs it: LwM2M server, device
- * registry, telemetry into its SQLite store, the MQTT bridge; data directory in argv[3]).
+ * registry, telemetry into its SQLite store, the MQTT bridge; data directory in argv[3],
+ * storage.telemetryWorker in argv[4]).
  * Each binds 127.0.0.1:0 and sends `{ port }` to the parent, then answers its commands.
  */
 import { createSocket } from 'node:dgram';
@@ -77,17 +78,18 @@ async function main(): Promise<void> {
       return lwm2m(s.server, s.port, () => 0);
     }
     case 'tandem':
-      return tandem(process.argv[3]!);
+      return tandem(process.argv[3]!, process.argv[4] !== 'false');
   }
 }
 
 /** The whole server with its default settings, only the CoAP listener open. */
-async function tandem(dataDir: string): Promise<void> {
+async function tandem(dataDir: string, telemetryWorker: boolean): Promise<void> {
   const off = { port: 'off' as const };
   const server = new Tandem({
     config: configSchema.parse({
       dataDir,
       logLevel: 'silent',
+      storage: { telemetryWorker },
       listeners: {
         http: off,
         mqtt: off,
@@ -104,13 +106,17 @@ async function tandem(dataDir: string): Promise<void> {
   if (!(server.store instanceof SqliteStore)) throw new Error('the default store is SQLite');
   const store = server.store;
   const count = store.db.prepare('SELECT count(*) AS n FROM telemetry');
-  await lwm2m(server.lwm2m.server, server.coap.listeners.get('coap')!.port, () => {
-    store.telemetry.flush();
+  await lwm2m(server.lwm2m.server, server.coap.listeners.get('coap')!.port, async () => {
+    await store.telemetry.flush();
     return (count.get() as { n: number }).n;
   });
 }
 
-async function lwm2m(server: Lwm2mServer, port: number, telemetryRows: () => number) {
+async function lwm2m(
+  server: Lwm2mServer,
+  port: number,
+  telemetryRows: () => number | Promise<number>,
+) {
   let notifications = 0;
   let registrations = 0;
   server.on('notification', () => notifications++);
@@ -118,7 +124,10 @@ async function lwm2m(server: Lwm2mServer, port: number, telemetryRows: () => num
   send({ port });
   process.on('message', async (command: TargetCommand) => {
     if (command.cmd === 'counters') {
-      send({ notifications, registrations, telemetryRows: command.stored ? telemetryRows() : 0 });
+      // Counted when the flush takes the buffer: the rows it writes are those notifications'.
+      const counted = { notifications, registrations };
+      const rows = command.stored ? await telemetryRows() : 0;
+      send({ ...counted, telemetryRows: rows });
     } else if (command.cmd === 'observe') {
       const started = await Promise.all(
         command.endpoints.map((ep) => server.observe(ep, { path: command.path })),
