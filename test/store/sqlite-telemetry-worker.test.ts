@@ -100,6 +100,21 @@ describe('sqlite telemetry worker', () => {
     assert.equal(rolledUp(reopened), 1234);
   });
 
+  test('when the worker is 16 batches behind, the main thread writes the next batch itself', async (t) => {
+    const store = new SqliteStore({ dataDir: tempDir(t), batchSize: 10, flushIntervalMs: 60_000 });
+    t.after(() => store.close());
+    // No answer from the worker can arrive while this loop runs: 16 batches are in flight,
+    // the 4 after them are written here before append returns.
+    for (let i = 0; i < 20; i++) store.telemetry.append(points(10, 10 * i));
+    const here = store.db
+      .prepare('SELECT COUNT(*) AS n FROM telemetry WHERE ts >= ?')
+      .get(T0 + 160) as { n: number };
+    assert.equal(here.n, 40);
+    await store.telemetry.flush();
+    assert.deepEqual(rows(store), { n: 200, distinct: 200 });
+    assert.equal(rolledUp(store), 200);
+  });
+
   test('a failed batch is reported, counted and written with a later flush', async (t) => {
     const store = new SqliteStore({ dataDir: tempDir(t), flushIntervalMs: 60_000 });
     const errors: unknown[] = [];

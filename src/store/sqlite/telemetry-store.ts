@@ -22,6 +22,9 @@ import { encodeBatch } from './telemetry-batch.js';
 import { TelemetryWorkerError, TelemetryWorkerLink } from './telemetry-worker-link.js';
 import { SqliteTelemetryWriter } from './telemetry-writer.js';
 
+/** Batches handed to the worker and not yet written, beyond which the main thread writes. */
+const MAX_BATCHES_IN_FLIGHT = 16;
+
 export interface SqliteTelemetryOptions {
   clock: Clock;
   batchSize: number;
@@ -53,6 +56,11 @@ export interface SqliteTelemetryOptions {
  * with the next flush; past `maxPending` buffered points the oldest are dropped and counted in
  * `dropped`, as the Postgres store does. A worker that dies is reported too: its batches are
  * put back and from then on telemetry is written on the main thread.
+ *
+ * When the worker falls behind (MAX_BATCHES_IN_FLIGHT batches handed over and not yet
+ * answered), the main thread writes the next batch itself, as it does without a worker: the
+ * wait for the write lock holds the event loop, which slows ingest to what the disk takes
+ * instead of letting unwritten batches pile up in memory.
  */
 export class SqliteTelemetryStore implements TelemetryStore {
   readonly #db: Database.Database;
@@ -61,6 +69,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   readonly #sweeper: RetentionSweeper;
   readonly #onError: (err: unknown) => void;
   readonly #maxPending: number;
+  readonly #maxInFlight: number;
   readonly intervals: readonly number[];
   readonly #buffer: TelemetryBuffer;
   #link: TelemetryWorkerLink | undefined;
@@ -76,6 +85,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.#db = db;
     this.#onError = options.onError;
     this.#maxPending = Math.max(100 * options.batchSize, 100_000);
+    this.#maxInFlight = MAX_BATCHES_IN_FLIGHT * options.batchSize;
     this.#buffer = new TelemetryBuffer({
       ...options,
       // A failure is reported where it happens (#failed); nobody waits for this flush.
@@ -169,7 +179,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   flush(): Promise<void> {
     const batch = this.#buffer.take();
     if (batch.length > 0) {
-      if (this.#link) this.#handOver(this.#link, batch);
+      if (this.#link && this.#inFlightPoints < this.#maxInFlight) this.#handOver(this.#link, batch);
       else {
         try {
           this.#writer.write(batch);
@@ -204,9 +214,19 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   #startWorker(settings: { path: string; busyTimeoutMs: number }): void {
-    const link = new TelemetryWorkerLink({ ...settings, intervals: this.intervals }, (cause) =>
-      this.#workerLost(link, cause),
-    );
+    let link: TelemetryWorkerLink;
+    try {
+      link = new TelemetryWorkerLink({ ...settings, intervals: this.intervals }, (cause) =>
+        this.#workerLost(link, cause),
+      );
+    } catch (err) {
+      const failed = new TelemetryWorkerError(
+        `the telemetry worker could not start (${(err as Error).message}); telemetry is written on the main thread`,
+      );
+      failed.cause = err;
+      this.#onError(failed);
+      return;
+    }
     this.#link = link;
     link.opened.catch((cause: unknown) => {
       this.#workerLost(link, cause);
