@@ -686,6 +686,18 @@ export class Tandem {
         this.inc({ kind: 'bucket' }, expired.buckets);
       },
     });
+    new Counter({
+      name: 'tandem_telemetry_write_failures_total',
+      help: 'Telemetry batches whose write failed (logged; their points are tried again) and points dropped when too many were waiting (kind="batch", kind="dropped_point").',
+      labelNames: ['kind'],
+      registers: [this.metrics],
+      collect() {
+        const telemetry = store()?.telemetry;
+        this.reset();
+        this.inc({ kind: 'batch' }, telemetry?.failedBatches ?? 0);
+        this.inc({ kind: 'dropped_point' }, telemetry?.dropped ?? 0);
+      },
+    });
     gaugeFrom(
       this.metrics,
       'tandem_devices_online',

@@ -143,6 +143,10 @@ export interface TelemetryStore {
   /** Points waiting in the write buffer. */
   readonly pending: number;
   readonly expired: TelemetryExpiry;
+  /** Batches whose write failed (each reported to the store's onError, its points put back). */
+  readonly failedBatches: number;
+  /** Points dropped because the buffer overflowed while writes kept failing. */
+  readonly dropped: number;
 }
 
 /** What an API token may do; each role includes the ones before it. */

@@ -108,6 +108,26 @@ describe('Tandem server', () => {
     ]);
   });
 
+  test('a failed telemetry write is logged and counted; the server goes on', async (t) => {
+    const { logger, lines } = captureLogs();
+    const tandem = await startTandem(t, {}, { logger });
+    assert.ok(tandem.store instanceof SqliteStore && tandem.store.telemetry.worker);
+    tandem.store.db.exec(`CREATE TRIGGER full BEFORE INSERT ON telemetry
+      BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    tandem.store.telemetry.append([{ deviceId: 'd', path: '/3303/0/5700', ts: 1, value: 21.5 }]);
+    await assert.rejects(tandem.store.flush(), /disk is full/);
+    assert.ok(
+      lines.some((l) => l.level === 50 && /background write/.test(String(l.msg))),
+      'logged as an error',
+    );
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${tandem.address('http')!.port}/metrics`)
+    ).text();
+    assert.match(metrics, /^tandem_telemetry_write_failures_total\{kind="batch"\} 1$/m);
+    assert.match(metrics, /^tandem_store_pending_writes 1$/m);
+    assert.equal(tandem.health().status, 'ok');
+  });
+
   test('start and stop leave no open handle: the process exits by itself', async (t) => {
     const dataDir = tempDir(t);
     const script = `

@@ -43,6 +43,8 @@ export class PgTelemetryStore implements TelemetryStore {
   #flushing: Promise<void> = Promise.resolve();
   /** Points dropped because the buffer overflowed while the database failed. */
   dropped = 0;
+  /** Batches whose write failed. */
+  failedBatches = 0;
 
   constructor(
     query: PgQuery,
@@ -165,6 +167,7 @@ export class PgTelemetryStore implements TelemetryStore {
     try {
       await this.#write(batch);
     } catch (err) {
+      this.failedBatches++;
       const buffer = this.#buffer;
       buffer.points = batch.concat(buffer.points);
       const excess = buffer.points.length - this.#maxPending;
