@@ -2,7 +2,9 @@
  * What it costs the main thread to hand one telemetry batch to a worker thread, by format:
  * the points as they are (structured clone of one object per point), columns (an array per
  * column, the timestamps a transferred Float64Array), columns with the device ids and paths
- * interned (a small table of distinct strings and Uint32 indices), and one JSON string.
+ * interned (a small table of distinct strings and Uint32 indices), the same with the strings
+ * joined into one (`packed`), the store's own TelemetryBatch (`batch`: interned, numeric values
+ * in a transferred Float64Array too), and one JSON string.
  * The cost counted is the main thread's: building the message and postMessage (which
  * serialises synchronously); the worker's decoding is reported beside it.
  *
@@ -11,6 +13,7 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort } from 'node:worker_threads';
+import { encodeBatch } from '../../src/store/sqlite/telemetry-batch.js';
 import { startWorker } from '../../src/util/worker.js';
 
 type Point = {
@@ -81,19 +84,10 @@ const FORMATS = {
     const c = interned(p);
     return { message: c, transfer: [c.keys.buffer as ArrayBuffer, c.ts.buffer as ArrayBuffer] };
   },
-  numeric: (p: readonly Point[]) => {
-    const c = interned(p);
-    const n = p.length;
-    const numbers = new Float64Array(n);
-    const others: [number, Point['value']][] = [];
-    for (let i = 0; i < n; i++) {
-      const v = c.values[i] as Point['value'];
-      if (typeof v === 'number') numbers[i] = v;
-      else others.push([i, v]);
-    }
-    const message = { strings: c.strings, keys: c.keys, ts: c.ts, numbers, others };
-    const transfer = [c.keys.buffer, c.ts.buffer, numbers.buffer] as ArrayBuffer[];
-    return { message, transfer };
+  // What the SQLite telemetry store sends (src/store/sqlite/telemetry-batch.ts).
+  batch: (p: readonly Point[]) => {
+    const { batch, transfer } = encodeBatch(p);
+    return { message: batch, transfer };
   },
   packed: (p: readonly Point[]) => {
     const c = interned(p);
@@ -142,7 +136,7 @@ if (isMainThread) {
   }
   await worker.terminate();
   console.log(`${batches} batches of ${size} points\n`);
-  console.log('| format | main thread µs/batch | ns/point | worker decode µs/batch |');
+  console.log('| format | main thread µs/batch | ns/point | worker JSON.parse µs/batch |');
   console.log('|---|---:|---:|---:|');
   for (const r of results) console.log(r);
 } else {

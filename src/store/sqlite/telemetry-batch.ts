@@ -3,7 +3,7 @@ import type { TelemetryPoint, TelemetryValue } from '../ports.js';
 /**
  * A batch of telemetry points as it crosses to the telemetry worker: columns rather than one
  * object per point. postMessage clones synchronously on the sending thread, and cloning 500
- * small objects costs several times more than this form (bench/store/handover.ts): each
+ * small objects costs about three times more than this form (bench/store/handover.ts): each
  * distinct device id and path is sent once, timestamps and numeric values travel in typed
  * arrays whose buffers are transferred, not copied, and the rare other value (string,
  * boolean, null) goes beside them with its index.
