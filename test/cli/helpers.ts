@@ -1,20 +1,15 @@
 /** Running the `tandem` CLI from its sources in a child process, as the operator would. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { after, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { issueToken } from '../../src/hub/api-tokens.js';
 import type { Tandem } from '../../src/server/tandem.js';
+import { killedAtEnd } from '../helpers/children.js';
 import { lwm2mDevice } from '../helpers/lwm2m-device.js';
 import { startTandem } from '../helpers/tandem.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TSX = import.meta.resolve('tsx');
-
-/** CLI processes still running when a test file ends (a failed test) are killed. */
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
 
 export interface CliRun {
   readonly child: ChildProcess;
@@ -33,12 +28,14 @@ export function spawnCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
 ): CliRun {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
-    env: { PATH: process.env.PATH, ...options.env },
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-  });
-  children.add(child);
+  // Killed if still running when the test file ends (a failed test).
+  const child = killedAtEnd(
+    spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
+      env: { PATH: process.env.PATH, ...options.env },
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    }),
+  );
   if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
@@ -50,7 +47,6 @@ export function spawnCli(
   });
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     child.on('exit', (code) => {
-      children.delete(child);
       resolve({ code, stdout, stderr });
     }),
   );

@@ -15,6 +15,7 @@ import mqttPacket, {
 } from 'mqtt-packet';
 import type { Tandem } from '../../src/server/tandem.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { killedAtEnd } from '../helpers/children.js';
 import { startTandem } from '../helpers/tandem.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -464,17 +465,19 @@ const ALL_PORTS_ZERO = [
 ];
 
 async function startServerProcess(t: TestContext, dataDir: string): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      TSX,
-      join(ROOT, 'src/cli/main.ts'),
-      'start',
-      ...ALL_PORTS_ZERO,
-      `--data-dir=${dataDir}`,
-    ],
-    { cwd: dataDir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = killedAtEnd(
+    spawn(
+      process.execPath,
+      [
+        '--import',
+        TSX,
+        join(ROOT, 'src/cli/main.ts'),
+        'start',
+        ...ALL_PORTS_ZERO,
+        `--data-dir=${dataDir}`,
+      ],
+      { cwd: dataDir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.after(async () => {
