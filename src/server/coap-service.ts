@@ -10,12 +10,16 @@ import type { CertificateConfig, TrustConfig } from '../dtls/crypto/credentials.
 import { DtlsServerTransport } from '../dtls/server-transport.js';
 import type { PskCache } from '../hub/psk-cache.js';
 import type { DatagramPeer, DatagramTransport } from '../transport/datagram.js';
+import { HeldTransport } from '../transport/held.js';
 import type { Clock } from '../util/clock.js';
 import { pemBlocks } from '../util/pem.js';
 import { ListenError } from './listen.js';
 import { developmentCertificate } from './tls-cert.js';
 
 export type CoapListener = 'coap' | 'coaps' | 'bootstrap' | 'bootstrapDtls';
+
+/** Datagrams a listener holds, at most, between its bind and the end of the server's start. */
+const HELD_DATAGRAMS = 4096;
 
 /** The ECDSA identity a DTLS listener presents in the ECDHE_ECDSA cipher suites. */
 export interface DtlsServerCredential {
@@ -30,6 +34,8 @@ export interface DtlsServerCredential {
 
 export interface CoapListenerHandle {
   endpoint: CoapEndpoint;
+  /** The bound UDP or DTLS transport (the endpoint's own holds datagrams until release). */
+  transport: DatagramTransport;
   router: CoapRouter;
   host: string;
   port: number;
@@ -38,13 +44,16 @@ export interface CoapListenerHandle {
 /**
  * The CoAP side of the server: one CoAP endpoint per listener, over UDP (`coap`, `bootstrap`)
  * or DTLS (`coaps`, `bootstrapDtls`). The LwM2M server and the bootstrap server attach their
- * resources (`/rd`, `/dp`, `/bs`) to the routers; unknown paths answer 4.04.
+ * resources (`/rd`, `/dp`, `/bs`) to the routers; unknown paths answer 4.04. What arrives before
+ * `release()` waits, so that no device is answered before those services are ready.
  */
 export class CoapService {
   readonly listeners = new Map<CoapListener, CoapListenerHandle>();
   /** The ECDSA credential of each started DTLS listener. */
   readonly dtlsCredentials = new Map<'coaps' | 'bootstrapDtls', DtlsServerCredential>();
   readonly #config: TandemConfig;
+  /** The listeners' transports until `release()`. */
+  readonly #held: HeldTransport[] = [];
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #psk: PskCache;
@@ -175,8 +184,30 @@ export class CoapService {
     this.listeners.clear();
   }
 
-  #attach(name: CoapListener, transport: DatagramTransport, host: string): void {
+  /** Datagrams the listeners hold until `release()`. */
+  get held(): number {
+    return this.#held.reduce((n, t) => n + t.held, 0);
+  }
+
+  /**
+   * Lets the datagrams through that the listeners held since they were bound (see
+   * HeldTransport): call it once the services behind them are ready. Returns how many were
+   * held, and how many dropped past the limit.
+   */
+  release(): { held: number; dropped: number } {
+    let held = 0;
+    let dropped = 0;
+    for (const transport of this.#held.splice(0)) {
+      held += transport.release();
+      dropped += transport.dropped;
+    }
+    return { held, dropped };
+  }
+
+  #attach(name: CoapListener, bound: DatagramTransport, host: string): void {
     const router = new CoapRouter();
+    const transport = new HeldTransport(bound, { limit: HELD_DATAGRAMS });
+    this.#held.push(transport);
     const endpoint = new CoapEndpoint(transport, {
       handler: router.handle,
       clock: this.#clock,
@@ -185,7 +216,13 @@ export class CoapService {
         for (const fn of this.#peerSeen) fn(peer, name);
       },
     });
-    this.listeners.set(name, { endpoint, router, host, port: transport.address()!.port });
+    this.listeners.set(name, {
+      endpoint,
+      transport: bound,
+      router,
+      host,
+      port: bound.address()!.port,
+    });
   }
 }
 

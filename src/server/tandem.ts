@@ -267,6 +267,12 @@ export class Tandem {
       this.#state = 'stopped';
       throw err;
     }
+    // Every service is wired and what the store kept is resumed: the CoAP listeners take what
+    // devices sent meanwhile, e.g. notifications of restored observations.
+    const { held, dropped } = this.coap.release();
+    if (held > 0 || dropped > 0) {
+      this.logger.info({ held, dropped }, 'CoAP datagrams received during start handed over');
+    }
     this.#state = 'started';
     this.logger.info(this.addresses(), 'listening');
   }
@@ -465,9 +471,9 @@ export class Tandem {
 
   /** The DTLS engine of each started DTLS listener, by listener name. */
   *#dtlsServers(): Generator<[string, DtlsServer]> {
-    for (const [name, { endpoint }] of this.#coap?.listeners ?? []) {
-      if (endpoint.transport instanceof DtlsServerTransport) {
-        yield [name, endpoint.transport.server];
+    for (const [name, { transport }] of this.#coap?.listeners ?? []) {
+      if (transport instanceof DtlsServerTransport) {
+        yield [name, transport.server];
       }
     }
   }

@@ -300,7 +300,7 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
 
   /** Established DTLS sessions of a listener of Tandem. */
   const sessions = (tandem: Tandem, listener: 'coaps' | 'bootstrapDtls') => {
-    const transport = tandem.coap.listeners.get(listener)?.endpoint.transport;
+    const transport = tandem.coap.listeners.get(listener)?.transport;
     assert.ok(transport instanceof DtlsServerTransport);
     return transport.server.sessions;
   };
@@ -423,7 +423,7 @@ describe('LwM2M security modes over DTLS in Tandem', () => {
       retransmit: { initialMs: 100, maxMs: 100, maxAttempts: 2 },
     });
     await assert.rejects(second.connect(), { code: 'DTLS_ERR_HANDSHAKE_FAILURE' });
-    const transport = tandem.coap.listeners.get('coaps')?.endpoint.transport;
+    const transport = tandem.coap.listeners.get('coaps')?.transport;
     assert.ok(transport instanceof DtlsServerTransport);
     assert.equal(transport.server.sessions, 1);
     assert.ok(transport.server.stats.handshakesRejected >= 1);

@@ -184,7 +184,7 @@ describe('LwM2M server in Tandem', () => {
     });
     const device = dtlsClient(t, tandem, 'dev-gone', { identity: 'dev-gone', key: PSK_KEY });
     await device.register();
-    const dtls = tandem.coap.listeners.get('coaps')!.endpoint.transport as DtlsServerTransport;
+    const dtls = tandem.coap.listeners.get('coaps')!.transport as DtlsServerTransport;
     const closedBefore = dtls.stats.sessionsClosed;
     await tandem.devices.delete('dev-gone');
     assert.equal(dtls.stats.sessionsClosed, closedBefore + 1, 'its session was closed');
