@@ -4,7 +4,13 @@ import { setImmediate as turn } from 'node:timers/promises';
 import type { TelemetryPoint } from '../../src/store/ports.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { decodeBatch, encodeBatch } from '../../src/store/sqlite/telemetry-batch.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/** Resolves once `check` holds (checked each turn of the event loop). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
 
 const T0 = 1_700_006_400_000;
 const points = (n: number, from = 0): TelemetryPoint[] =>
@@ -170,6 +176,39 @@ describe('sqlite telemetry worker', () => {
     const reopened = new SqliteStore({ dataDir: dir, telemetryWorker: false });
     t.after(() => reopened.close());
     assert.equal(rows(reopened).distinct, 1500);
+  });
+
+  test('a worker that dies is replaced after a back-off that doubles while new ones die young', async (t) => {
+    const clock = new ManualClock(T0);
+    const store = new SqliteStore({ dataDir: tempDir(t), clock, flushIntervalMs: 60_000 });
+    const errors: unknown[] = [];
+    store.onError = (err) => errors.push(err);
+    t.after(() => store.close());
+    /** Ends the worker; returns what was reported of its loss. */
+    const kill = async () => {
+      const before = errors.length;
+      await store.telemetry.worker!.terminate();
+      const lost = () => errors.slice(before).find((e) => /worker stopped/.test(String(e)));
+      await until(() => lost() !== undefined);
+      return String(lost());
+    };
+    assert.match(await kill(), /a new worker starts in 1 s/);
+    assert.equal(store.telemetry.worker, undefined);
+    clock.advance(999);
+    assert.equal(store.telemetry.worker, undefined, 'not before the back-off');
+    clock.advance(1);
+    assert.ok(store.telemetry.worker, 'a new worker after 1 s');
+    assert.match(await kill(), /a new worker starts in 2 s/, 'it died young: twice as long');
+    clock.advance(2000);
+    assert.ok(store.telemetry.worker);
+    clock.advance(300_001);
+    assert.match(await kill(), /a new worker starts in 1 s/, 'it lasted: back to 1 s');
+    clock.advance(1000);
+    // The new worker writes: the points reach the file through it.
+    store.telemetry.append(points(10));
+    await store.telemetry.flush();
+    assert.equal(rows(store).n, 10);
+    assert.ok(store.telemetry.worker);
   });
 
   test('main-thread writes and the worker take turns on the write lock without SQLITE_BUSY', async (t) => {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Clock } from '../../util/clock.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
 import type {
   TelemetryBucket,
   TelemetryBucketQuery,
@@ -24,6 +24,8 @@ import { SqliteTelemetryWriter } from './telemetry-writer.js';
 
 /** Batches handed to the worker and not yet written, beyond which the main thread writes. */
 const MAX_BATCHES_IN_FLIGHT = 16;
+/** The longest wait before a new telemetry worker replaces one that died. */
+const MAX_RESTART_DELAY_MS = 300_000;
 
 export interface SqliteTelemetryOptions {
   clock: Clock;
@@ -55,7 +57,7 @@ export interface SqliteTelemetryOptions {
  * `onError`, counted in `failedBatches`, and put back in front of the buffer to be tried again
  * with the next flush; past `maxPending` buffered points the oldest are dropped and counted in
  * `dropped`, as the Postgres store does. A worker that dies is reported too: its batches are
- * put back and from then on telemetry is written on the main thread.
+ * put back and telemetry is written on the main thread until a new worker has started.
  *
  * When the worker falls behind (MAX_BATCHES_IN_FLIGHT batches handed over and not yet
  * answered), the main thread writes the next batch itself, as it does without a worker: the
@@ -73,6 +75,14 @@ export class SqliteTelemetryStore implements TelemetryStore {
   readonly intervals: readonly number[];
   readonly #buffer: TelemetryBuffer;
   #link: TelemetryWorkerLink | undefined;
+  readonly #clock: Clock;
+  /** The worker's settings, to start a new one after it died (see #workerLost). */
+  #workerSettings: { path: string; busyTimeoutMs: number } | undefined;
+  /** Restarts in a row of a worker that did not last: the back-off grows with them. */
+  #restarts = 0;
+  #workerStartedAt = 0;
+  #restart: TimerHandle | undefined;
+  #closed = false;
   /** The batches handed to the worker and not yet acknowledged; each rejects if it failed. */
   readonly #inFlight = new Set<Promise<void>>();
   #inFlightPoints = 0;
@@ -84,6 +94,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   constructor(db: Database.Database, options: SqliteTelemetryOptions) {
     this.#db = db;
     this.#onError = options.onError;
+    this.#clock = options.clock;
     this.#maxPending = Math.max(100 * options.batchSize, 100_000);
     this.#maxInFlight = MAX_BATCHES_IN_FLIGHT * options.batchSize;
     this.#buffer = new TelemetryBuffer({
@@ -95,6 +106,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
     });
     this.intervals = options.retention.rollups.map((r) => r.intervalMs).sort((a, b) => a - b);
     this.#writer = new SqliteTelemetryWriter(db, this.intervals);
+    this.#workerSettings = options.worker;
     if (options.worker) this.#startWorker(options.worker);
     const w = this.#writer;
     this.#sweeper = new RetentionSweeper(
@@ -198,6 +210,8 @@ export class SqliteTelemetryStore implements TelemetryStore {
    * not write gets one last try on this thread, and what fails then is reported and dropped.
    */
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#restart) this.#clock.clearTimeout(this.#restart);
     this.#sweeper.close();
     await this.flush().catch(() => undefined);
     const link = this.#link;
@@ -228,21 +242,35 @@ export class SqliteTelemetryStore implements TelemetryStore {
       return;
     }
     this.#link = link;
+    this.#workerStartedAt = this.#clock.now();
     link.opened.catch((cause: unknown) => {
       this.#workerLost(link, cause);
       void link.terminate();
     });
   }
 
-  /** From now on telemetry is written on the main thread. */
+  /**
+   * Telemetry is written on the main thread until a new worker is started, after a back-off
+   * that doubles (1 s up to 5 min) while each new worker dies within 5 minutes of its start.
+   */
   #workerLost(link: TelemetryWorkerLink, cause: unknown): void {
     if (this.#link !== link) return;
     this.#link = undefined;
+    const lived = this.#clock.now() - this.#workerStartedAt;
+    if (lived > MAX_RESTART_DELAY_MS) this.#restarts = 0;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** this.#restarts++);
     const err = new TelemetryWorkerError(
-      `the telemetry worker stopped (${(cause as Error).message}); telemetry is written on the main thread from now on`,
+      `the telemetry worker stopped (${(cause as Error).message}); telemetry is written on the main thread, a new worker starts in ${delay / 1000} s`,
     );
     err.cause = cause;
     this.#onError(err);
+    const settings = this.#workerSettings;
+    if (!settings || this.#closed) return;
+    this.#restart = this.#clock.setTimeout(() => {
+      this.#restart = undefined;
+      if (!this.#closed) this.#startWorker(settings);
+    }, delay);
+    this.#restart.unref?.();
   }
 
   #handOver(link: TelemetryWorkerLink, batch: TelemetryPoint[]): void {
