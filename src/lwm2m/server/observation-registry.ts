@@ -169,11 +169,12 @@ export class ObservationRegistry {
       const device = this.#deps.deviceContext(reg);
       let built: { params: RequestParams; paths: readonly Lwm2mPath[] };
       try {
-        built = stored.composite
-          ? buildObserveComposite({ paths: stored.paths, format: stored.format }, device)
-          : (({ params, path }) => ({ params, paths: [path] }))(
-              buildObserve({ path: stored.paths[0]!, format: stored.format }, device),
-            );
+        if (stored.composite) {
+          built = buildObserveComposite({ paths: stored.paths, format: stored.format }, device);
+        } else {
+          const one = buildObserve({ path: stored.paths[0]!, format: stored.format }, device);
+          built = { params: one.params, paths: [one.path] };
+        }
       } catch (e) {
         if (!(e instanceof Lwm2mError)) throw e;
         // A record this server cannot make a request of again is dropped.

@@ -77,11 +77,12 @@ export class SqliteTelemetryStore implements TelemetryStore {
   #link: TelemetryWorkerLink | undefined;
   readonly #clock: Clock;
   /** The worker's settings, to start a new one after it died (see #workerLost). */
-  #workerSettings: { path: string; busyTimeoutMs: number } | undefined;
+  readonly #workerSettings: { path: string; busyTimeoutMs: number } | undefined;
   /** Restarts in a row of a worker that did not last: the back-off grows with them. */
   #restarts = 0;
   #workerStartedAt = 0;
-  #restart: TimerHandle | undefined;
+  /** The timer that starts the next worker, while one is due. */
+  #restartTimer: TimerHandle | undefined;
   #closed = false;
   /** The batches handed to the worker and not yet acknowledged; each rejects if it failed. */
   readonly #inFlight = new Set<Promise<void>>();
@@ -211,7 +212,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#restart) this.#clock.clearTimeout(this.#restart);
+    if (this.#restartTimer) this.#clock.clearTimeout(this.#restartTimer);
     this.#sweeper.close();
     await this.flush().catch(() => undefined);
     const link = this.#link;
@@ -266,11 +267,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.#onError(err);
     const settings = this.#workerSettings;
     if (!settings || this.#closed) return;
-    this.#restart = this.#clock.setTimeout(() => {
-      this.#restart = undefined;
+    this.#restartTimer = this.#clock.setTimeout(() => {
+      this.#restartTimer = undefined;
       if (!this.#closed) this.#startWorker(settings);
     }, delay);
-    this.#restart.unref?.();
+    this.#restartTimer.unref?.();
   }
 
   #handOver(link: TelemetryWorkerLink, batch: TelemetryPoint[]): void {
