@@ -20,7 +20,7 @@ import {
 } from '../telemetry-rollups.js';
 import { encodeBatch } from './telemetry-batch.js';
 import { TelemetryWorkerError, TelemetryWorkerLink } from './telemetry-worker-link.js';
-import { SqliteTelemetryWriter } from './telemetry-writer.js';
+import { type RetentionDelete, SqliteTelemetryWriter } from './telemetry-writer.js';
 
 /** Batches handed to the worker and not yet written, beyond which the main thread writes. */
 const MAX_BATCHES_IN_FLIGHT = 16;
@@ -109,21 +109,15 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.#writer = new SqliteTelemetryWriter(db, this.intervals);
     this.#workerSettings = options.worker;
     if (options.worker) this.#startWorker(options.worker);
-    const w = this.#writer;
+    // On the worker while there is one, between two of its batches; else on this connection.
+    const run = (request: RetentionDelete) =>
+      this.#link ? this.#link.request(request) : this.#writer.delete(request);
     this.#sweeper = new RetentionSweeper(
       {
-        deletePoints: (olderThan, limit) =>
-          this.#link
-            ? this.#link.request({ type: 'deletePoints', olderThan, limit })
-            : w.deletePoints(olderThan, limit),
+        deletePoints: (olderThan, limit) => run({ type: 'deletePoints', olderThan, limit }),
         deleteBuckets: (intervalMs, endsBy, limit) =>
-          this.#link
-            ? this.#link.request({ type: 'deleteBuckets', intervalMs, endsBy, limit })
-            : w.deleteBuckets(intervalMs, endsBy, limit),
-        deleteOtherBuckets: (kept, limit) =>
-          this.#link
-            ? this.#link.request({ type: 'deleteOtherBuckets', kept, limit })
-            : w.deleteOtherBuckets(kept, limit),
+          run({ type: 'deleteBuckets', intervalMs, endsBy, limit }),
+        deleteOtherBuckets: (kept, limit) => run({ type: 'deleteOtherBuckets', kept, limit }),
       },
       { retention: options.retention, clock: options.clock, onError: options.onError },
     );

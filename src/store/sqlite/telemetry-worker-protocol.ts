@@ -1,4 +1,5 @@
 import type { TelemetryBatch } from './telemetry-batch.js';
+import type { RetentionDelete } from './telemetry-writer.js';
 
 /** The messages between the telemetry store and its worker (telemetry-worker.ts). */
 
@@ -14,9 +15,7 @@ export interface WorkerSettings {
 export type WorkerRequest =
   | { type: 'open'; seq: number; settings: WorkerSettings }
   | { type: 'write'; seq: number; batch: TelemetryBatch }
-  | { type: 'deletePoints'; seq: number; olderThan: number; limit: number }
-  | { type: 'deleteBuckets'; seq: number; intervalMs: number; endsBy: number; limit: number }
-  | { type: 'deleteOtherBuckets'; seq: number; kept: readonly number[]; limit: number }
+  | (RetentionDelete & { seq: number })
   /** Closes the worker's connection; the worker then ends. */
   | { type: 'close'; seq: number };
 

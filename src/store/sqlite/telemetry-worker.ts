@@ -36,17 +36,11 @@ function handle(request: WorkerRequest): number | undefined {
     return undefined;
   }
   if (!writer) throw new Error('the telemetry worker has no open database');
-  switch (request.type) {
-    case 'write':
-      writer.write(decodeBatch(request.batch));
-      return undefined;
-    case 'deletePoints':
-      return writer.deletePoints(request.olderThan, request.limit);
-    case 'deleteBuckets':
-      return writer.deleteBuckets(request.intervalMs, request.endsBy, request.limit);
-    case 'deleteOtherBuckets':
-      return writer.deleteOtherBuckets(request.kept, request.limit);
+  if (request.type === 'write') {
+    writer.write(decodeBatch(request.batch));
+    return undefined;
   }
+  return writer.delete(request);
 }
 
 port.on('message', (request: WorkerRequest) => {

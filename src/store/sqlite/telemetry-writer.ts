@@ -2,6 +2,12 @@ import type Database from 'better-sqlite3';
 import type { TelemetryPoint } from '../ports.js';
 import { type RollupDelta, rollupDeltas } from '../telemetry-rollups.js';
 
+/** A retention delete, run by the store's writer or handed to the worker's. */
+export type RetentionDelete =
+  | { type: 'deletePoints'; olderThan: number; limit: number }
+  | { type: 'deleteBuckets'; intervalMs: number; endsBy: number; limit: number }
+  | { type: 'deleteOtherBuckets'; kept: readonly number[]; limit: number };
+
 /**
  * The statements that write SQLite telemetry, on one connection: a batch of points with its
  * rollups, and the retention deletes. The store runs them on its own connection (in-memory
@@ -57,6 +63,18 @@ export class SqliteTelemetryWriter {
   /** Writes the points and adds them to their rollup buckets, in one transaction. */
   write(batch: readonly TelemetryPoint[]): void {
     if (batch.length > 0) this.#write(batch, rollupDeltas(batch, this.#intervals));
+  }
+
+  /** Runs one retention delete; returns the rows it removed. */
+  delete(request: RetentionDelete): number {
+    switch (request.type) {
+      case 'deletePoints':
+        return this.deletePoints(request.olderThan, request.limit);
+      case 'deleteBuckets':
+        return this.deleteBuckets(request.intervalMs, request.endsBy, request.limit);
+      case 'deleteOtherBuckets':
+        return this.deleteOtherBuckets(request.kept, request.limit);
+    }
   }
 
   /** Deletes at most `limit` raw points older than `olderThan`; returns how many. */
